@@ -1,0 +1,48 @@
+//! Error and debug lines: always one line on stderr for errors, and in the
+//! `--log` file as text or as the JSON lines containerd's runc shim reads.
+
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::path::PathBuf;
+
+use tandem_runtime_core::state;
+
+pub struct Log {
+    file: Option<PathBuf>,
+    json: bool,
+    debug: bool,
+}
+
+impl Log {
+    pub fn new(file: Option<PathBuf>, json: bool, debug: bool) -> Log {
+        Log { file, json, debug }
+    }
+
+    pub fn error(&self, msg: &str) {
+        eprintln!("tandem: {msg}");
+        self.write("error", msg);
+    }
+
+    pub fn debug(&self, msg: &str) {
+        if self.debug {
+            if self.file.is_none() {
+                eprintln!("tandem: debug: {msg}");
+            }
+            self.write("debug", msg);
+        }
+    }
+
+    fn write(&self, level: &str, msg: &str) {
+        let Some(path) = &self.file else { return };
+        let (secs, nanos) = state::now();
+        let time = state::rfc3339(secs, nanos);
+        let line = if self.json {
+            serde_json::json!({ "level": level, "msg": msg, "time": time }).to_string()
+        } else {
+            format!("time=\"{time}\" level={level} msg={msg:?}")
+        };
+        if let Ok(mut f) = OpenOptions::new().create(true).append(true).open(path) {
+            let _ = writeln!(f, "{line}");
+        }
+    }
+}

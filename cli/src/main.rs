@@ -1,0 +1,208 @@
+//! `tandem`: the runc-compatible command line over tandem's runtime-core.
+//!
+//! Each subcommand maps onto one `Runtime`/`Container` call; errors come
+//! back as one line on stderr (and in the `--log` file, as text or JSON
+//! lines that containerd reads) with a distinct exit status per error kind.
+
+// Link the built-in executors so their registrations are in the binary.
+use tandem_executor_native as _;
+
+mod logging;
+mod run;
+mod signal;
+mod spec;
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+use tandem_runtime_core::{CreateOptions, Error, Runtime};
+
+#[derive(Parser)]
+#[command(name = "tandem", version, about = "An OCI runtime for native and WebAssembly containers")]
+struct Cli {
+    /// Directory holding container state.
+    #[arg(long, global = true, default_value = tandem_runtime_core::DEFAULT_ROOT)]
+    root: PathBuf,
+    /// Also write errors (and with --debug, debug lines) to this file.
+    #[arg(long, global = true)]
+    log: Option<PathBuf>,
+    /// Format of --log lines: text or json.
+    #[arg(long, global = true, default_value = "text", value_parser = ["text", "json"])]
+    log_format: String,
+    #[arg(long, global = true)]
+    debug: bool,
+    /// Accepted for runc compatibility; cgroup drivers arrive with cgroup support.
+    #[arg(long, global = true)]
+    systemd_cgroup: bool,
+    /// true, false or auto; `spec --rootless` writes a rootless spec.
+    #[arg(long, global = true, num_args = 0..=1, default_missing_value = "true")]
+    rootless: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(clap::Args)]
+struct CreateArgs {
+    /// Path to the bundle directory.
+    #[arg(short, long, default_value = ".")]
+    bundle: PathBuf,
+    /// Unix socket that receives the pty master when process.terminal is set.
+    #[arg(long)]
+    console_socket: Option<PathBuf>,
+    /// Write the init's pid to this file.
+    #[arg(long)]
+    pid_file: Option<PathBuf>,
+    /// Use MS_MOVE + chroot instead of pivot_root (for a ramdisk root).
+    #[arg(long)]
+    no_pivot: bool,
+    /// Accepted for runc compatibility: no session keyring is made.
+    #[arg(long)]
+    no_new_keyring: bool,
+    /// Pass this many extra fds (3, 4, ...) to the workload.
+    #[arg(long, default_value_t = 0)]
+    preserve_fds: u32,
+    id: String,
+}
+
+impl CreateArgs {
+    fn options(&self) -> CreateOptions {
+        CreateOptions {
+            pid_file: self.pid_file.clone(),
+            console_socket: self.console_socket.clone(),
+            preserve_fds: self.preserve_fds,
+            no_pivot: self.no_pivot,
+        }
+    }
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create a container; its workload waits for `start`.
+    Create(CreateArgs),
+    /// Start a created container's workload.
+    Start { id: String },
+    /// Print a container's OCI state as JSON.
+    State { id: String },
+    /// Send a signal (default SIGTERM) to a container's init.
+    Kill {
+        /// Signal every process of the container.
+        #[arg(short, long)]
+        all: bool,
+        id: String,
+        #[arg(default_value = "SIGTERM")]
+        signal: String,
+    },
+    /// Delete a container (a running one only with --force).
+    Delete {
+        #[arg(short, long)]
+        force: bool,
+        id: String,
+    },
+    /// Create and start a container; in the foreground, wait and delete it.
+    Run {
+        #[arg(short, long)]
+        detach: bool,
+        #[command(flatten)]
+        create: CreateArgs,
+    },
+    /// List containers.
+    List {
+        #[arg(short, long, default_value = "table", value_parser = ["table", "json"])]
+        format: String,
+        /// Print only the ids.
+        #[arg(short, long)]
+        quiet: bool,
+    },
+    /// Write a default config.json for a new bundle.
+    Spec {
+        #[arg(short, long, default_value = ".")]
+        bundle: PathBuf,
+    },
+    /// Print what this runtime supports, as OCI features JSON.
+    Features,
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let log = logging::Log::new(cli.log.clone(), cli.log_format == "json", cli.debug);
+    match dispatch(cli, &log) {
+        Ok(code) => std::process::exit(code),
+        Err(e) => {
+            log.error(&e.to_string());
+            std::process::exit(e.exit_code());
+        }
+    }
+}
+
+fn dispatch(cli: Cli, log: &logging::Log) -> Result<i32, Error> {
+    let root = cli.root;
+    match cli.command {
+        Command::Spec { bundle } => {
+            let rootless = cli.rootless.as_deref().is_some_and(|r| r == "true");
+            return spec::write_default(&bundle, rootless).map(|()| 0);
+        }
+        Command::Features => {
+            println!("{}", spec::features());
+            return Ok(0);
+        }
+        _ => {}
+    }
+    let rt = Runtime::open(&root)?;
+    match cli.command {
+        Command::Create(args) => {
+            log.debug(&format!("create {} from {}", args.id, args.bundle.display()));
+            rt.create(&args.id, &args.bundle, &args.options())?;
+        }
+        Command::Start { id } => rt.load(&id)?.start()?,
+        Command::State { id } => {
+            let c = rt.load(&id)?;
+            println!("{}", serde_json::to_string_pretty(&c.oci_state()).expect("state serialises"));
+        }
+        Command::Kill { all, id, signal } => {
+            let sig = signal::parse(&signal)?;
+            rt.load(&id)?.signal(sig, all)?;
+        }
+        Command::Delete { force, id } => match rt.load(&id) {
+            Ok(c) => c.delete(force)?,
+            // runc: deleting a container that is already gone is fine with --force.
+            Err(Error::NotFound(_)) if force => {}
+            Err(e) => return Err(e),
+        },
+        Command::Run { detach, create } => {
+            return run::run(&rt, &create.id, &create.bundle, &create.options(), detach);
+        }
+        Command::List { format, quiet } => list(&rt, &format, quiet)?,
+        Command::Spec { .. } | Command::Features => unreachable!("handled above"),
+    }
+    Ok(0)
+}
+
+fn list(rt: &Runtime, format: &str, quiet: bool) -> Result<(), Error> {
+    let containers = rt.list()?;
+    let mut out = std::io::stdout().lock();
+    if quiet {
+        for c in &containers {
+            let _ = writeln!(out, "{}", c.id());
+        }
+    } else if format == "json" {
+        let v: Vec<_> = containers.iter().map(|c| c.oci_state()).collect();
+        let _ = writeln!(out, "{}", serde_json::Value::Array(v));
+    } else {
+        let _ = writeln!(out, "{:<20} {:<8} {:<10} {:<40} {:<32} OWNER", "ID", "PID", "STATUS", "BUNDLE", "CREATED");
+        for c in &containers {
+            let s = c.oci_state();
+            let _ = writeln!(
+                out,
+                "{:<20} {:<8} {:<10} {:<40} {:<32} {}",
+                c.id(),
+                s["pid"],
+                s["status"].as_str().unwrap_or(""),
+                s["bundle"].as_str().unwrap_or(""),
+                s["created"].as_str().unwrap_or(""),
+                if c.state().owner.is_empty() { "root" } else { &c.state().owner },
+            );
+        }
+    }
+    Ok(())
+}

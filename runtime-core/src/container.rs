@@ -1,0 +1,117 @@
+//! `Container`: a handle on one container; its lifecycle verbs live in
+//! `container_<verb>.rs`, each reading top-down: lock, check status, act,
+//! persist.
+
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+use crate::procfs;
+use crate::state::{State, StateDir, Status};
+use crate::sys;
+
+pub struct Container {
+    pub(crate) root: PathBuf,
+    pub(crate) state: State,
+    /// The init's pidfd when this process created it (for `run`).
+    pub(crate) pidfd: Option<OwnedFd>,
+    /// No state file yet: a create is under way or was killed half-way.
+    pub(crate) incomplete: bool,
+}
+
+impl Container {
+    pub(crate) fn new(root: PathBuf, state: State, pidfd: Option<OwnedFd>) -> Container {
+        Container { root, state, pidfd, incomplete: false }
+    }
+
+    pub(crate) fn creating(root: PathBuf, id: &str) -> Container {
+        let state = State {
+            oci_version: String::new(),
+            id: id.to_string(),
+            status: Status::Creating,
+            pid: 0,
+            bundle: PathBuf::new(),
+            annotations: Default::default(),
+            rootfs: PathBuf::new(),
+            created: (0, 0),
+            init_start_time: 0,
+            executor: String::new(),
+            owner: String::new(),
+        };
+        Container { root, state, pidfd: None, incomplete: true }
+    }
+
+    pub fn id(&self) -> &str {
+        &self.state.id
+    }
+
+    pub fn dir(&self) -> PathBuf {
+        self.root.join(&self.state.id)
+    }
+
+    /// The status now, derived from the live system.
+    pub fn status(&self) -> Status {
+        if self.incomplete {
+            return Status::Creating;
+        }
+        self.state.live_status(&self.dir())
+    }
+
+    /// The recorded state (its `status` field is as written; see `status()`).
+    pub fn state(&self) -> &State {
+        &self.state
+    }
+
+    /// The OCI state JSON with the live status.
+    pub fn oci_state(&self) -> serde_json::Value {
+        self.state.to_oci_json(self.status())
+    }
+
+    pub fn pid(&self) -> i32 {
+        self.state.pid
+    }
+
+    /// Take the lock and re-read the state: every mutating verb starts here.
+    pub(crate) fn lock(&mut self) -> Result<StateDir> {
+        let dir = StateDir::open(&self.root, &self.state.id)?;
+        match dir.load()? {
+            Some(s) => {
+                self.state = s;
+                self.incomplete = false;
+            }
+            None => self.incomplete = true,
+        }
+        Ok(dir)
+    }
+
+    /// A pidfd on the init, checked to be the process we started.
+    pub(crate) fn init_pidfd(&self) -> Result<Option<OwnedFd>> {
+        if self.state.pid <= 0 {
+            return Ok(None);
+        }
+        let fd = match sys::pidfd_open(self.state.pid) {
+            Ok(fd) => fd,
+            Err(e) if e.raw_os_error() == Some(libc::ESRCH) => return Ok(None),
+            Err(e) => return Err(Error::sys(format!("pidfd_open {}", self.state.pid), e)),
+        };
+        // Checked after opening: from here on the fd cannot follow a reused pid.
+        if procfs::is_alive(self.state.pid, self.state.init_start_time) { Ok(Some(fd)) } else { Ok(None) }
+    }
+
+    /// Wait for the init to exit (only for the process that created it)
+    /// and return its exit status as a shell reports it.
+    pub fn wait(&mut self) -> Result<i32> {
+        let (_, status) =
+            sys::waitpid(self.state.pid, 0).map_err(|e| Error::sys(format!("wait for {}", self.state.pid), e))?;
+        self.pidfd = None;
+        Ok(sys::exit_code_of(status))
+    }
+
+    pub(crate) fn fifo(&self) -> PathBuf {
+        self.dir().join(crate::state::EXEC_FIFO)
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+}

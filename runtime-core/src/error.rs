@@ -1,0 +1,96 @@
+//! One error type for the whole engine, carrying the seeds' error codes.
+//!
+//! Every variant says what was being done and on what; the CLI maps each
+//! variant to one line and a distinct exit status (see [`Error::exit_code`]).
+
+use std::io;
+use std::path::PathBuf;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("container id '{0}' is already in use")]
+    IdInUse(String),
+
+    #[error("invalid container id '{id}': {why}")]
+    InvalidIdFormat { id: String, why: &'static str },
+
+    #[error("container '{0}' does not exist")]
+    NotFound(String),
+
+    #[error("container '{0}' is paused")]
+    Paused(String),
+
+    #[error("container '{id}' is not stopped: it is {status}")]
+    NotStopped { id: String, status: String },
+
+    #[error("container '{id}' is not running: it is {status}")]
+    NotRunning { id: String, status: String },
+
+    #[error("container '{id}' cannot be started: it is {status}, not created")]
+    NotCreated { id: String, status: String },
+
+    #[error("invalid config: {field}: {why}")]
+    ConfigInvalid { field: String, why: String },
+
+    #[error("console socket: {0}")]
+    Console(String),
+
+    #[error("{executor}: {why}")]
+    Executor { executor: String, why: String },
+
+    /// An error the container's init reported from inside the container.
+    #[error("container init: {0}")]
+    Init(String),
+
+    #[error("{op}: {source}")]
+    System {
+        op: String,
+        #[source]
+        source: io::Error,
+    },
+}
+
+impl Error {
+    /// A failed syscall or file operation, with what was being done.
+    pub fn sys(op: impl Into<String>, source: io::Error) -> Self {
+        Error::System { op: op.into(), source }
+    }
+
+    /// A failed operation on a path: "`op` `path`: `source`".
+    pub fn path(op: &str, path: impl Into<PathBuf>, source: io::Error) -> Self {
+        Error::System { op: format!("{op} {}", path.into().display()), source }
+    }
+
+    pub fn config(field: impl Into<String>, why: impl Into<String>) -> Self {
+        Error::ConfigInvalid { field: field.into(), why: why.into() }
+    }
+
+    /// Distinct exit statuses so scripts can tell failures apart.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::System { .. } | Error::Init(_) => 1,
+            Error::IdInUse(_) => 2,
+            Error::InvalidIdFormat { .. } => 3,
+            Error::NotFound(_) => 4,
+            Error::Paused(_) => 5,
+            Error::NotStopped { .. } => 6,
+            Error::NotRunning { .. } | Error::NotCreated { .. } => 7,
+            Error::ConfigInvalid { .. } => 8,
+            Error::Console(_) => 9,
+            Error::Executor { .. } => 10,
+        }
+    }
+}
+
+/// Attach an operation description to an `io::Result`.
+pub trait Context<T> {
+    fn context(self, op: impl FnOnce() -> String) -> Result<T>;
+}
+
+impl<T> Context<T> for io::Result<T> {
+    fn context(self, op: impl FnOnce() -> String) -> Result<T> {
+        self.map_err(|e| Error::sys(op(), e))
+    }
+}

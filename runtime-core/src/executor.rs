@@ -1,0 +1,85 @@
+//! The executor contract: what runs as the workload once the container is
+//! isolated, and the registry executors join with `inventory::submit!`.
+//!
+//! runtime-core never names a concrete executor: it asks every registered
+//! one how strongly it claims a container and picks the strongest claim.
+
+use std::convert::Infallible;
+use std::path::Path;
+
+use crate::config::{Config, Process};
+use crate::error::{Error, Result};
+
+/// The annotation that picks any registered executor by name.
+pub const EXECUTOR_ANNOTATION: &str = "dev.tandem.executor";
+
+/// How strongly an executor wants to run a container.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Claim {
+    No,
+    /// Runs anything nobody else claims (the native executor).
+    Fallback,
+    /// Detected from the bundle (e.g. the entrypoint's magic bytes).
+    Maybe,
+    /// Asked for by an annotation.
+    Explicit,
+}
+
+/// What an executor gets in the runtime, before the init exists.
+pub struct PrepareContext<'a> {
+    pub config: &'a Config,
+    /// The state root (`--root`), for caches shared between containers.
+    pub state_root: &'a Path,
+}
+
+pub trait Executor: Sync {
+    fn name(&self) -> &'static str;
+    fn can_handle(&self, config: &Config) -> Claim;
+    /// Runs in the runtime at `create`: do here whatever can fail early or
+    /// is expensive, so `start` is instant.
+    fn prepare(&self, ctx: &PrepareContext) -> Result<Box<dyn Workload>>;
+}
+
+/// A prepared workload, carried into the init by the clone.
+pub trait Workload {
+    /// In the init, inside the container (after pivot_root, before the
+    /// identity switch and the start barrier): find what will run. Errors
+    /// here fail `create`.
+    fn locate(&mut self, process: &Process) -> Result<()>;
+    /// After `start`: become the workload. Returns only on failure.
+    fn exec(self: Box<Self>, process: &Process) -> Result<Infallible>;
+}
+
+pub struct Registration(pub &'static dyn Executor);
+inventory::collect!(Registration);
+
+pub fn registered() -> impl Iterator<Item = &'static dyn Executor> {
+    inventory::iter::<Registration>.into_iter().map(|r| r.0)
+}
+
+pub fn names() -> Vec<&'static str> {
+    let mut v: Vec<_> = registered().map(|e| e.name()).collect();
+    v.sort_unstable();
+    v
+}
+
+/// Choose the executor for a container: the annotation's name wins, then
+/// the strongest claim.
+pub fn select(config: &Config) -> Result<&'static dyn Executor> {
+    if let Some(name) = config.annotations.get(EXECUTOR_ANNOTATION) {
+        return registered().find(|e| e.name() == name).ok_or_else(|| {
+            Error::config(
+                format!("annotations.{EXECUTOR_ANNOTATION}"),
+                format!("unknown executor '{name}' (this build has: {})", names().join(", ")),
+            )
+        });
+    }
+    let (best, claim) = registered()
+        .map(|e| (e, e.can_handle(config)))
+        .max_by_key(|(_, c)| *c)
+        .ok_or_else(|| Error::config("process", "no executor is registered in this build"))?;
+    if claim == Claim::No {
+        return Err(Error::config("process", "no registered executor can run this container"));
+    }
+    Ok(best)
+}

@@ -1,0 +1,156 @@
+//! The container's init: what the cloned child does, top to bottom, until
+//! it becomes the workload.
+//!
+//! Order matters and follows the OCI runtime spec and runc: namespaces,
+//! mounts and devices, pivot_root, console, sysctl, hostname, read-only and
+//! masked paths, rlimits, cwd, locating the program, user and groups,
+//! capabilities, no_new_privs, closing fds, then the start barrier.
+
+use std::os::fd::{AsRawFd, OwnedFd};
+
+use crate::capabilities;
+use crate::config::{Config, NsKind};
+use crate::console;
+use crate::error::{Error, Result};
+use crate::executor::Workload;
+use crate::namespaces;
+use crate::rootfs;
+use crate::sync::{self, Msg};
+use crate::sys;
+
+/// What the runtime hands the init through the clone.
+pub struct InitArgs<'a> {
+    pub config: &'a Config,
+    pub workload: Box<dyn Workload>,
+    pub sync: OwnedFd,
+    /// The exec fifo, open read-write: `start` writes one byte to it.
+    pub start_fifo: Option<OwnedFd>,
+    pub console_socket: Option<OwnedFd>,
+    pub preserve_fds: u32,
+    pub no_pivot: bool,
+}
+
+/// Never returns: the process becomes the workload or exits.
+pub fn run(args: InitArgs) -> ! {
+    let InitArgs { config, mut workload, sync, start_fifo, console_socket, preserve_fds, no_pivot } = args;
+    // Shed whatever the runtime held (the state lock above all): only stdio,
+    // preserved fds and our own channels stay.
+    let keep: Vec<i32> = [Some(&sync), start_fifo.as_ref(), console_socket.as_ref()]
+        .into_iter()
+        .flatten()
+        .map(|f| f.as_raw_fd())
+        .collect();
+    if let Err(e) = sys::close_fds_except(3 + preserve_fds as i32, &keep) {
+        let _ = sync::send(&sync, &Msg::Failed(format!("close inherited fds: {e}")));
+        sys::exit_now(1);
+    }
+    let mut setup = || -> Result<()> {
+        if config.creates(NsKind::User) {
+            match sync::recv(&sync)? {
+                Some(Msg::IdMapsWritten) => {}
+                _ => {
+                    return Err(Error::Init("runtime went away before writing id maps".into()));
+                }
+            }
+            sys::setresgid(0).map_err(|e| Error::sys("become root in the user namespace (gid)", e))?;
+            sys::setresuid(0).map_err(|e| Error::sys("become root in the user namespace (uid)", e))?;
+        }
+        namespaces::enter_in_init(config)?;
+        sys::setsid().map_err(|e| Error::sys("setsid", e))?;
+        if let Some(adj) = config.process.oom_score_adj {
+            std::fs::write("/proc/self/oom_score_adj", adj.to_string())
+                .map_err(|e| Error::sys("write /proc/self/oom_score_adj", e))?;
+        }
+        rootfs::setup(config, no_pivot)?;
+        if config.process.terminal {
+            let sock = console_socket
+                .as_ref()
+                .ok_or_else(|| Error::Console("process.terminal is set but no --console-socket was given".into()))?;
+            console::setup(sock, config.process.console_size)?;
+        }
+        rootfs::apply_sysctl(config)?;
+        if let Some(h) = &config.hostname {
+            sys::sethostname(h).map_err(|e| Error::sys(format!("set hostname '{h}'"), e))?;
+        }
+        if let Some(d) = &config.domainname {
+            sys::setdomainname(d).map_err(|e| Error::sys(format!("set domainname '{d}'"), e))?;
+        }
+        rootfs::finish(config)?;
+        for r in &config.process.rlimits {
+            sys::setrlimit(r.resource, r.soft, r.hard)
+                .map_err(|e| Error::sys(format!("set rlimit {} to {}/{}", r.resource, r.soft, r.hard), e))?;
+        }
+        let cwd = &config.process.cwd;
+        std::env::set_current_dir(cwd).map_err(|e| Error::path("process.cwd: chdir to", cwd, e))?;
+        workload.locate(&config.process)?;
+        switch_identity(config)?;
+        if config.process.no_new_privileges {
+            sys::prctl(libc::PR_SET_NO_NEW_PRIVS, 1).map_err(|e| Error::sys("set no_new_privs", e))?;
+        }
+        close_fds(preserve_fds)?;
+        Ok(())
+    };
+    if let Err(e) = setup() {
+        let _ = sync::send(&sync, &Msg::Failed(e.to_string()));
+        sys::exit_now(1);
+    }
+    drop(console_socket);
+    if sync::send(&sync, &Msg::Ready).is_err() {
+        sys::exit_now(1);
+    }
+    drop(sync);
+
+    if let Some(fifo) = start_fifo {
+        let mut b = [0u8; 1];
+        match sys::read(&fifo, &mut b) {
+            Ok(1) => {}
+            _ => sys::exit_now(1),
+        }
+    }
+    if let Err(e) = sys::reset_signals() {
+        eprintln!("tandem: reset signals: {e}");
+        sys::exit_now(127);
+    }
+    let process = &config.process;
+    match workload.exec(process) {
+        Err(e) => {
+            // stderr is the container's: the workload's failure belongs there.
+            eprintln!("tandem: {e}");
+            sys::exit_now(127)
+        }
+    }
+}
+
+/// Groups, gid, uid, then the capability sets. The bounding set is cut
+/// while we are still root; KEEPCAPS carries the permitted set across the
+/// uid change.
+fn switch_identity(config: &Config) -> Result<()> {
+    let p = &config.process;
+    let caps = &p.capabilities;
+    capabilities::drop_bounding(caps.bounding).map_err(|e| Error::sys("drop bounding capabilities", e))?;
+    sys::prctl(libc::PR_SET_KEEPCAPS, 1).map_err(|e| Error::sys("set keepcaps", e))?;
+    let groups_allowed = std::fs::read_to_string("/proc/self/setgroups").map_or(true, |s| s.trim() != "deny");
+    if groups_allowed {
+        sys::setgroups(&p.additional_gids).map_err(|e| Error::sys(format!("setgroups {:?}", p.additional_gids), e))?;
+    }
+    sys::setresgid(p.gid).map_err(|e| Error::sys(format!("set gid {}", p.gid), e))?;
+    sys::setresuid(p.uid).map_err(|e| Error::sys(format!("set uid {}", p.uid), e))?;
+    sys::prctl(libc::PR_SET_KEEPCAPS, 0).map_err(|e| Error::sys("clear keepcaps", e))?;
+    if let Some(mask) = p.umask {
+        sys::umask(mask);
+    }
+    capabilities::apply(caps).map_err(|e| Error::sys("set capabilities", e))
+}
+
+/// Nothing the runtime opened reaches the workload: every fd above stdio
+/// and the preserved ones is marked close-on-exec.
+fn close_fds(preserve: u32) -> Result<()> {
+    for fd in 3..3 + preserve {
+        match sys::clear_cloexec(fd as i32) {
+            Err(e) if e.raw_os_error() == Some(libc::EBADF) => {}
+            r => r.map_err(|e| Error::sys(format!("preserve fd {fd}"), e))?,
+        }
+    }
+    sys::cloexec_from(3 + preserve).map_err(|e| Error::sys("mark fds close-on-exec", e))?;
+    Ok(())
+}

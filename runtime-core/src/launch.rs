@@ -1,0 +1,86 @@
+//! The runtime's side of starting an init: clone it straight into its
+//! namespaces (no re-exec), write its id maps, and wait until it reports
+//! ready or fails. Any failure kills the half-made init.
+
+use std::os::fd::OwnedFd;
+
+use crate::config::{Config, NsKind};
+use crate::error::{Error, Result};
+use crate::executor::Workload;
+use crate::init::{self, InitArgs};
+use crate::namespaces;
+use crate::procfs;
+use crate::sync::{self, Msg};
+use crate::sys::{self, Forked};
+
+pub struct LaunchArgs<'a> {
+    pub config: &'a Config,
+    pub workload: Box<dyn Workload>,
+    pub start_fifo: Option<OwnedFd>,
+    pub console_socket: Option<OwnedFd>,
+    pub preserve_fds: u32,
+    pub no_pivot: bool,
+}
+
+/// A live init, blocked before its workload.
+pub struct Launched {
+    pub pid: i32,
+    pub pidfd: OwnedFd,
+    pub start_time: u64,
+}
+
+/// Clone the init. The calling process must be single-threaded: clone3
+/// with CLONE_NEWUSER fails otherwise, and the child relies on it.
+pub fn launch(args: LaunchArgs) -> Result<Launched> {
+    let config = args.config;
+    let (parent_sock, child_sock) = sys::socketpair().map_err(|e| Error::sys("socketpair", e))?;
+    namespaces::enter_for_children(config)?;
+    let flags = namespaces::clone_flags(config);
+    match sys::clone3(flags).map_err(|e| Error::sys(format!("clone the container init (flags {flags:#x})"), e))? {
+        Forked::Child => {
+            drop(parent_sock);
+            init::run(InitArgs {
+                config,
+                workload: args.workload,
+                sync: child_sock,
+                start_fifo: args.start_fifo,
+                console_socket: args.console_socket,
+                preserve_fds: args.preserve_fds,
+                no_pivot: args.no_pivot,
+            })
+        }
+        Forked::Parent { pid, pidfd } => {
+            drop(child_sock);
+            drop(args.start_fifo);
+            drop(args.console_socket);
+            match wait_ready(pid, config, &parent_sock) {
+                Ok(()) => {
+                    let start_time = procfs::start_time(pid)
+                        .ok_or_else(|| Error::Init(format!("init (pid {pid}) exited right after reporting ready")))?;
+                    Ok(Launched { pid, pidfd, start_time })
+                }
+                Err(e) => {
+                    let _ = sys::pidfd_send_signal(&pidfd, libc::SIGKILL);
+                    let _ = sys::waitpid(pid, 0);
+                    Err(e)
+                }
+            }
+        }
+    }
+}
+
+fn wait_ready(pid: i32, config: &Config, sock: &OwnedFd) -> Result<()> {
+    if config.creates(NsKind::User) {
+        namespaces::write_id_maps(pid, config)?;
+        sync::send(sock, &Msg::IdMapsWritten)?;
+    }
+    match sync::recv(sock)? {
+        Some(Msg::Ready) => Ok(()),
+        Some(Msg::Failed(why)) => Err(Error::Init(why)),
+        Some(other) => Err(Error::Init(format!("unexpected message {other:?}"))),
+        None => {
+            let (_, status) = sys::waitpid(pid, 0).unwrap_or((0, 0));
+            Err(Error::Init(format!("init exited during setup with status {}", sys::exit_code_of(status))))
+        }
+    }
+}

@@ -1,0 +1,46 @@
+//! tandem's lifecycle engine.
+//!
+//! A [`Runtime`] is opened on a state root and creates [`Container`]s from
+//! OCI bundles. `create` validates `config.json` once into a [`Config`],
+//! picks an [`Executor`] from the registry (executors are separate crates
+//! that join with `inventory::submit!`), lets it prepare its workload, and
+//! clones the container's init straight into its namespaces. The init sets
+//! up the rootfs, identity and capabilities, then blocks until `start`,
+//! when it hands over to the executor's [`Workload`].
+//!
+//! Modules follow one concern each: `config` (validation), `namespaces`,
+//! `rootfs`, `devices`, `capabilities`, `console`, `launch` (runtime side)
+//! and `init` (container side), `state`, and one `container_<verb>` file per
+//! lifecycle verb. All `unsafe` code lives in `sys`.
+
+pub mod capabilities;
+pub mod config;
+mod console;
+mod container;
+mod container_delete;
+mod container_kill;
+mod container_start;
+mod devices;
+pub mod error;
+pub mod executor;
+mod init;
+pub mod inroot;
+mod launch;
+pub mod mount_options;
+mod namespaces;
+pub mod procfs;
+mod rootfs;
+mod runtime;
+pub mod state;
+mod sync;
+pub mod sys;
+
+pub use config::{Config, Process};
+pub use container::Container;
+pub use error::{Error, Result};
+pub use executor::{Claim, Executor, PrepareContext, Registration, Workload};
+pub use runtime::{CreateOptions, DEFAULT_ROOT, Runtime};
+pub use state::{State, Status};
+
+/// Re-exported so executor crates register without naming the dependency.
+pub use inventory;

@@ -1,0 +1,117 @@
+//! Which namespaces the init is cloned into, which it joins, and the id
+//! maps of a new user namespace.
+//!
+//! pid and time namespaces only take effect for children, so joining one
+//! by path (and creating a time namespace, whose offsets must be written
+//! before any process is in it) happens in the runtime just before the
+//! clone. Everything else is either a clone flag or a `setns` in the init.
+
+use std::fs;
+use std::path::Path;
+
+use crate::config::{Config, IdMap, NsKind};
+use crate::error::{Error, Result};
+use crate::sys;
+
+/// Flags for clone3: every namespace to create. When the user namespace is
+/// joined by path, the others are created by `unshare` in the init after
+/// joining it, so they belong to that user namespace.
+pub fn clone_flags(config: &Config) -> u64 {
+    let user_joined = config.namespace(NsKind::User).is_some_and(|n| n.path.is_some());
+    let mut flags = 0;
+    for ns in &config.namespaces {
+        if ns.path.is_some() || ns.kind == NsKind::Time {
+            continue;
+        }
+        if user_joined && ns.kind != NsKind::Pid {
+            continue;
+        }
+        flags |= ns.kind.clone_flag() as u64;
+    }
+    flags
+}
+
+/// In the runtime, before the clone: enter pid/time namespaces given by
+/// path, or create the time namespace with its offsets.
+pub fn enter_for_children(config: &Config) -> Result<()> {
+    for kind in [NsKind::Pid, NsKind::Time] {
+        let Some(ns) = config.namespace(kind) else {
+            continue;
+        };
+        match &ns.path {
+            Some(p) => join(kind, p)?,
+            None if kind == NsKind::Time => {
+                sys::unshare(libc::CLONE_NEWTIME).map_err(|e| Error::sys("create time namespace", e))?;
+                let offsets: String = config
+                    .time_offsets
+                    .iter()
+                    .map(|(clock, secs, nanos)| format!("{clock} {secs} {nanos}\n"))
+                    .collect();
+                if !offsets.is_empty() {
+                    fs::write("/proc/self/timens_offsets", offsets)
+                        .map_err(|e| Error::sys("write /proc/self/timens_offsets", e))?;
+                }
+            }
+            None => {}
+        }
+    }
+    Ok(())
+}
+
+/// In the init: join namespaces given by path (user first), then create the
+/// ones left for unshare.
+pub fn enter_in_init(config: &Config) -> Result<()> {
+    let user_joined = config.namespace(NsKind::User).is_some_and(|n| n.path.is_some());
+    for kind in NsKind::ALL {
+        if matches!(kind, NsKind::Pid | NsKind::Time) {
+            continue;
+        }
+        if let Some(p) = config.namespace(kind).and_then(|n| n.path.as_ref()) {
+            join(kind, p)?;
+        }
+    }
+    if user_joined {
+        let flags = config
+            .namespaces
+            .iter()
+            .filter(|n| n.path.is_none() && !matches!(n.kind, NsKind::Pid | NsKind::Time | NsKind::User))
+            .fold(0, |f, n| f | n.kind.clone_flag());
+        if flags != 0 {
+            sys::unshare(flags).map_err(|e| Error::sys("unshare namespaces", e))?;
+        }
+    }
+    Ok(())
+}
+
+fn join(kind: NsKind, path: &Path) -> Result<()> {
+    let fd = sys::open(path, libc::O_RDONLY).map_err(|e| Error::path("open namespace", path, e))?;
+    sys::setns(&fd, kind.clone_flag())
+        .map_err(|e| Error::path(&format!("join {} namespace", kind.proc_name()), path, e))
+}
+
+fn map_text(maps: &[IdMap]) -> String {
+    maps.iter().map(|m| format!("{} {} {}\n", m.container_id, m.host_id, m.size)).collect()
+}
+
+/// In the runtime: write the init's uid and gid maps.
+pub fn write_id_maps(pid: i32, config: &Config) -> Result<()> {
+    for (file, maps) in [("uid_map", &config.uid_mappings), ("gid_map", &config.gid_mappings)] {
+        let path = format!("/proc/{pid}/{file}");
+        fs::write(&path, map_text(maps)).map_err(|e| Error::path("write", &path, e))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn maps_are_written_one_per_line() {
+        let m = [
+            IdMap { container_id: 0, host_id: 100000, size: 65536 },
+            IdMap { container_id: 65536, host_id: 5, size: 1 },
+        ];
+        assert_eq!(map_text(&m), "0 100000 65536\n65536 5 1\n");
+    }
+}

@@ -1,0 +1,312 @@
+//! The container's filesystem view: the rootfs bind, the spec's mounts, the
+//! switch into the rootfs, and the masked and read-only paths.
+//!
+//! Runs in the init, inside its new mount namespace. Every destination is
+//! resolved inside the rootfs (see [`crate::inroot`]).
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use crate::config::{Config, Mount};
+use crate::devices;
+use crate::error::{Error, Result};
+use crate::inroot::{self, Kind, Root};
+use crate::sys::{self, cpath};
+
+/// Everything up to and including the switch into the rootfs.
+pub fn setup(config: &Config, no_pivot: bool) -> Result<()> {
+    let rootfs = &config.rootfs;
+    // Keep our mounts from propagating back to the host.
+    mount(None, Path::new("/"), None, config.rootfs_propagation, None)
+        .map_err(|e| Error::sys("set propagation of / in the container's mount namespace", e))?;
+    // pivot_root needs the new root to be a mount point.
+    mount(Some(rootfs), rootfs, None, libc::MS_BIND | libc::MS_REC, None)
+        .map_err(|e| Error::path("bind rootfs onto itself", rootfs, e))?;
+
+    let root = Root::open(rootfs).map_err(|e| Error::path("open rootfs", rootfs, e))?;
+    for m in &config.mounts {
+        mount_one(&root, config, m).map_err(|e| {
+            Error::sys(
+                format!(
+                    "mount {} on {}",
+                    m.source.as_deref().unwrap_or(Path::new(&m.typ)).display(),
+                    m.destination.display()
+                ),
+                e,
+            )
+        })?;
+    }
+    if !binds_host_dev(config) {
+        devices::populate(&root, config)?;
+    }
+    devices::symlinks(&root)?;
+
+    if no_pivot { move_root(rootfs) } else { pivot(rootfs) }
+}
+
+/// After the switch: read-only and masked paths, then a read-only `/`.
+pub fn finish(config: &Config) -> Result<()> {
+    for p in &config.readonly_paths {
+        readonly_path(p).map_err(|e| Error::path("make read-only", p, e))?;
+    }
+    for p in &config.masked_paths {
+        mask_path(p).map_err(|e| Error::path("mask", p, e))?;
+    }
+    if config.readonly_root {
+        let flags = libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY | locked_flags(Path::new("/"));
+        mount(None, Path::new("/"), None, flags, None).map_err(|e| Error::sys("remount / read-only", e))?;
+    }
+    Ok(())
+}
+
+fn binds_host_dev(config: &Config) -> bool {
+    config.mounts.iter().any(|m| m.destination == Path::new("/dev") && m.is_bind())
+}
+
+fn mount(src: Option<&Path>, target: &Path, fstype: Option<&str>, flags: u64, data: Option<&str>) -> io::Result<()> {
+    let src = src.map(cpath).transpose()?;
+    let fstype = fstype.map(sys::cstring).transpose()?;
+    let data = data.filter(|d| !d.is_empty()).map(sys::cstring).transpose()?;
+    sys::mount(src.as_deref(), &cpath(target)?, fstype.as_deref(), flags, data.as_deref())
+}
+
+/// Flags the kernel will not let a remount in a user namespace drop, read
+/// from the mount as it is now.
+fn locked_flags(path: &Path) -> u64 {
+    let Ok(c) = cpath(path) else { return 0 };
+    // SAFETY: st is a valid out pointer for statvfs.
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    if unsafe { libc::statvfs(c.as_ptr(), &mut st) } != 0 {
+        return 0;
+    }
+    let f = st.f_flag;
+    let mut out = 0;
+    for (st_flag, ms_flag) in [
+        (libc::ST_NOSUID, libc::MS_NOSUID),
+        (libc::ST_NODEV, libc::MS_NODEV),
+        (libc::ST_NOEXEC, libc::MS_NOEXEC),
+        (libc::ST_NOATIME, libc::MS_NOATIME),
+        (libc::ST_NODIRATIME, libc::MS_NODIRATIME),
+        (libc::ST_RELATIME, libc::MS_RELATIME),
+    ] {
+        if f & st_flag != 0 {
+            out |= ms_flag;
+        }
+    }
+    out
+}
+
+fn mount_one(root: &Root, config: &Config, m: &Mount) -> io::Result<()> {
+    if m.typ == "cgroup" || m.typ == "cgroup2" {
+        return mount_cgroup(root, config, m);
+    }
+    let kind = match &m.source {
+        Some(src) if m.is_bind() && !src.is_dir() => {
+            if !src.exists() {
+                return Err(io::Error::new(
+                    io::ErrorKind::NotFound,
+                    format!("source {} does not exist", src.display()),
+                ));
+            }
+            Kind::File
+        }
+        _ => Kind::Dir,
+    };
+    let target_fd = root.ensure(&m.destination, kind)?;
+    let target = inroot::fd_path(&target_fd);
+    let f = &m.flags;
+    if m.is_bind() {
+        let src = m.source.as_deref().expect("validated: binds have a source");
+        mount(Some(src), &target, None, libc::MS_BIND | (f.set & libc::MS_REC), None)?;
+        // Bind mounts ignore most flags on the first call: apply them by remount.
+        let extra = f.set & !(libc::MS_BIND | libc::MS_REC | libc::MS_REMOUNT);
+        if extra != 0 {
+            let target_fd = root.open_path(&m.destination)?;
+            let target = inroot::fd_path(&target_fd);
+            let keep = locked_flags(&target) & !f.clear;
+            mount(None, &target, None, libc::MS_BIND | libc::MS_REMOUNT | extra | keep, None)?;
+        }
+    } else {
+        let src = m.source.clone().unwrap_or_else(|| PathBuf::from(&m.typ));
+        let flags = f.set & !libc::MS_REC;
+        let r = mount(Some(&src), &target, Some(&m.typ), flags, Some(&f.data));
+        match r {
+            // devpts in a user namespace without gid 5 mapped: drop gid=.
+            Err(e) if e.raw_os_error() == Some(libc::EINVAL) && m.typ == "devpts" && f.data.contains("gid=") => {
+                let data: Vec<&str> = f.data.split(',').filter(|o| !o.starts_with("gid=")).collect();
+                mount(Some(&src), &target, Some(&m.typ), flags, Some(&data.join(",")))?;
+            }
+            // sysfs needs a network namespace of our own; fall back to the host's, read-only.
+            Err(e) if e.raw_os_error() == Some(libc::EPERM) && m.typ == "sysfs" => {
+                mount(Some(Path::new("/sys")), &target, None, libc::MS_BIND | libc::MS_REC, None)?;
+                let target_fd = root.open_path(&m.destination)?;
+                let t = inroot::fd_path(&target_fd);
+                mount(None, &t, None, libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY | locked_flags(&t), None)?;
+            }
+            r => r?,
+        }
+    }
+    if !f.propagation.is_empty() {
+        let target_fd = root.open_path(&m.destination)?;
+        let target = inroot::fd_path(&target_fd);
+        for &p in &f.propagation {
+            mount(None, &target, None, p, None)?;
+        }
+    }
+    Ok(())
+}
+
+/// One line of /proc/self/mountinfo that matters for cgroups.
+struct CgroupMount {
+    mount_point: PathBuf,
+    fstype: String,
+    super_opts: String,
+}
+
+fn host_cgroup_mounts() -> io::Result<Vec<CgroupMount>> {
+    let text = fs::read_to_string("/proc/self/mountinfo")?;
+    Ok(text
+        .lines()
+        .filter_map(|line| {
+            let (pre, post) = line.split_once(" - ")?;
+            let mount_point = PathBuf::from(pre.split(' ').nth(4)?);
+            let mut post = post.split(' ');
+            let fstype = post.next()?.to_string();
+            let super_opts = post.nth(1)?.to_string();
+            (fstype == "cgroup" || fstype == "cgroup2").then_some(CgroupMount { mount_point, fstype, super_opts })
+        })
+        .filter(|m| m.mount_point.starts_with("/sys/fs/cgroup"))
+        .collect())
+}
+
+/// A `cgroup` mount: cgroup2 on a unified host; on a v1 or hybrid host a
+/// tmpfs holding one mount per hierarchy, as runc lays it out. In a cgroup
+/// namespace each hierarchy is mounted afresh, so the container sees its
+/// own cgroup as the root; otherwise the host's hierarchy is bound.
+fn mount_cgroup(root: &Root, config: &Config, m: &Mount) -> io::Result<()> {
+    let own_ns = config.namespace(crate::config::NsKind::Cgroup).is_some();
+    let flags = m.flags.set & !(libc::MS_BIND | libc::MS_REC);
+    let host = host_cgroup_mounts()?;
+    let unified = host.iter().any(|h| h.fstype == "cgroup2" && h.mount_point == Path::new("/sys/fs/cgroup"));
+    let dest_fd = root.ensure(&m.destination, Kind::Dir)?;
+    let dest = inroot::fd_path(&dest_fd);
+    let hierarchy = |h: &CgroupMount, target: &Path| -> io::Result<()> {
+        if own_ns {
+            let data = if h.fstype == "cgroup" { cgroup_v1_options(&h.super_opts) } else { String::new() };
+            mount(Some(Path::new(&h.fstype)), target, Some(&h.fstype), flags, Some(&data))
+        } else {
+            mount(Some(&h.mount_point), target, None, libc::MS_BIND | libc::MS_REC, None)?;
+            let keep = locked_flags(target);
+            mount(None, target, None, libc::MS_BIND | libc::MS_REMOUNT | flags | keep, None)
+        }
+    };
+    if unified || m.typ == "cgroup2" {
+        let h = host
+            .iter()
+            .find(|h| h.fstype == "cgroup2")
+            .ok_or_else(|| io::Error::other("no cgroup2 hierarchy on the host"))?;
+        return hierarchy(h, &dest);
+    }
+    mount(
+        Some(Path::new("tmpfs")),
+        &dest,
+        Some("tmpfs"),
+        libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
+        Some("mode=755"),
+    )?;
+    for h in &host {
+        let Some(name) = h.mount_point.strip_prefix("/sys/fs/cgroup").ok().filter(|n| !n.as_os_str().is_empty()) else {
+            continue;
+        };
+        let sub = m.destination.join(name);
+        let fd = root.ensure(&sub, Kind::Dir)?;
+        hierarchy(h, &inroot::fd_path(&fd))?;
+        // Co-mounted controllers (cpu,cpuacct) get a symlink per name.
+        let name_str = name.to_string_lossy();
+        if name_str.contains(',') {
+            for part in name_str.split(',') {
+                let (dir, link) = root.parent_dir(&m.destination.join(part))?;
+                match sys::symlinkat(name, &dir, link.as_os_str()) {
+                    Err(e) if e.raw_os_error() != Some(libc::EEXIST) => return Err(e),
+                    _ => {}
+                }
+            }
+        }
+    }
+    if flags & libc::MS_RDONLY != 0 {
+        let dest_fd = root.open_path(&m.destination)?;
+        let d = inroot::fd_path(&dest_fd);
+        mount(None, &d, None, libc::MS_REMOUNT | libc::MS_BIND | libc::MS_RDONLY | locked_flags(&d), None)?;
+    }
+    Ok(())
+}
+
+/// The controller (and name=) options of a v1 hierarchy's super options.
+fn cgroup_v1_options(super_opts: &str) -> String {
+    super_opts
+        .split(',')
+        .filter(|o| !matches!(*o, "rw" | "ro") && !o.starts_with("release_agent") && *o != "clone_children")
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// pivot_root into the rootfs, then detach the old root from underneath.
+fn pivot(rootfs: &Path) -> Result<()> {
+    let old = sys::open(Path::new("/"), libc::O_DIRECTORY | libc::O_RDONLY).map_err(|e| Error::sys("open /", e))?;
+    let new = sys::open(rootfs, libc::O_DIRECTORY | libc::O_RDONLY).map_err(|e| Error::path("open", rootfs, e))?;
+    sys::fchdir(&new).map_err(|e| Error::path("chdir", rootfs, e))?;
+    // pivot_root(".", ".") stacks the old root on top of the new one.
+    sys::pivot_root(c".", c".").map_err(|e| Error::path("pivot_root", rootfs, e))?;
+    sys::fchdir(&old).map_err(|e| Error::sys("chdir to the old root", e))?;
+    // Make sure the unmount does not propagate to the host.
+    sys::mount(None, c".", None, libc::MS_SLAVE | libc::MS_REC, None)
+        .map_err(|e| Error::sys("make the old root a slave", e))?;
+    sys::umount2(c".", libc::MNT_DETACH).map_err(|e| Error::sys("detach the old root", e))?;
+    std::env::set_current_dir("/").map_err(|e| Error::sys("chdir /", e))
+}
+
+/// --no-pivot: move the rootfs over / and chroot (for ramdisk hosts).
+fn move_root(rootfs: &Path) -> Result<()> {
+    std::env::set_current_dir(rootfs).map_err(|e| Error::path("chdir", rootfs, e))?;
+    mount(Some(rootfs), Path::new("/"), None, libc::MS_MOVE, None).map_err(|e| Error::path("move mount", rootfs, e))?;
+    sys::chroot(c".").map_err(|e| Error::path("chroot", rootfs, e))?;
+    std::env::set_current_dir("/").map_err(|e| Error::sys("chdir /", e))
+}
+
+fn readonly_path(p: &Path) -> io::Result<()> {
+    if fs::symlink_metadata(p).is_err() {
+        return Ok(());
+    }
+    mount(Some(p), p, None, libc::MS_BIND | libc::MS_REC, None)?;
+    let flags = libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY | libc::MS_REC | locked_flags(p);
+    mount(None, p, None, flags, None)
+}
+
+fn mask_path(p: &Path) -> io::Result<()> {
+    match fs::symlink_metadata(p) {
+        Err(_) => Ok(()),
+        Ok(md) if md.is_dir() => mount(Some(Path::new("tmpfs")), p, Some("tmpfs"), libc::MS_RDONLY, None),
+        Ok(_) => mount(Some(Path::new("/dev/null")), p, None, libc::MS_BIND, None),
+    }
+}
+
+/// Write the container's sysctls (validated as namespaced).
+pub fn apply_sysctl(config: &Config) -> Result<()> {
+    for (key, value) in &config.sysctl {
+        let path = PathBuf::from("/proc/sys").join(key.replace('.', "/"));
+        fs::write(&path, value).map_err(|e| Error::path(&format!("set sysctl {key}={value}:"), &path, e))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn v1_options_keep_controllers_only() {
+        assert_eq!(cgroup_v1_options("rw,cpu,cpuacct"), "cpu,cpuacct");
+        assert_eq!(cgroup_v1_options("rw,xattr,release_agent=/x,name=systemd"), "xattr,name=systemd");
+    }
+}

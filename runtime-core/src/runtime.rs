@@ -1,0 +1,131 @@
+//! `Runtime`: a state root holding containers (the seeds' Factory).
+
+use std::fs;
+use std::os::unix::fs::DirBuilderExt;
+use std::path::{Path, PathBuf};
+
+use crate::config::Config;
+use crate::container::Container;
+use crate::error::{Error, Result};
+use crate::executor::{self, PrepareContext};
+use crate::launch::{self, LaunchArgs};
+use crate::state::{self, State, StateDir, Status};
+use crate::{console, sys};
+
+pub const DEFAULT_ROOT: &str = "/run/tandem";
+
+/// Options of `create` beyond the bundle (runc's flags).
+#[derive(Debug, Default, Clone)]
+pub struct CreateOptions {
+    pub pid_file: Option<PathBuf>,
+    pub console_socket: Option<PathBuf>,
+    pub preserve_fds: u32,
+    pub no_pivot: bool,
+}
+
+pub struct Runtime {
+    root: PathBuf,
+}
+
+impl Runtime {
+    /// Open (and make, if needed) the state root.
+    pub fn open(root: impl Into<PathBuf>) -> Result<Runtime> {
+        let root = root.into();
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o711)
+            .create(&root)
+            .map_err(|e| Error::path("create state root", &root, e))?;
+        Ok(Runtime { root })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Create a container from a bundle: on success its init is blocked
+    /// before the workload; on any error nothing it made is left behind.
+    ///
+    /// ```no_run
+    /// # use tandem_runtime_core::{Runtime, CreateOptions};
+    /// let rt = Runtime::open("/run/tandem")?;
+    /// let c = rt.create("web", "/bundles/web".as_ref(), &CreateOptions::default())?;
+    /// c.start()?;
+    /// # Ok::<(), tandem_runtime_core::Error>(())
+    /// ```
+    pub fn create(&self, id: &str, bundle: &Path, opts: &CreateOptions) -> Result<Container> {
+        state::validate_id(id)?;
+        let config = Config::load(bundle)?;
+        let executor = executor::select(&config)?;
+        let workload = executor.prepare(&PrepareContext { config: &config, state_root: &self.root })?;
+        let dir = StateDir::create(&self.root, id)?;
+        let fifo_path = dir.fifo();
+        let made = (|| {
+            sys::mkfifo(&fifo_path, 0o622).map_err(|e| Error::path("mkfifo", &fifo_path, e))?;
+            let fifo = sys::open(&fifo_path, libc::O_RDWR).map_err(|e| Error::path("open", &fifo_path, e))?;
+            let console_socket = opts.console_socket.as_deref().map(console::connect).transpose()?;
+            let launched = launch::launch(LaunchArgs {
+                config: &config,
+                workload,
+                start_fifo: Some(fifo),
+                console_socket,
+                preserve_fds: opts.preserve_fds,
+                no_pivot: opts.no_pivot,
+            })?;
+            let state = State {
+                oci_version: config.oci_version.clone(),
+                id: id.to_string(),
+                status: Status::Created,
+                pid: launched.pid,
+                bundle: config.bundle.clone(),
+                annotations: config.annotations.clone(),
+                rootfs: config.rootfs.clone(),
+                created: state::now(),
+                init_start_time: launched.start_time,
+                executor: executor.name().to_string(),
+                owner: String::new(),
+            };
+            let persisted = dir.save(&state).and_then(|()| match &opts.pid_file {
+                Some(p) => state::write_atomic(p, launched.pid.to_string().as_bytes()),
+                None => Ok(()),
+            });
+            if let Err(e) = persisted {
+                let _ = sys::pidfd_send_signal(&launched.pidfd, libc::SIGKILL);
+                let _ = sys::waitpid(launched.pid, 0);
+                return Err(e);
+            }
+            Ok(Container::new(self.root.clone(), state, Some(launched.pidfd)))
+        })();
+        match made {
+            Ok(c) => Ok(c),
+            Err(e) => {
+                let _ = dir.remove();
+                Err(e)
+            }
+        }
+    }
+
+    /// A container by id.
+    pub fn load(&self, id: &str) -> Result<Container> {
+        state::validate_id(id)?;
+        let dir = self.root.join(id);
+        match state::read_state(&dir)? {
+            Some(s) => Ok(Container::new(self.root.clone(), s, None)),
+            None if dir.exists() => Ok(Container::creating(self.root.clone(), id)),
+            None => Err(Error::NotFound(id.to_string())),
+        }
+    }
+
+    /// Every container under the root, sorted by id.
+    pub fn list(&self) -> Result<Vec<Container>> {
+        let entries = fs::read_dir(&self.root).map_err(|e| Error::path("read", &self.root, e))?;
+        let mut ids: Vec<String> = entries
+            .flatten()
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+            .filter_map(|e| e.file_name().into_string().ok())
+            .filter(|id| state::validate_id(id).is_ok())
+            .collect();
+        ids.sort();
+        Ok(ids.iter().filter_map(|id| self.load(id).ok()).collect())
+    }
+}

@@ -1,0 +1,268 @@
+//! A container's persistent state: `<root>/<id>/state.json`, its lock, and
+//! the status derived from the live system.
+//!
+//! The file is written with write-temp + fsync + rename, so a reader sees the
+//! old or the new state, never half of one. Every mutating command holds an
+//! exclusive `flock` on the container's directory while it works.
+
+use std::collections::BTreeMap;
+use std::fs::{self, File};
+use std::io::Write;
+use std::os::fd::OwnedFd;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::{procfs, sys};
+
+pub const STATE_FILE: &str = "state.json";
+pub const EXEC_FIFO: &str = "exec.fifo";
+
+/// OCI's four statuses plus paused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Creating,
+    Created,
+    Running,
+    Paused,
+    Stopped,
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Status::Creating => "creating",
+            Status::Created => "created",
+            Status::Running => "running",
+            Status::Paused => "paused",
+            Status::Stopped => "stopped",
+        })
+    }
+}
+
+/// What `state.json` holds: the OCI state fields and tandem's own.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct State {
+    #[serde(rename = "ociVersion")]
+    pub oci_version: String,
+    pub id: String,
+    /// The status when the file was written; readers derive the live one.
+    pub status: Status,
+    pub pid: i32,
+    pub bundle: PathBuf,
+    #[serde(default)]
+    pub annotations: BTreeMap<String, String>,
+    pub rootfs: PathBuf,
+    /// Seconds since the epoch, with nanoseconds.
+    pub created: (u64, u32),
+    /// Start time of the init in clock ticks since boot (/proc/PID/stat
+    /// field 22), so a reused pid is never taken for the init.
+    pub init_start_time: u64,
+    pub executor: String,
+    #[serde(default)]
+    pub owner: String,
+}
+
+impl State {
+    /// The live status: the init must be alive with the recorded start time;
+    /// the exec fifo is present until `start` consumes it.
+    pub fn live_status(&self, dir: &Path) -> Status {
+        if self.pid <= 0 || !procfs::is_alive(self.pid, self.init_start_time) {
+            return Status::Stopped;
+        }
+        if dir.join(EXEC_FIFO).exists() { Status::Created } else { Status::Running }
+    }
+
+    /// The state a user (and the OCI state command) sees.
+    pub fn to_oci_json(&self, status: Status) -> serde_json::Value {
+        serde_json::json!({
+            "ociVersion": self.oci_version,
+            "id": self.id,
+            "status": status.to_string(),
+            "pid": if status == Status::Stopped { 0 } else { self.pid },
+            "bundle": self.bundle,
+            "rootfs": self.rootfs,
+            "created": rfc3339(self.created.0, self.created.1),
+            "owner": self.owner,
+            "annotations": self.annotations,
+        })
+    }
+}
+
+/// A container id: `[A-Za-z0-9][A-Za-z0-9_.+-]*`, at most 1024 bytes. Checked
+/// before the id touches any path.
+pub fn validate_id(id: &str) -> Result<()> {
+    let bad = |why| Err(Error::InvalidIdFormat { id: id.to_string(), why });
+    if id.is_empty() {
+        return bad("it is empty");
+    }
+    if id.len() > 1024 {
+        return bad("it is longer than 1024 bytes");
+    }
+    if !id.as_bytes()[0].is_ascii_alphanumeric() {
+        return bad("it must start with a letter or a digit");
+    }
+    if !id.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.+-".contains(&b)) {
+        return bad("only letters, digits and _ . + - are allowed");
+    }
+    Ok(())
+}
+
+/// A container's directory under the state root, held locked.
+pub struct StateDir {
+    pub path: PathBuf,
+    _lock: OwnedFd,
+}
+
+impl StateDir {
+    /// Make the directory for a new container; fails with IdInUse if it exists.
+    pub fn create(root: &Path, id: &str) -> Result<StateDir> {
+        let path = root.join(id);
+        match fs::create_dir(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                return Err(Error::IdInUse(id.to_string()));
+            }
+            Err(e) => return Err(Error::path("create state directory", &path, e)),
+        }
+        let lock = lock_dir(&path)?;
+        Ok(StateDir { path, _lock: lock })
+    }
+
+    /// Open and lock an existing container's directory.
+    pub fn open(root: &Path, id: &str) -> Result<StateDir> {
+        let path = root.join(id);
+        let lock = match sys::open(&path, libc::O_RDONLY | libc::O_DIRECTORY) {
+            Ok(fd) => fd,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(Error::NotFound(id.to_string()));
+            }
+            Err(e) => return Err(Error::path("open state directory", &path, e)),
+        };
+        sys::flock(&lock, libc::LOCK_EX).map_err(|e| Error::path("lock", &path, e))?;
+        // It may have been deleted while we waited for the lock.
+        if !path.exists() {
+            return Err(Error::NotFound(id.to_string()));
+        }
+        Ok(StateDir { path, _lock: lock })
+    }
+
+    pub fn load(&self) -> Result<Option<State>> {
+        read_state(&self.path)
+    }
+
+    pub fn save(&self, state: &State) -> Result<()> {
+        let json = serde_json::to_vec(state).expect("state serialises");
+        write_atomic(&self.path.join(STATE_FILE), &json)
+    }
+
+    pub fn fifo(&self) -> PathBuf {
+        self.path.join(EXEC_FIFO)
+    }
+
+    /// Remove the directory and everything in it.
+    pub fn remove(self) -> Result<()> {
+        fs::remove_dir_all(&self.path).map_err(|e| Error::path("remove state directory", &self.path, e))
+    }
+}
+
+fn lock_dir(path: &Path) -> Result<OwnedFd> {
+    let fd = sys::open(path, libc::O_RDONLY | libc::O_DIRECTORY).map_err(|e| Error::path("open", path, e))?;
+    sys::flock(&fd, libc::LOCK_EX).map_err(|e| Error::path("lock", path, e))?;
+    Ok(fd)
+}
+
+/// Read a state file without locking (for `state` and `list`).
+pub fn read_state(dir: &Path) -> Result<Option<State>> {
+    let path = dir.join(STATE_FILE);
+    match fs::read(&path) {
+        Ok(bytes) => {
+            serde_json::from_slice(&bytes).map(Some).map_err(|e| Error::path("parse", &path, std::io::Error::other(e)))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::path("read", &path, e)),
+    }
+}
+
+/// Write a file so that readers see the old or the new content, never a mix.
+pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    let write = || -> std::io::Result<()> {
+        let mut f = File::options().write(true).create(true).truncate(true).mode(0o644).open(&tmp)?;
+        f.write_all(data)?;
+        f.sync_all()?;
+        fs::rename(&tmp, path)
+    };
+    write().map_err(|e| {
+        let _ = fs::remove_file(&tmp);
+        Error::path("write", path, e)
+    })
+}
+
+pub fn now() -> (u64, u32) {
+    let d = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    (d.as_secs(), d.subsec_nanos())
+}
+
+/// RFC 3339 UTC time with nanoseconds, as runc prints `created`.
+pub fn rfc3339(secs: u64, nanos: u32) -> String {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{nanos:09}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_checked() {
+        for good in ["a", "abc-1.2_3+x", "0"] {
+            validate_id(good).unwrap();
+        }
+        for bad in ["", "../x", "a/b", ".hidden", "-x", "a b"] {
+            assert!(matches!(validate_id(bad), Err(Error::InvalidIdFormat { .. })), "{bad}");
+        }
+        assert!(validate_id(&"a".repeat(1025)).is_err());
+    }
+
+    #[test]
+    fn rfc3339_formats_utc() {
+        assert_eq!(rfc3339(0, 0), "1970-01-01T00:00:00.000000000Z");
+        assert_eq!(rfc3339(1_700_000_000, 5), "2023-11-14T22:13:20.000000005Z");
+        assert_eq!(rfc3339(951_782_400, 0), "2000-02-29T00:00:00.000000000Z");
+    }
+
+    #[test]
+    fn a_dead_pid_is_stopped() {
+        let s = State {
+            oci_version: "1.0.2".into(),
+            id: "x".into(),
+            status: Status::Running,
+            pid: i32::MAX,
+            bundle: "/b".into(),
+            annotations: Default::default(),
+            rootfs: "/b/rootfs".into(),
+            created: (0, 0),
+            init_start_time: 1,
+            executor: "native".into(),
+            owner: String::new(),
+        };
+        assert_eq!(s.live_status(Path::new("/nonexistent")), Status::Stopped);
+        assert_eq!(s.to_oci_json(Status::Stopped)["pid"], 0);
+    }
+}

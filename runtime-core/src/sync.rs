@@ -1,0 +1,61 @@
+//! Small typed messages between the runtime and the container's init, over
+//! one SOCK_SEQPACKET socketpair (each message is one packet).
+
+use std::os::fd::OwnedFd;
+
+use crate::error::{Error, Result};
+use crate::sys;
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum Msg {
+    /// parent -> init: uid/gid maps are written, go on.
+    IdMapsWritten,
+    /// init -> parent: set up and blocked before the workload.
+    Ready,
+    /// init -> parent: setup failed with this message.
+    Failed(String),
+}
+
+pub fn send(sock: &OwnedFd, msg: &Msg) -> Result<()> {
+    let mut buf = Vec::with_capacity(64);
+    match msg {
+        Msg::IdMapsWritten => buf.push(1),
+        Msg::Ready => buf.push(2),
+        Msg::Failed(s) => {
+            buf.push(3);
+            buf.extend_from_slice(s.as_bytes());
+        }
+    }
+    sys::write(sock, &buf).map_err(|e| Error::sys("send to container init", e))?;
+    Ok(())
+}
+
+/// Receive one message; `None` when the other side closed.
+pub fn recv(sock: &OwnedFd) -> Result<Option<Msg>> {
+    let mut buf = vec![0u8; 65536];
+    let n = sys::read(sock, &mut buf).map_err(|e| Error::sys("receive from container init", e))?;
+    if n == 0 {
+        return Ok(None);
+    }
+    Ok(Some(match buf[0] {
+        1 => Msg::IdMapsWritten,
+        2 => Msg::Ready,
+        _ => Msg::Failed(String::from_utf8_lossy(&buf[1..n]).into_owned()),
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_round_trip() {
+        let (a, b) = sys::socketpair().unwrap();
+        for m in [Msg::IdMapsWritten, Msg::Ready, Msg::Failed("no such file".into())] {
+            send(&a, &m).unwrap();
+            assert_eq!(recv(&b).unwrap(), Some(m));
+        }
+        drop(a);
+        assert_eq!(recv(&b).unwrap(), None);
+    }
+}

@@ -1,0 +1,596 @@
+//! Thin wrappers over the Linux syscalls the engine needs.
+//!
+//! Every `unsafe` block of the crate lives here, each with a `SAFETY:` line.
+//! Wrappers return `io::Result` with the OS error; callers add context.
+
+use std::ffi::{CStr, CString, OsStr};
+use std::io;
+use std::mem::{size_of, zeroed};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+use std::ptr;
+
+/// Turn a C-style return value into an `io::Result`.
+fn cvt<T: Copy + PartialEq + From<i8>>(ret: T) -> io::Result<T> {
+    if ret == T::from(-1) { Err(io::Error::last_os_error()) } else { Ok(ret) }
+}
+
+/// Retry a call interrupted by a signal.
+fn retry<T: Copy + PartialEq + From<i8>>(mut f: impl FnMut() -> T) -> io::Result<T> {
+    loop {
+        match cvt(f()) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            r => return r,
+        }
+    }
+}
+
+pub fn cstring(s: impl AsRef<OsStr>) -> io::Result<CString> {
+    CString::new(s.as_ref().as_bytes())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "string contains a NUL byte"))
+}
+
+pub fn cpath(p: &Path) -> io::Result<CString> {
+    cstring(p.as_os_str())
+}
+
+fn opt_ptr(s: Option<&CStr>) -> *const libc::c_char {
+    s.map_or(ptr::null(), CStr::as_ptr)
+}
+
+// ---- processes -------------------------------------------------------------
+
+#[repr(C)]
+#[derive(Default)]
+struct CloneArgs {
+    flags: u64,
+    pidfd: u64,
+    child_tid: u64,
+    parent_tid: u64,
+    exit_signal: u64,
+    stack: u64,
+    stack_size: u64,
+    tls: u64,
+    set_tid: u64,
+    set_tid_size: u64,
+    cgroup: u64,
+}
+
+pub enum Forked {
+    Child,
+    Parent { pid: i32, pidfd: OwnedFd },
+}
+
+/// `clone3` used like `fork`, straight into the namespaces in `flags`, with
+/// a pidfd for the child. The caller must be single-threaded.
+pub fn clone3(flags: u64) -> io::Result<Forked> {
+    let mut pidfd: RawFd = -1;
+    let mut args = CloneArgs {
+        flags: flags | libc::CLONE_PIDFD as u64,
+        pidfd: &mut pidfd as *mut RawFd as u64,
+        exit_signal: libc::SIGCHLD as u64,
+        ..Default::default()
+    };
+    // SAFETY: args is a valid clone_args of the size passed; with no stack
+    // the child continues on a copy of our stack, exactly like fork(2).
+    let ret = unsafe { libc::syscall(libc::SYS_clone3, &mut args as *mut CloneArgs, size_of::<CloneArgs>()) };
+    match cvt(ret)? {
+        0 => Ok(Forked::Child),
+        // SAFETY: the kernel wrote a fresh pidfd we now own.
+        pid => Ok(Forked::Parent { pid: pid as i32, pidfd: unsafe { OwnedFd::from_raw_fd(pidfd) } }),
+    }
+}
+
+/// Plain fork for helpers (no pidfd needed).
+pub fn fork() -> io::Result<i32> {
+    // SAFETY: the process is single-threaded where this is called.
+    cvt(unsafe { libc::fork() })
+}
+
+pub fn pidfd_open(pid: i32) -> io::Result<OwnedFd> {
+    // SAFETY: plain syscall, no pointers.
+    let fd = cvt(unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) })?;
+    // SAFETY: the kernel returned a new fd we own.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+pub fn pidfd_send_signal(pidfd: &OwnedFd, sig: i32) -> io::Result<()> {
+    // SAFETY: no siginfo pointer is passed.
+    cvt(unsafe { libc::syscall(libc::SYS_pidfd_send_signal, pidfd.as_raw_fd(), sig, ptr::null::<u8>(), 0) })?;
+    Ok(())
+}
+
+/// Wait until the process behind `pidfd` has exited, at most `timeout_ms`
+/// (-1: forever). Returns whether it exited.
+pub fn pidfd_wait_exit(pidfd: &OwnedFd, timeout_ms: i32) -> io::Result<bool> {
+    let mut pfd = libc::pollfd { fd: pidfd.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+    // SAFETY: one valid pollfd.
+    let n = retry(|| unsafe { libc::poll(&mut pfd, 1, timeout_ms) })?;
+    Ok(n > 0)
+}
+
+pub fn kill(pid: i32, sig: i32) -> io::Result<()> {
+    // SAFETY: plain syscall.
+    cvt(unsafe { libc::kill(pid, sig) })?;
+    Ok(())
+}
+
+/// waitpid; returns (pid, raw status).
+pub fn waitpid(pid: i32, flags: i32) -> io::Result<(i32, i32)> {
+    let mut status = 0;
+    // SAFETY: status is a valid out pointer.
+    let r = retry(|| unsafe { libc::waitpid(pid, &mut status, flags) })?;
+    Ok((r, status))
+}
+
+/// A wait status as a shell would report it: the exit code, or 128+signal.
+pub fn exit_code_of(status: i32) -> i32 {
+    if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status)
+    } else if libc::WIFSIGNALED(status) {
+        128 + libc::WTERMSIG(status)
+    } else {
+        255
+    }
+}
+
+/// Leave the process at once, without running destructors or atexit
+/// handlers inherited from the parent.
+pub fn exit_now(code: i32) -> ! {
+    // SAFETY: _exit never returns and has no preconditions.
+    unsafe { libc::_exit(code) }
+}
+
+pub fn execve(path: &CStr, argv: &[CString], envp: &[CString]) -> io::Error {
+    let mut a: Vec<*const libc::c_char> = argv.iter().map(|s| s.as_ptr()).collect();
+    a.push(ptr::null());
+    let mut e: Vec<*const libc::c_char> = envp.iter().map(|s| s.as_ptr()).collect();
+    e.push(ptr::null());
+    // SAFETY: argv and envp are NULL-terminated arrays of valid C strings
+    // that outlive the call.
+    unsafe { libc::execve(path.as_ptr(), a.as_ptr(), e.as_ptr()) };
+    io::Error::last_os_error()
+}
+
+pub fn setsid() -> io::Result<()> {
+    // SAFETY: plain syscall.
+    cvt(unsafe { libc::setsid() })?;
+    Ok(())
+}
+
+pub fn getpid() -> i32 {
+    // SAFETY: always succeeds.
+    unsafe { libc::getpid() }
+}
+
+/// Unblock every signal and put every handler back to its default, so the
+/// workload starts with a clean signal state.
+pub fn reset_signals() -> io::Result<()> {
+    for sig in 1..libc::SIGRTMAX() {
+        if sig == libc::SIGKILL || sig == libc::SIGSTOP {
+            continue;
+        }
+        // SAFETY: SIG_DFL is always a valid disposition; invalid numbers
+        // (32, 33 used by glibc) just fail with EINVAL, which is ignored.
+        unsafe { libc::signal(sig, libc::SIG_DFL) };
+    }
+    set_sigmask(libc::SIG_SETMASK, &[])
+}
+
+/// Change the signal mask by the given signals.
+pub fn set_sigmask(how: i32, sigs: &[i32]) -> io::Result<()> {
+    // SAFETY: set is initialised by sigemptyset before use.
+    unsafe {
+        let mut set: libc::sigset_t = zeroed();
+        libc::sigemptyset(&mut set);
+        for &s in sigs {
+            libc::sigaddset(&mut set, s);
+        }
+        let r = libc::pthread_sigmask(how, &set, ptr::null_mut());
+        if r != 0 {
+            return Err(io::Error::from_raw_os_error(r));
+        }
+    }
+    Ok(())
+}
+
+/// Wait for one of the (blocked) signals in `sigs`.
+pub fn sigwait(sigs: &[i32]) -> io::Result<i32> {
+    // SAFETY: set is initialised before use; info is a valid out pointer.
+    unsafe {
+        let mut set: libc::sigset_t = zeroed();
+        libc::sigemptyset(&mut set);
+        for &s in sigs {
+            libc::sigaddset(&mut set, s);
+        }
+        let mut info: libc::siginfo_t = zeroed();
+        retry(|| libc::sigwaitinfo(&set, &mut info))
+    }
+}
+
+// ---- identity and privileges ----------------------------------------------
+
+pub fn setresuid(uid: u32) -> io::Result<()> {
+    // SAFETY: the raw syscall sets only this thread's ids, which is right for
+    // a single-threaded init and avoids glibc's cross-thread signalling.
+    cvt(unsafe { libc::syscall(libc::SYS_setresuid, uid, uid, uid) })?;
+    Ok(())
+}
+
+pub fn setresgid(gid: u32) -> io::Result<()> {
+    // SAFETY: as for setresuid.
+    cvt(unsafe { libc::syscall(libc::SYS_setresgid, gid, gid, gid) })?;
+    Ok(())
+}
+
+pub fn setgroups(gids: &[u32]) -> io::Result<()> {
+    // SAFETY: pointer and length describe a valid slice.
+    cvt(unsafe { libc::syscall(libc::SYS_setgroups, gids.len(), gids.as_ptr()) })?;
+    Ok(())
+}
+
+pub fn umask(mask: u32) {
+    // SAFETY: cannot fail.
+    unsafe { libc::umask(mask) };
+}
+
+pub fn prctl(option: i32, arg: u64) -> io::Result<()> {
+    // SAFETY: the options used here take integer arguments only.
+    cvt(unsafe { libc::prctl(option, arg, 0u64, 0u64, 0u64) })?;
+    Ok(())
+}
+
+pub fn prctl_ambient(op: u64, cap: u64) -> io::Result<()> {
+    // SAFETY: PR_CAP_AMBIENT takes integer arguments only.
+    cvt(unsafe { libc::prctl(libc::PR_CAP_AMBIENT, op, cap, 0u64, 0u64) })?;
+    Ok(())
+}
+
+/// The three 64-bit capability sets of this thread.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct CapSets {
+    pub effective: u64,
+    pub permitted: u64,
+    pub inheritable: u64,
+}
+
+#[repr(C)]
+struct CapHeader {
+    version: u32,
+    pid: i32,
+}
+
+#[repr(C)]
+#[derive(Default, Clone, Copy)]
+struct CapData {
+    effective: u32,
+    permitted: u32,
+    inheritable: u32,
+}
+
+const CAP_V3: u32 = 0x2008_0522;
+
+pub fn capset(sets: CapSets) -> io::Result<()> {
+    let hdr = CapHeader { version: CAP_V3, pid: 0 };
+    let lo = |v: u64| v as u32;
+    let hi = |v: u64| (v >> 32) as u32;
+    let data = [
+        CapData { effective: lo(sets.effective), permitted: lo(sets.permitted), inheritable: lo(sets.inheritable) },
+        CapData { effective: hi(sets.effective), permitted: hi(sets.permitted), inheritable: hi(sets.inheritable) },
+    ];
+    // SAFETY: v3 header with two data structs, as the kernel expects.
+    cvt(unsafe { libc::syscall(libc::SYS_capset, &hdr as *const CapHeader, data.as_ptr()) })?;
+    Ok(())
+}
+
+// ---- namespaces, mounts, files ---------------------------------------------
+
+pub fn unshare(flags: i32) -> io::Result<()> {
+    // SAFETY: plain syscall.
+    cvt(unsafe { libc::unshare(flags) })?;
+    Ok(())
+}
+
+pub fn setns(fd: &OwnedFd, nstype: i32) -> io::Result<()> {
+    // SAFETY: plain syscall on a valid fd.
+    cvt(unsafe { libc::setns(fd.as_raw_fd(), nstype) })?;
+    Ok(())
+}
+
+pub fn mount(
+    source: Option<&CStr>,
+    target: &CStr,
+    fstype: Option<&CStr>,
+    flags: u64,
+    data: Option<&CStr>,
+) -> io::Result<()> {
+    // SAFETY: every pointer is a valid C string or NULL.
+    cvt(unsafe {
+        libc::mount(opt_ptr(source), target.as_ptr(), opt_ptr(fstype), flags, opt_ptr(data) as *const libc::c_void)
+    })?;
+    Ok(())
+}
+
+pub fn umount2(target: &CStr, flags: i32) -> io::Result<()> {
+    // SAFETY: valid C string.
+    cvt(unsafe { libc::umount2(target.as_ptr(), flags) })?;
+    Ok(())
+}
+
+pub fn pivot_root(new_root: &CStr, put_old: &CStr) -> io::Result<()> {
+    // SAFETY: valid C strings.
+    cvt(unsafe { libc::syscall(libc::SYS_pivot_root, new_root.as_ptr(), put_old.as_ptr()) })?;
+    Ok(())
+}
+
+pub fn chroot(path: &CStr) -> io::Result<()> {
+    // SAFETY: valid C string.
+    cvt(unsafe { libc::chroot(path.as_ptr()) })?;
+    Ok(())
+}
+
+pub fn fchdir(fd: &OwnedFd) -> io::Result<()> {
+    // SAFETY: valid fd.
+    cvt(unsafe { libc::fchdir(fd.as_raw_fd()) })?;
+    Ok(())
+}
+
+pub fn sethostname(name: &str) -> io::Result<()> {
+    // SAFETY: pointer and length describe the string's bytes.
+    cvt(unsafe { libc::sethostname(name.as_ptr() as *const libc::c_char, name.len()) })?;
+    Ok(())
+}
+
+pub fn setdomainname(name: &str) -> io::Result<()> {
+    // SAFETY: pointer and length describe the string's bytes.
+    cvt(unsafe { libc::setdomainname(name.as_ptr() as *const libc::c_char, name.len()) })?;
+    Ok(())
+}
+
+pub fn setrlimit(resource: u32, soft: u64, hard: u64) -> io::Result<()> {
+    let lim = libc::rlimit { rlim_cur: soft, rlim_max: hard };
+    // SAFETY: valid rlimit pointer; pid 0 is ourselves.
+    cvt(unsafe { libc::prlimit(0, resource as _, &lim, ptr::null_mut()) })?;
+    Ok(())
+}
+
+pub const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
+pub const RESOLVE_IN_ROOT: u64 = 0x10;
+
+#[repr(C)]
+struct OpenHow {
+    flags: u64,
+    mode: u64,
+    resolve: u64,
+}
+
+/// openat2(2): open `path` relative to `dir` under the `resolve` rules.
+pub fn openat2(dir: &OwnedFd, path: &Path, flags: i32, resolve: u64) -> io::Result<OwnedFd> {
+    let c = cpath(path)?;
+    let how = OpenHow { flags: (flags | libc::O_CLOEXEC) as u64, mode: 0, resolve };
+    // SAFETY: valid fd, C string and open_how of the size passed.
+    let fd = retry(|| unsafe {
+        libc::syscall(libc::SYS_openat2, dir.as_raw_fd(), c.as_ptr(), &how as *const OpenHow, size_of::<OpenHow>())
+    })?;
+    // SAFETY: a new fd we own.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+pub fn open(path: &Path, flags: i32) -> io::Result<OwnedFd> {
+    let c = cpath(path)?;
+    // SAFETY: valid C string.
+    let fd = retry(|| unsafe { libc::open(c.as_ptr(), flags | libc::O_CLOEXEC, 0o644) })?;
+    // SAFETY: a new fd we own.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+pub fn mkdirat(dir: &OwnedFd, name: &OsStr, mode: u32) -> io::Result<()> {
+    let c = cstring(name)?;
+    // SAFETY: valid fd and C string.
+    cvt(unsafe { libc::mkdirat(dir.as_raw_fd(), c.as_ptr(), mode) })?;
+    Ok(())
+}
+
+/// Create an empty regular file `name` in `dir` (O_EXCL: never through a link).
+pub fn create_file_at(dir: &OwnedFd, name: &OsStr, mode: u32) -> io::Result<()> {
+    let c = cstring(name)?;
+    // SAFETY: valid fd and C string; the fd returned is closed at once.
+    let fd = cvt(unsafe {
+        libc::openat(
+            dir.as_raw_fd(),
+            c.as_ptr(),
+            libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY | libc::O_CLOEXEC | libc::O_NOFOLLOW,
+            mode,
+        )
+    })?;
+    // SAFETY: fd is ours.
+    drop(unsafe { OwnedFd::from_raw_fd(fd) });
+    Ok(())
+}
+
+pub fn mknodat(dir: &OwnedFd, name: &OsStr, mode: u32, dev: u64) -> io::Result<()> {
+    let c = cstring(name)?;
+    // SAFETY: valid fd and C string.
+    cvt(unsafe { libc::mknodat(dir.as_raw_fd(), c.as_ptr(), mode, dev) })?;
+    Ok(())
+}
+
+pub fn symlinkat(target: &Path, dir: &OwnedFd, name: &OsStr) -> io::Result<()> {
+    let t = cpath(target)?;
+    let c = cstring(name)?;
+    // SAFETY: valid fd and C strings.
+    cvt(unsafe { libc::symlinkat(t.as_ptr(), dir.as_raw_fd(), c.as_ptr()) })?;
+    Ok(())
+}
+
+pub fn fchownat_empty(fd: &OwnedFd, uid: u32, gid: u32) -> io::Result<()> {
+    // SAFETY: valid fd, empty path with AT_EMPTY_PATH.
+    cvt(unsafe { libc::fchownat(fd.as_raw_fd(), c"".as_ptr(), uid, gid, libc::AT_EMPTY_PATH) })?;
+    Ok(())
+}
+
+pub fn fstat(fd: &OwnedFd) -> io::Result<libc::stat> {
+    // SAFETY: st is a valid out pointer, zeroed is a valid stat value.
+    unsafe {
+        let mut st: libc::stat = zeroed();
+        cvt(libc::fstat(fd.as_raw_fd(), &mut st))?;
+        Ok(st)
+    }
+}
+
+pub fn mkfifo(path: &Path, mode: u32) -> io::Result<()> {
+    let c = cpath(path)?;
+    // SAFETY: valid C string.
+    cvt(unsafe { libc::mkfifo(c.as_ptr(), mode) })?;
+    Ok(())
+}
+
+pub fn flock(fd: &impl AsRawFd, op: i32) -> io::Result<()> {
+    // SAFETY: plain syscall on a valid fd.
+    retry(|| unsafe { libc::flock(fd.as_raw_fd(), op) })?;
+    Ok(())
+}
+
+/// Mark every fd from `first` upwards close-on-exec.
+pub fn cloexec_from(first: u32) -> io::Result<()> {
+    const CLOSE_RANGE_CLOEXEC: u32 = 1 << 2;
+    // SAFETY: plain syscall; only sets flags.
+    cvt(unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, CLOSE_RANGE_CLOEXEC) })?;
+    Ok(())
+}
+
+/// Close every fd from `first` upwards.
+pub fn close_from(first: u32) -> io::Result<()> {
+    // SAFETY: closing fds we no longer use; nothing owns them afterwards.
+    cvt(unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, 0) })?;
+    Ok(())
+}
+
+pub fn clear_cloexec(fd: RawFd) -> io::Result<()> {
+    // SAFETY: fcntl on an fd number; fails cleanly if it is not open.
+    cvt(unsafe { libc::fcntl(fd, libc::F_SETFD, 0) })?;
+    Ok(())
+}
+
+pub fn dup2(old: RawFd, new: RawFd) -> io::Result<()> {
+    // SAFETY: plain syscall on fd numbers.
+    retry(|| unsafe { libc::dup2(old, new) })?;
+    Ok(())
+}
+
+pub fn read(fd: &impl AsRawFd, buf: &mut [u8]) -> io::Result<usize> {
+    // SAFETY: buf is valid for writes of its length.
+    let n = retry(|| unsafe { libc::read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) })?;
+    Ok(n as usize)
+}
+
+pub fn write(fd: &impl AsRawFd, buf: &[u8]) -> io::Result<usize> {
+    // SAFETY: buf is valid for reads of its length.
+    let n = retry(|| unsafe { libc::write(fd.as_raw_fd(), buf.as_ptr().cast(), buf.len()) })?;
+    Ok(n as usize)
+}
+
+/// A connected pair of message sockets (close-on-exec).
+pub fn socketpair() -> io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0; 2];
+    // SAFETY: fds is a valid out array of two ints.
+    cvt(unsafe { libc::socketpair(libc::AF_UNIX, libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC, 0, fds.as_mut_ptr()) })?;
+    // SAFETY: two new fds we own.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+/// Send `fd` over a unix socket with `name` as the payload (runc's format
+/// for the console socket).
+pub fn send_fd(sock: &impl AsRawFd, fd: RawFd, name: &[u8]) -> io::Result<()> {
+    // SAFETY: msghdr, iovec and the control buffer are valid for the call;
+    // CMSG_* macros compute offsets within the buffer we allocated.
+    unsafe {
+        let mut iov = libc::iovec { iov_base: name.as_ptr() as *mut _, iov_len: name.len() };
+        let space = libc::CMSG_SPACE(size_of::<RawFd>() as u32) as usize;
+        let mut cbuf = vec![0u8; space];
+        let mut msg: libc::msghdr = zeroed();
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = cbuf.as_mut_ptr().cast();
+        msg.msg_controllen = space;
+        let cmsg = libc::CMSG_FIRSTHDR(&msg);
+        (*cmsg).cmsg_level = libc::SOL_SOCKET;
+        (*cmsg).cmsg_type = libc::SCM_RIGHTS;
+        (*cmsg).cmsg_len = libc::CMSG_LEN(size_of::<RawFd>() as u32) as usize;
+        ptr::write_unaligned(libc::CMSG_DATA(cmsg) as *mut RawFd, fd);
+        retry(|| libc::sendmsg(sock.as_raw_fd(), &msg, 0) as i64)?;
+    }
+    Ok(())
+}
+
+/// Receive one fd sent by [`send_fd`]; returns it and the payload.
+pub fn recv_fd(sock: &impl AsRawFd) -> io::Result<(OwnedFd, Vec<u8>)> {
+    // SAFETY: as in send_fd; the fd taken from the control message is new
+    // and owned by us.
+    unsafe {
+        let mut buf = vec![0u8; 4096];
+        let mut iov = libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: buf.len() };
+        let space = libc::CMSG_SPACE(size_of::<RawFd>() as u32) as usize;
+        let mut cbuf = vec![0u8; space];
+        let mut msg: libc::msghdr = zeroed();
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = cbuf.as_mut_ptr().cast();
+        msg.msg_controllen = space;
+        let n = retry(|| libc::recvmsg(sock.as_raw_fd(), &mut msg, libc::MSG_CMSG_CLOEXEC) as i64)?;
+        let cmsg = libc::CMSG_FIRSTHDR(&msg);
+        if cmsg.is_null() || (*cmsg).cmsg_type != libc::SCM_RIGHTS {
+            return Err(io::Error::new(io::ErrorKind::InvalidData, "no fd in message"));
+        }
+        let fd = ptr::read_unaligned(libc::CMSG_DATA(cmsg) as *const RawFd);
+        buf.truncate(n as usize);
+        Ok((OwnedFd::from_raw_fd(fd), buf))
+    }
+}
+
+// ---- terminals ---------------------------------------------------------------
+
+/// Open a new pty pair from `ptmx`; returns (master, slave path).
+pub fn open_pty(ptmx: &Path) -> io::Result<(OwnedFd, String)> {
+    let master = open(ptmx, libc::O_RDWR | libc::O_NOCTTY)?;
+    let mut unlock: libc::c_int = 0;
+    let mut n: libc::c_uint = 0;
+    // SAFETY: both ioctls take a pointer to an int we own.
+    unsafe {
+        cvt(libc::ioctl(master.as_raw_fd(), libc::TIOCSPTLCK, &mut unlock))?;
+        cvt(libc::ioctl(master.as_raw_fd(), libc::TIOCGPTN, &mut n))?;
+    }
+    Ok((master, format!("/dev/pts/{n}")))
+}
+
+pub fn set_controlling_tty(fd: RawFd) -> io::Result<()> {
+    // SAFETY: TIOCSCTTY takes an integer argument.
+    cvt(unsafe { libc::ioctl(fd, libc::TIOCSCTTY, 0) })?;
+    Ok(())
+}
+
+pub fn set_winsize(fd: RawFd, rows: u16, cols: u16) -> io::Result<()> {
+    let ws = libc::winsize { ws_row: rows, ws_col: cols, ws_xpixel: 0, ws_ypixel: 0 };
+    // SAFETY: TIOCSWINSZ reads a winsize we own.
+    cvt(unsafe { libc::ioctl(fd, libc::TIOCSWINSZ, &ws) })?;
+    Ok(())
+}
+
+pub fn makedev(major: i64, minor: i64) -> u64 {
+    libc::makedev(major as u32, minor as u32)
+}
+
+/// Close every fd from `first` upwards except those in `keep`.
+pub fn close_fds_except(first: RawFd, keep: &[RawFd]) -> io::Result<()> {
+    let fds: Vec<RawFd> =
+        std::fs::read_dir("/proc/self/fd")?.flatten().filter_map(|e| e.file_name().to_str()?.parse().ok()).collect();
+    for fd in fds {
+        if fd >= first && !keep.contains(&fd) {
+            // SAFETY: the fd is inherited and owned by nothing in this process
+            // (the read_dir fd is already closed; EBADF is harmless).
+            unsafe { libc::close(fd) };
+        }
+    }
+    Ok(())
+}
