@@ -1,0 +1,157 @@
+//! The OCI lifecycle as containerd's runc shim drives it: create, start,
+//! state, kill, delete; run in the foreground and detached; list.
+
+mod common;
+use common::Env;
+use std::fs;
+
+#[test]
+fn create_blocks_until_start_then_runs_and_stops() {
+    let env = Env::new("lifecycle");
+    let marker = "/tmp/started";
+    let b = env.bundle("b", &["sh", "-c", &format!("echo yes > {marker}; sleep 1000")]);
+    // The rootfs must be writable for the marker.
+    let mut b = b;
+    b.set("/root/readonly", serde_json::json!(false));
+    let id = env.id("c");
+    let pid_file = env.dir.join("pid");
+    env.ok(&["create", "--bundle", b.str(), "--pid-file", pid_file.to_str().unwrap(), &id]);
+
+    let state = env.state(&id);
+    assert_eq!(state["status"], "created");
+    assert_eq!(state["id"], id.as_str());
+    assert_eq!(state["bundle"], b.str());
+    let pid = state["pid"].as_i64().unwrap() as i32;
+    assert_eq!(fs::read_to_string(&pid_file).unwrap(), pid.to_string());
+    assert!(!b.rootfs().join("tmp/started").exists(), "the workload ran before start");
+
+    env.ok(&["start", &id]);
+    assert_eq!(env.status(&id), "running");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !b.rootfs().join("tmp/started").exists() {
+        assert!(std::time::Instant::now() < deadline, "workload never wrote its marker");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+
+    let (code, err) = env.fails(&["start", &id]);
+    assert!(err.contains("not created"), "{err}");
+    assert_ne!(code, 0);
+    let (_, err) = env.fails(&["delete", &id]);
+    assert!(err.contains("not stopped"), "{err}");
+
+    env.ok(&["kill", &id, "KILL"]);
+    env.wait_status(&id, "stopped");
+    assert_eq!(env.state(&id)["pid"], 0);
+    env.ok(&["delete", &id]);
+    env.assert_gone(&id, Some(pid));
+}
+
+#[test]
+fn kill_sends_the_named_signal() {
+    let env = Env::new("kill");
+    let b = env.bundle("b", &["sh", "-c", "trap 'exit 42' USR1; while true; do sleep 0.05; done"]);
+    let id = env.id("c");
+    env.ok(&["run", "--detach", "--bundle", b.str(), &id]);
+    assert_eq!(env.status(&id), "running");
+    env.ok(&["kill", &id, "SIGUSR1"]);
+    env.wait_status(&id, "stopped");
+    let (_, err) = env.fails(&["kill", &id, "KILL"]);
+    assert!(err.contains("not running"), "{err}");
+    // --all on a stopped container is not an error (runc's behaviour).
+    env.ok(&["kill", "--all", &id, "KILL"]);
+    env.ok(&["delete", &id]);
+    env.assert_gone(&id, None);
+}
+
+#[test]
+fn kill_all_reaches_every_process() {
+    let env = Env::new("killall");
+    let b = env.bundle("b", &["sh", "-c", "sleep 1000 & sleep 1000 & wait"]);
+    let id = env.id("c");
+    env.ok(&["run", "-d", "--bundle", b.str(), &id]);
+    let pid = env.state(&id)["pid"].as_i64().unwrap() as i32;
+    env.ok(&["kill", "--all", &id, "9"]);
+    env.wait_status(&id, "stopped");
+    env.ok(&["delete", &id]);
+    env.assert_gone(&id, Some(pid));
+}
+
+#[test]
+fn foreground_run_returns_the_exit_status_and_cleans_up() {
+    let env = Env::new("run");
+    let b = env.bundle("b", &["sh", "-c", "echo out; echo err >&2; exit 3"]);
+    let id = env.id("c");
+    let (code, out, err) = env.run(&id, &b);
+    assert_eq!(code, 3);
+    assert_eq!(out, "out\n");
+    assert_eq!(err, "err\n");
+    env.assert_gone(&id, None);
+
+    // Not pid 1 of its own pid namespace, so it can die of its own SIGKILL.
+    let mut b = env.bundle("b2", &["sh", "-c", "kill -9 $$"]);
+    let ns = b.config["linux"]["namespaces"].as_array().unwrap().iter().filter(|n| n["type"] != "pid").cloned().collect();
+    b.linux("namespaces", serde_json::Value::Array(ns));
+    let (code, _, _) = env.run(&env.id("sig"), &b);
+    assert_eq!(code, 128 + 9, "a workload killed by a signal reports 128+signal");
+}
+
+#[test]
+fn delete_force_removes_a_running_container() {
+    let env = Env::new("force");
+    let b = env.bundle("b", &["sleep", "1000"]);
+    let id = env.id("c");
+    env.ok(&["run", "-d", "--bundle", b.str(), &id]);
+    let pid = env.state(&id)["pid"].as_i64().unwrap() as i32;
+    env.ok(&["delete", "--force", &id]);
+    env.assert_gone(&id, Some(pid));
+    // Deleting what is already gone is fine with --force, an error without.
+    env.ok(&["delete", "--force", &id]);
+    let (_, err) = env.fails(&["delete", &id]);
+    assert!(err.contains("does not exist"), "{err}");
+}
+
+#[test]
+fn a_created_container_can_be_deleted_without_force() {
+    let env = Env::new("delcreated");
+    let b = env.bundle("b", &["true"]);
+    let id = env.id("c");
+    env.ok(&["create", "--bundle", b.str(), &id]);
+    let pid = env.state(&id)["pid"].as_i64().unwrap() as i32;
+    env.ok(&["delete", &id]);
+    env.assert_gone(&id, Some(pid));
+}
+
+#[test]
+fn list_shows_every_container() {
+    let env = Env::new("list");
+    let b = env.bundle("b", &["sleep", "1000"]);
+    let (a, c) = (env.id("a"), env.id("c"));
+    env.ok(&["create", "--bundle", b.str(), &a]);
+    env.ok(&["run", "-d", "--bundle", b.str(), &c]);
+    assert_eq!(env.ok(&["list", "-q"]), format!("{a}\n{c}\n"));
+    let json: serde_json::Value = serde_json::from_str(&env.ok(&["list", "--format", "json"])).unwrap();
+    let statuses: Vec<_> = json.as_array().unwrap().iter().map(|s| s["status"].as_str().unwrap().to_string()).collect();
+    assert_eq!(statuses, ["created", "running"]);
+    let table = env.ok(&["list"]);
+    assert!(table.starts_with("ID"), "{table}");
+    assert!(table.lines().any(|l| l.starts_with(&c) && l.contains("running")), "{table}");
+}
+
+#[test]
+fn a_dead_init_whose_pid_was_reused_reads_as_stopped() {
+    let env = Env::new("stale");
+    let b = env.bundle("b", &["sleep", "1000"]);
+    let id = env.id("c");
+    env.ok(&["run", "-d", "--bundle", b.str(), &id]);
+    // Point the state at a live process that is not the init: pid 1 of the host
+    // has a different start time, so the status must not be "running".
+    let path = env.root.join(&id).join("state.json");
+    let mut s: serde_json::Value = serde_json::from_slice(&fs::read(&path).unwrap()).unwrap();
+    let real_pid = s["pid"].clone();
+    s["pid"] = serde_json::json!(1);
+    fs::write(&path, serde_json::to_vec(&s).unwrap()).unwrap();
+    assert_eq!(env.status(&id), "stopped");
+    s["pid"] = real_pid;
+    fs::write(&path, serde_json::to_vec(&s).unwrap()).unwrap();
+    assert_eq!(env.status(&id), "running");
+}
