@@ -1,0 +1,165 @@
+//! The process the container runs: args, env, cwd, identity, capabilities,
+//! limits, sysctls, extra fds and the terminal.
+
+mod common;
+use common::Env;
+use serde_json::json;
+use std::os::fd::AsRawFd;
+
+#[test]
+fn args_env_and_cwd() {
+    let env = Env::new("argsenv");
+    let mut b = env.bundle("b", &["env"]);
+    b.process("env", json!(["PATH=/bin", "GREETING=hello world"]));
+    assert_eq!(env.run_ok(&env.id("env"), &b), "PATH=/bin\nGREETING=hello world\n", "exactly the spec's environment");
+
+    let mut b = env.bundle("b2", &["pwd"]);
+    b.process("cwd", json!("/proc/self"));
+    let out = env.run_ok(&env.id("cwd"), &b);
+    assert!(out.starts_with("/proc/"), "{out}");
+
+    // args[0] is looked up in the container's PATH, not the host's.
+    let mut b = env.bundle("b3", &["only-in-container", "arg one"]);
+    std::fs::create_dir_all(b.rootfs().join("opt/tools")).unwrap();
+    let tool = b.rootfs().join("opt/tools/only-in-container");
+    std::fs::write(&tool, "#!/bin/sh\necho \"$0|$1\"\n").unwrap();
+    std::fs::set_permissions(&tool, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    b.process("env", json!(["PATH=/opt/tools:/bin"]));
+    assert_eq!(env.run_ok(&env.id("path"), &b), "/opt/tools/only-in-container|arg one\n");
+}
+
+#[test]
+fn user_groups_and_umask() {
+    let env = Env::new("user");
+    let mut b = env.bundle("b", &["sh", "-c", "id -u; id -g; id -G; umask"]);
+    b.process("user", json!({"uid": 1000, "gid": 1001, "additionalGids": [10, 20], "umask": 0o27}));
+    assert_eq!(env.run_ok(&env.id("c"), &b), "1000\n1001\n1001 10 20\n0027\n");
+}
+
+fn cap_line(out: &str, name: &str) -> u64 {
+    let l = out.lines().find(|l| l.starts_with(name)).unwrap_or_else(|| panic!("no {name} in {out}"));
+    u64::from_str_radix(l.split_whitespace().nth(1).unwrap(), 16).unwrap()
+}
+
+#[test]
+fn all_five_capability_sets_are_applied() {
+    let env = Env::new("caps");
+    let mut b = env.bundle("b", &["grep", "^Cap", "/proc/self/status"]);
+    b.process(
+        "capabilities",
+        json!({
+            "bounding": ["CAP_CHOWN", "CAP_KILL", "CAP_NET_RAW", "CAP_SYS_ADMIN"],
+            "permitted": ["CAP_CHOWN", "CAP_KILL", "CAP_NET_RAW"],
+            "effective": ["CAP_CHOWN", "CAP_KILL"],
+            "inheritable": ["CAP_KILL", "CAP_NET_RAW"],
+            "ambient": ["CAP_KILL"]
+        }),
+    );
+    let out = env.run_ok(&env.id("c"), &b);
+    let (chown, kill, net_raw, sys_admin) = (1u64 << 0, 1u64 << 5, 1u64 << 13, 1u64 << 21);
+    assert_eq!(cap_line(&out, "CapBnd:"), chown | kill | net_raw | sys_admin);
+    // Across execve as root, permitted and effective become bounding ∩ (P ∪ I-file) etc.;
+    // what must hold is that nothing outside the spec's sets appears.
+    assert_eq!(cap_line(&out, "CapInh:"), kill | net_raw);
+    assert_eq!(cap_line(&out, "CapAmb:"), kill);
+    assert_eq!(cap_line(&out, "CapPrm:") & !(chown | kill | net_raw | sys_admin), 0);
+
+    // As a non-root user only the ambient set survives execve.
+    let mut b = env.bundle("b2", &["grep", "^Cap", "/proc/self/status"]);
+    b.process("user", json!({"uid": 1000, "gid": 1000}));
+    b.process("capabilities", json!({"bounding": ["CAP_KILL", "CAP_CHOWN"], "permitted": ["CAP_KILL", "CAP_CHOWN"],
+        "effective": ["CAP_KILL", "CAP_CHOWN"], "inheritable": ["CAP_KILL"], "ambient": ["CAP_KILL"]}));
+    let out = env.run_ok(&env.id("c2"), &b);
+    assert_eq!(cap_line(&out, "CapEff:"), kill);
+    assert_eq!(cap_line(&out, "CapPrm:"), kill);
+    assert_eq!(cap_line(&out, "CapBnd:"), kill | chown);
+}
+
+#[test]
+fn no_new_privileges_rlimits_and_oom_score() {
+    let env = Env::new("limits");
+    let mut b = env.bundle("b", &["sh", "-c", "grep NoNewPrivs /proc/self/status; ulimit -n; ulimit -Hn; cat /proc/self/oom_score_adj"]);
+    b.process("noNewPrivileges", json!(true));
+    b.process("rlimits", json!([{"type": "RLIMIT_NOFILE", "soft": 123, "hard": 456}]));
+    b.process("oomScoreAdj", json!(500));
+    assert_eq!(env.run_ok(&env.id("c"), &b), "NoNewPrivs:\t1\n123\n456\n500\n");
+
+    let mut b = env.bundle("b2", &["grep", "NoNewPrivs", "/proc/self/status"]);
+    b.process("noNewPrivileges", json!(false));
+    assert_eq!(env.run_ok(&env.id("c2"), &b), "NoNewPrivs:\t0\n");
+}
+
+#[test]
+fn namespaced_sysctls_are_set() {
+    let env = Env::new("sysctl");
+    let mut b = env.bundle("b", &["sh", "-c", "cat /proc/sys/net/ipv4/ip_forward /proc/sys/kernel/shmmni"]);
+    b.linux("sysctl", json!({"net.ipv4.ip_forward": "1", "kernel.shmmni": "1234"}));
+    // /proc/sys is read-only in the default spec; sysctls are written before that.
+    assert_eq!(env.run_ok(&env.id("c"), &b), "1\n1234\n");
+    let host = std::fs::read_to_string("/proc/sys/kernel/shmmni").unwrap();
+    assert_ne!(host.trim(), "1234", "the host's value must not change");
+}
+
+#[test]
+fn preserved_fds_reach_the_workload_and_nothing_else_does() {
+    let env = Env::new("fds");
+    let b = env.bundle("b", &["sh", "-c", "ls /proc/self/fd | sort -n | tr '\\n' ' '; cat <&3"]);
+    let extra = env.dir.join("extra");
+    std::fs::write(&extra, "via fd 3\n").unwrap();
+    let file = std::fs::File::open(&extra).unwrap();
+    let out_path = env.dir.join("out");
+    // Hand fd 3 to tandem the way a shim does: inherited, not close-on-exec.
+    let fd = file.as_raw_fd();
+    let id = env.id("c");
+    let status = spawn_with_fd3(fd, &env, &["run", "--preserve-fds", "1", "--bundle", b.str(), &id], &out_path);
+    assert!(status.success());
+    // 0-2, 3 (preserved) and the fd `ls` itself opens to read the directory.
+    assert_eq!(std::fs::read_to_string(&out_path).unwrap(), "0 1 2 3 4 via fd 3\n");
+}
+
+/// Run tandem with `fd` as its fd 3, through a shell redirection.
+fn spawn_with_fd3(fd: i32, env: &Env, args: &[&str], out: &std::path::Path) -> std::process::ExitStatus {
+    let mut cmd = std::process::Command::new("sh");
+    let quoted: Vec<String> = args.iter().map(|a| format!("'{a}'")).collect();
+    cmd.arg("-c").arg(format!(
+        "exec 3</proc/{}/fd/{fd}; exec '{}' --root '{}' {} > '{}'",
+        std::process::id(),
+        common::tandem_bin(),
+        env.root.display(),
+        quoted.join(" "),
+        out.display()
+    ));
+    cmd.status().unwrap()
+}
+
+#[test]
+fn terminal_is_handed_over_the_console_socket() {
+    use std::os::unix::net::UnixListener;
+    let env = Env::new("tty");
+    let mut b = env.bundle("b", &["sh", "-c", "tty; stty size; echo done"]);
+    b.process("terminal", json!(true));
+    b.process("consoleSize", json!({"height": 33, "width": 101}));
+    let sock_path = env.dir.join("console.sock");
+    let listener = UnixListener::bind(&sock_path).unwrap();
+    let id = env.id("c");
+    env.ok(&["create", "--console-socket", sock_path.to_str().unwrap(), "--bundle", b.str(), &id]);
+    let (conn, _) = listener.accept().unwrap();
+    let (master, name) = tandem_runtime_core::sys::recv_fd(&conn).unwrap();
+    assert!(String::from_utf8_lossy(&name).starts_with("/dev/pts/"), "{name:?}");
+    env.ok(&["start", &id]);
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match tandem_runtime_core::sys::read(&master, &mut buf) {
+            Ok(0) | Err(_) => break, // EIO once the slave side is closed
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+        }
+        if String::from_utf8_lossy(&out).contains("done") {
+            break;
+        }
+    }
+    let out = String::from_utf8_lossy(&out).replace('\r', "");
+    assert!(out.starts_with("/dev/pts/0\n33 101\ndone"), "{out:?}");
+    env.wait_status(&id, "stopped");
+    env.ok(&["delete", &id]);
+}
