@@ -157,7 +157,10 @@ impl Config {
         let bundle = fs::canonicalize(bundle).map_err(|e| Error::path("bundle", bundle, e))?;
         let path = bundle.join("config.json");
         let text = fs::read(&path).map_err(|e| Error::path("read", &path, e))?;
-        let spec = parse_spec(&text)?;
+        let spec = parse_spec(&text).map_err(|e| match e {
+            Error::ConfigInvalid { field, why } => Error::ConfigInvalid { field, why: format!("{why} (in {})", path.display()) },
+            other => other,
+        })?;
         Config::from_spec(spec, &bundle)
     }
 

@@ -1,0 +1,143 @@
+//! Bad input: one clear line naming the problem, a non-zero exit, and
+//! nothing left behind (no state, no process, no mount).
+
+mod common;
+use common::Env;
+use serde_json::json;
+use std::fs;
+
+/// `create` must fail with one stderr line containing every `needle`, and
+/// leave nothing behind.
+fn create_fails(env: &Env, bundle: &str, id: &str, needles: &[&str]) -> i32 {
+    let (code, err) = env.fails(&["create", "--bundle", bundle, id]);
+    assert_eq!(err.lines().count(), 1, "want one line, got: {err}");
+    for n in needles {
+        assert!(err.contains(n), "{n:?} not in: {err}");
+    }
+    assert_nothing_left(env, id);
+    code
+}
+
+fn assert_nothing_left(env: &Env, id: &str) {
+    if !id.is_empty() && !id.contains('/') {
+        env.assert_gone(id, None);
+    }
+    let listed = env.tandem(&["list", "-q"]);
+    assert_eq!(String::from_utf8_lossy(&listed.stdout), "", "a container is left in the state root");
+    // No init survived: every init's command line names its id.
+    for entry in fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(cmd) = fs::read(entry.path().join("cmdline")) else { continue };
+        let cmd = String::from_utf8_lossy(&cmd);
+        let zombie = fs::read_to_string(entry.path().join("stat")).is_ok_and(|s| s.contains(") Z "));
+        assert!(zombie || !cmd.contains(&env.tag), "process {} left: {cmd}", entry.file_name().to_string_lossy());
+    }
+}
+
+#[test]
+fn malformed_and_missing_config() {
+    let env = Env::new("badcfg");
+    let b = env.bundle("b", &["true"]);
+    fs::write(b.path.join("config.json"), "{\"ociVersion\": \"1.0.2\", \"process\": ").unwrap();
+    let code = create_fails(&env, b.str(), &env.id("c"), &["invalid config", "config.json"]);
+    assert_eq!(code, 8, "config errors have their own exit status");
+
+    fs::remove_file(b.path.join("config.json")).unwrap();
+    create_fails(&env, b.str(), &env.id("c"), &["config.json", "No such file"]);
+
+    let mut b = env.bundle("b2", &["true"]);
+    b.set("/linux/namespaces/0/type", json!("pidd"));
+    create_fails(&env, b.str(), &env.id("c"), &["linux.namespaces[0].type", "pidd"]);
+}
+
+#[test]
+fn unknown_oci_major_version() {
+    let env = Env::new("badver");
+    let mut b = env.bundle("b", &["true"]);
+    b.set("/ociVersion", json!("2.0.0"));
+    create_fails(&env, b.str(), &env.id("c"), &["ociVersion", "2.0.0"]);
+}
+
+#[test]
+fn missing_rootfs() {
+    let env = Env::new("norootfs");
+    let mut b = env.bundle("b", &["true"]);
+    b.set("/root/path", json!("no-such-rootfs"));
+    create_fails(&env, b.str(), &env.id("c"), &["root.path", "no-such-rootfs"]);
+}
+
+#[test]
+fn relative_or_missing_cwd() {
+    let env = Env::new("badcwd");
+    let mut b = env.bundle("b", &["true"]);
+    b.process("cwd", json!("relative/dir"));
+    create_fails(&env, b.str(), &env.id("c"), &["process.cwd", "not an absolute path"]);
+    b.process("cwd", json!("/no/such/dir"));
+    create_fails(&env, b.str(), &env.id("c"), &["process.cwd", "/no/such/dir", "No such file"]);
+}
+
+#[test]
+fn missing_executable() {
+    let env = Env::new("noexe");
+    let b = env.bundle("b", &["no-such-program"]);
+    create_fails(&env, b.str(), &env.id("c"), &["no-such-program", "not found"]);
+}
+
+#[test]
+fn duplicate_id() {
+    let env = Env::new("dupid");
+    let b = env.bundle("b", &["sleep", "1000"]);
+    let id = env.id("c");
+    env.ok(&["create", "--bundle", b.str(), &id]);
+    let (code, err) = env.fails(&["create", "--bundle", b.str(), &id]);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("already in use"), "{err}");
+    assert_eq!(code, 2);
+    // The first container is untouched.
+    assert_eq!(env.status(&id), "created");
+    env.ok(&["delete", &id]);
+    assert_nothing_left(&env, &id);
+}
+
+#[test]
+fn invalid_ids() {
+    let env = Env::new("badid");
+    let b = env.bundle("b", &["true"]);
+    for id in ["../x", "", "a/b", "_lead", "a b"] {
+        let (code, err) = env.fails(&["create", "--bundle", b.str(), id]);
+        assert!(err.contains("invalid container id"), "{id:?}: {err}");
+        assert_eq!(code, 3);
+        assert_eq!(err.lines().count(), 1);
+    }
+    assert!(!env.dir.join("x").exists() && !env.root.join("a").exists());
+    assert_nothing_left(&env, "");
+}
+
+#[test]
+fn verbs_on_a_container_in_the_wrong_state() {
+    let env = Env::new("wrongstate");
+    let (_, err) = env.fails(&["start", &env.id("nope")]);
+    assert!(err.contains("does not exist"), "{err}");
+    let (_, err) = env.fails(&["state", &env.id("nope")]);
+    assert!(err.contains("does not exist"), "{err}");
+
+    let b = env.bundle("b", &["true"]);
+    let id = env.id("c");
+    env.ok(&["run", "-d", "--bundle", b.str(), &id]);
+    env.wait_status(&id, "stopped");
+    let (_, err) = env.fails(&["start", &id]);
+    assert!(err.contains("cannot be started") && err.contains("stopped"), "{err}");
+    let (_, err) = env.fails(&["kill", &id]);
+    assert!(err.contains("not running"), "{err}");
+    let (_, err) = env.fails(&["kill", &id, "NOSIG"]);
+    assert!(err.contains("unknown signal"), "{err}");
+    env.ok(&["delete", &id]);
+    assert_nothing_left(&env, &id);
+}
+
+#[test]
+fn a_failing_mount_undoes_everything() {
+    let env = Env::new("badmount");
+    let mut b = env.bundle("b", &["true"]);
+    b.mount(json!({"destination": "/data", "type": "bind", "source": "/no/such/source", "options": ["bind"]}));
+    create_fails(&env, b.str(), &env.id("c"), &["/data", "/no/such/source"]);
+}

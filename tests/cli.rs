@@ -1,0 +1,68 @@
+//! The command line around the lifecycle: spec, features, logs, runc's
+//! flag spellings.
+
+mod common;
+use common::Env;
+use std::fs;
+
+#[test]
+fn spec_writes_a_runnable_default_config() {
+    let env = Env::new("spec");
+    let dir = env.dir.join("bundle");
+    fs::create_dir_all(&dir).unwrap();
+    env.ok(&["spec", "--bundle", dir.to_str().unwrap()]);
+    let spec: serde_json::Value = serde_json::from_slice(&fs::read(dir.join("config.json")).unwrap()).unwrap();
+    assert_eq!(spec["process"]["args"], serde_json::json!(["sh"]));
+    assert_eq!(spec["root"]["path"], "rootfs");
+    // A second spec refuses to overwrite.
+    let (_, err) = env.fails(&["spec", "--bundle", dir.to_str().unwrap()]);
+    assert!(err.contains("exists"), "{err}");
+
+    let rootless = env.dir.join("rootless");
+    fs::create_dir_all(&rootless).unwrap();
+    env.ok(&["spec", "--rootless", "--bundle", rootless.to_str().unwrap()]);
+    let spec: serde_json::Value = serde_json::from_slice(&fs::read(rootless.join("config.json")).unwrap()).unwrap();
+    assert!(spec["linux"]["namespaces"].as_array().unwrap().iter().any(|n| n["type"] == "user"));
+    assert_eq!(spec["linux"]["uidMappings"][0]["size"], 1);
+}
+
+#[test]
+fn features_lists_what_this_build_supports() {
+    let env = Env::new("features");
+    let f: serde_json::Value = serde_json::from_str(&env.ok(&["features"])).unwrap();
+    assert_eq!(f["ociVersionMin"], "1.0.0");
+    assert!(f["linux"]["namespaces"].as_array().unwrap().iter().any(|n| n == "time"));
+    assert!(f["linux"]["capabilities"].as_array().unwrap().iter().any(|c| c == "CAP_SYS_ADMIN"));
+    assert!(f["annotations"]["io.github.tandem.executors"].as_str().unwrap().split(',').any(|e| e == "native"));
+}
+
+#[test]
+fn json_log_lines_carry_errors_for_containerd() {
+    let env = Env::new("log");
+    let log = env.dir.join("log.json");
+    let out = env.tandem(&["--log", log.to_str().unwrap(), "--log-format", "json", "start", &env.id("missing")]);
+    assert!(!out.status.success());
+    let text = fs::read_to_string(&log).unwrap();
+    let line: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    assert_eq!(line["level"], "error");
+    assert!(line["msg"].as_str().unwrap().contains("does not exist"), "{line}");
+    assert!(line["time"].as_str().unwrap().ends_with('Z'));
+
+    let text_log = env.dir.join("log.txt");
+    let _ = env.tandem(&["--log", text_log.to_str().unwrap(), "state", &env.id("missing")]);
+    let text = fs::read_to_string(&text_log).unwrap();
+    assert!(text.contains("level=error") && text.contains("does not exist"), "{text}");
+}
+
+#[test]
+fn unknown_executor_annotation_is_a_clear_error() {
+    let env = Env::new("executor");
+    let mut b = env.bundle("b", &["true"]);
+    b.config["annotations"] = serde_json::json!({"dev.tandem.executor": "nope"});
+    b.save();
+    let (_, err) = env.fails(&["create", "--bundle", b.str(), &env.id("c")]);
+    assert!(err.contains("dev.tandem.executor") && err.contains("unknown executor 'nope'") && err.contains("native"), "{err}");
+    b.config["annotations"] = serde_json::json!({"dev.tandem.executor": "native"});
+    b.save();
+    env.run_ok(&env.id("c"), &b);
+}
