@@ -61,7 +61,10 @@ fn unknown_executor_annotation_is_a_clear_error() {
     b.config["annotations"] = serde_json::json!({"dev.tandem.executor": "nope"});
     b.save();
     let (_, err) = env.fails(&["create", "--bundle", b.str(), &env.id("c")]);
-    assert!(err.contains("dev.tandem.executor") && err.contains("unknown executor 'nope'") && err.contains("native"), "{err}");
+    assert!(
+        err.contains("dev.tandem.executor") && err.contains("unknown executor 'nope'") && err.contains("native"),
+        "{err}"
+    );
     b.config["annotations"] = serde_json::json!({"dev.tandem.executor": "native"});
     b.save();
     env.run_ok(&env.id("c"), &b);

@@ -89,7 +89,8 @@ fn foreground_run_returns_the_exit_status_and_cleans_up() {
 
     // Not pid 1 of its own pid namespace, so it can die of its own SIGKILL.
     let mut b = env.bundle("b2", &["sh", "-c", "kill -9 $$"]);
-    let ns = b.config["linux"]["namespaces"].as_array().unwrap().iter().filter(|n| n["type"] != "pid").cloned().collect();
+    let ns =
+        b.config["linux"]["namespaces"].as_array().unwrap().iter().filter(|n| n["type"] != "pid").cloned().collect();
     b.linux("namespaces", serde_json::Value::Array(ns));
     let (code, _, _) = env.run(&env.id("sig"), &b);
     assert_eq!(code, 128 + 9, "a workload killed by a signal reports 128+signal");

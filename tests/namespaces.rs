@@ -10,7 +10,8 @@ fn host_ns(kind: &str) -> u64 {
 }
 
 fn without_ns(b: &mut Bundle, kind: &str) {
-    let ns: Vec<_> = b.config["linux"]["namespaces"].as_array().unwrap().iter().filter(|n| n["type"] != kind).cloned().collect();
+    let ns: Vec<_> =
+        b.config["linux"]["namespaces"].as_array().unwrap().iter().filter(|n| n["type"] != kind).cloned().collect();
     b.linux("namespaces", json!(ns));
 }
 
@@ -64,7 +65,8 @@ fn without_a_network_namespace_the_host_network_is_shared() {
     let mut b = env.bundle("b", &["stat", "-L", "-c", "%i", "/proc/self/ns/net"]);
     without_ns(&mut b, "network");
     // sysfs cannot be mounted without a network namespace of our own: bind it.
-    let mounts: Vec<_> = b.config["mounts"].as_array().unwrap().iter().filter(|m| m["destination"] != "/sys").cloned().collect();
+    let mounts: Vec<_> =
+        b.config["mounts"].as_array().unwrap().iter().filter(|m| m["destination"] != "/sys").cloned().collect();
     b.config["mounts"] = json!(mounts);
     b.save();
     assert_eq!(env.run_ok(&env.id("c"), &b).trim().parse::<u64>().unwrap(), host_ns("net"));
@@ -78,7 +80,8 @@ fn user_namespace_maps_root_to_an_unprivileged_host_user() {
     b.linux("uidMappings", json!([{"containerID": 0, "hostID": 200000, "size": 65536}]));
     b.linux("gidMappings", json!([{"containerID": 0, "hostID": 200000, "size": 65536}]));
     // cgroup v1 hierarchies cannot be mounted from a user namespace.
-    let mounts: Vec<_> = b.config["mounts"].as_array().unwrap().iter().filter(|m| m["type"] != "cgroup").cloned().collect();
+    let mounts: Vec<_> =
+        b.config["mounts"].as_array().unwrap().iter().filter(|m| m["type"] != "cgroup").cloned().collect();
     b.config["mounts"] = json!(mounts);
     b.save();
     let id = env.id("c");
@@ -100,7 +103,8 @@ fn user_namespace_workload_sees_itself_as_root() {
     add_ns(&mut b, json!({"type": "user"}));
     b.linux("uidMappings", json!([{"containerID": 0, "hostID": 300000, "size": 65536}]));
     b.linux("gidMappings", json!([{"containerID": 0, "hostID": 300000, "size": 65536}]));
-    let mounts: Vec<_> = b.config["mounts"].as_array().unwrap().iter().filter(|m| m["type"] != "cgroup").cloned().collect();
+    let mounts: Vec<_> =
+        b.config["mounts"].as_array().unwrap().iter().filter(|m| m["type"] != "cgroup").cloned().collect();
     b.config["mounts"] = json!(mounts);
     b.mount(json!({"destination": "/tmp", "type": "tmpfs", "source": "tmpfs", "options": ["mode=1777"]}));
     assert_eq!(env.run_ok(&env.id("c"), &b), "0\n0\n0\n");
@@ -114,7 +118,8 @@ fn time_namespace_offsets_the_boot_clock() {
     b.linux("timeOffsets", json!({"boottime": {"secs": 86400000, "nanosecs": 0}}));
     let out = env.run_ok(&env.id("c"), &b);
     let up: f64 = out.split_whitespace().next().unwrap().parse().unwrap();
-    let host_up: f64 = std::fs::read_to_string("/proc/uptime").unwrap().split_whitespace().next().unwrap().parse().unwrap();
+    let host_up: f64 =
+        std::fs::read_to_string("/proc/uptime").unwrap().split_whitespace().next().unwrap().parse().unwrap();
     assert!(up >= host_up + 86_400_000.0 - 60.0, "uptime {up} not offset (host {host_up})");
 }
 
@@ -127,7 +132,8 @@ fn namespaces_can_be_joined_by_path() {
     env.ok(&["run", "-d", "--bundle", a.str(), &a_id]);
     let a_pid = env.state(&a_id)["pid"].as_i64().unwrap();
 
-    let mut b = env.bundle("b", &["sh", "-c", "hostname; stat -L -c %i /proc/self/ns/net; echo $$; ps -o comm | grep -c sleep"]);
+    let mut b = env
+        .bundle("b", &["sh", "-c", "hostname; stat -L -c %i /proc/self/ns/net; echo $$; ps -o comm | grep -c sleep"]);
     b.config["hostname"] = serde_json::Value::Null;
     let ns: Vec<_> = b.config["linux"]["namespaces"]
         .as_array()

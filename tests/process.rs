@@ -67,8 +67,11 @@ fn all_five_capability_sets_are_applied() {
     // As a non-root user only the ambient set survives execve.
     let mut b = env.bundle("b2", &["grep", "^Cap", "/proc/self/status"]);
     b.process("user", json!({"uid": 1000, "gid": 1000}));
-    b.process("capabilities", json!({"bounding": ["CAP_KILL", "CAP_CHOWN"], "permitted": ["CAP_KILL", "CAP_CHOWN"],
-        "effective": ["CAP_KILL", "CAP_CHOWN"], "inheritable": ["CAP_KILL"], "ambient": ["CAP_KILL"]}));
+    b.process(
+        "capabilities",
+        json!({"bounding": ["CAP_KILL", "CAP_CHOWN"], "permitted": ["CAP_KILL", "CAP_CHOWN"],
+        "effective": ["CAP_KILL", "CAP_CHOWN"], "inheritable": ["CAP_KILL"], "ambient": ["CAP_KILL"]}),
+    );
     let out = env.run_ok(&env.id("c2"), &b);
     assert_eq!(cap_line(&out, "CapEff:"), kill);
     assert_eq!(cap_line(&out, "CapPrm:"), kill);
@@ -78,7 +81,10 @@ fn all_five_capability_sets_are_applied() {
 #[test]
 fn no_new_privileges_rlimits_and_oom_score() {
     let env = Env::new("limits");
-    let mut b = env.bundle("b", &["sh", "-c", "grep NoNewPrivs /proc/self/status; ulimit -n; ulimit -Hn; cat /proc/self/oom_score_adj"]);
+    let mut b = env.bundle(
+        "b",
+        &["sh", "-c", "grep NoNewPrivs /proc/self/status; ulimit -n; ulimit -Hn; cat /proc/self/oom_score_adj"],
+    );
     b.process("noNewPrivileges", json!(true));
     b.process("rlimits", json!([{"type": "RLIMIT_NOFILE", "soft": 123, "hard": 456}]));
     b.process("oomScoreAdj", json!(500));

@@ -80,7 +80,10 @@ fn default_and_configured_devices_exist() {
                   stat -c '%n %t,%T %a %u:%g' /dev/custom; for l in fd stdin ptmx; do readlink /dev/$l; done; \
                   head -c 4 /dev/zero | wc -c";
     let mut b = env.bundle("b", &["sh", "-c", script]);
-    b.linux("devices", json!([{"path": "/dev/custom", "type": "c", "major": 1, "minor": 3, "fileMode": 0o600, "uid": 7, "gid": 8}]));
+    b.linux(
+        "devices",
+        json!([{"path": "/dev/custom", "type": "c", "major": 1, "minor": 3, "fileMode": 0o600, "uid": 7, "gid": 8}]),
+    );
     let out = env.run_ok(&env.id("c"), &b);
     for want in [
         "/dev/null character special file 1,3 666",
@@ -135,7 +138,8 @@ fn mount_propagation_options_are_applied() {
     // A shared mount on the host, so that a slave of it shows a master.
     let shared = env.dir.join("shared");
     fs::create_dir_all(&shared).unwrap();
-    let sh = |cmd: &str| assert!(std::process::Command::new("sh").args(["-c", cmd]).status().unwrap().success(), "{cmd}");
+    let sh =
+        |cmd: &str| assert!(std::process::Command::new("sh").args(["-c", cmd]).status().unwrap().success(), "{cmd}");
     sh(&format!("mount -t tmpfs tmpfs {0} && mount --make-shared {0}", shared.display()));
     let mut b = env.bundle("b", &["sh", "-c", "awk '$5 == \"/vol\"' /proc/self/mountinfo"]);
     b.mount(json!({"destination": "/vol", "type": "bind", "source": shared, "options": ["rbind", "rslave"]}));

@@ -158,7 +158,9 @@ impl Config {
         let path = bundle.join("config.json");
         let text = fs::read(&path).map_err(|e| Error::path("read", &path, e))?;
         let spec = parse_spec(&text).map_err(|e| match e {
-            Error::ConfigInvalid { field, why } => Error::ConfigInvalid { field, why: format!("{why} (in {})", path.display()) },
+            Error::ConfigInvalid { field, why } => {
+                Error::ConfigInvalid { field, why: format!("{why} (in {})", path.display()) }
+            }
             other => other,
         })?;
         Config::from_spec(spec, &bundle)
@@ -199,7 +201,8 @@ impl Config {
                 "a new user namespace needs both uidMappings and gidMappings",
             ));
         }
-        if !new_ns(NsKind::User) && !(uid_mappings.is_empty() && gid_mappings.is_empty()) {
+        let has_maps = !uid_mappings.is_empty() || !gid_mappings.is_empty();
+        if has_maps && !new_ns(NsKind::User) {
             return Err(Error::config("linux.uidMappings", "id mappings need a new user namespace"));
         }
 
@@ -384,7 +387,7 @@ fn convert_process(p: &oci::Process) -> Result<Process> {
 
 fn rlimit_resource(t: PosixRlimitType) -> u32 {
     use PosixRlimitType::*;
-    (match t {
+    match t {
         RlimitCpu => libc::RLIMIT_CPU,
         RlimitFsize => libc::RLIMIT_FSIZE,
         RlimitData => libc::RLIMIT_DATA,
@@ -401,7 +404,7 @@ fn rlimit_resource(t: PosixRlimitType) -> u32 {
         RlimitNice => libc::RLIMIT_NICE,
         RlimitRtprio => libc::RLIMIT_RTPRIO,
         RlimitRttime => libc::RLIMIT_RTTIME,
-    }) as u32
+    }
 }
 
 fn convert_namespaces(list: &[oci::LinuxNamespace]) -> Result<Vec<Namespace>> {
@@ -424,13 +427,11 @@ fn convert_namespaces(list: &[oci::LinuxNamespace]) -> Result<Vec<Namespace>> {
             ));
         }
         let path = ns.path().clone().filter(|p| !p.as_os_str().is_empty());
-        if let Some(p) = &path {
-            if !p.exists() {
-                return Err(Error::config(
-                    format!("linux.namespaces[{i}].path"),
-                    format!("{} does not exist", p.display()),
-                ));
-            }
+        if let Some(p) = path.as_ref().filter(|p| !p.exists()) {
+            return Err(Error::config(
+                format!("linux.namespaces[{i}].path"),
+                format!("{} does not exist", p.display()),
+            ));
         }
         out.push(Namespace { kind, path });
     }
@@ -573,7 +574,7 @@ mod tests {
     }
 
     const MINIMAL: &str = r#"{"ociVersion":"1.0.2","root":{"path":"rootfs"},
-        "process":{"args":["sh"],"cwd":"/"},
+        "process":{"user":{"uid":0,"gid":0},"args":["sh"],"cwd":"/"},
         "linux":{"namespaces":[{"type":"mount"},{"type":"pid"}]}}"#;
 
     #[test]

@@ -13,7 +13,7 @@ use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 pub fn tandem_bin() -> &'static str {
     env!("CARGO_BIN_EXE_tandem")
@@ -34,10 +34,7 @@ pub struct Env {
 
 impl Env {
     pub fn new(name: &str) -> Env {
-        assert!(
-            running_as_root(),
-            "integration tests run real containers and need root"
-        );
+        assert!(running_as_root(), "integration tests run real containers and need root");
         let tag = format!("{name}-{}-{}", std::process::id(), SEQ.fetch_add(1, Ordering::Relaxed));
         let dir = std::env::temp_dir().join(format!("tandem-test-{tag}"));
         let _ = fs::remove_dir_all(&dir);
@@ -155,7 +152,11 @@ impl Env {
             assert!(!alive, "process {pid} of {id} left behind");
         }
         let mounts = fs::read_to_string("/proc/self/mountinfo").unwrap();
-        assert!(!mounts.contains(self.dir.to_str().unwrap()), "a mount under {} is left on the host", self.dir.display());
+        assert!(
+            !mounts.contains(self.dir.to_str().unwrap()),
+            "a mount under {} is left on the host",
+            self.dir.display()
+        );
     }
 }
 

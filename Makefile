@@ -1,0 +1,29 @@
+# The few commands a newcomer needs. Everything runs as root on Debian 12.
+
+CARGO ?= cargo
+DEBIAN_PACKAGES = busybox-static pkg-config
+
+.PHONY: deps build demo test lint clean-examples
+
+# System packages the tests and examples use.
+deps:
+	apt-get update
+	DEBIAN_FRONTEND=noninteractive apt-get install -y $(DEBIAN_PACKAGES)
+
+build:
+	$(CARGO) build --release -j2 -p tandem-cli
+
+# tandem's main job: build it and run the example container(s).
+demo: deps build
+	./examples/run.sh target/release/tandem
+
+# The whole test suite: unit tests and integration tests running real containers.
+test: deps
+	$(CARGO) test --workspace -j2
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+clean-examples:
+	rm -rf examples/busybox/rootfs
