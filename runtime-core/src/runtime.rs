@@ -49,7 +49,7 @@ impl Runtime {
     /// ```no_run
     /// # use tandem_runtime_core::{Runtime, CreateOptions};
     /// let rt = Runtime::open("/run/tandem")?;
-    /// let c = rt.create("web", "/bundles/web".as_ref(), &CreateOptions::default())?;
+    /// let mut c = rt.create("web", "/bundles/web".as_ref(), &CreateOptions::default())?;
     /// c.start()?;
     /// # Ok::<(), tandem_runtime_core::Error>(())
     /// ```
