@@ -169,3 +169,33 @@ fn terminal_is_handed_over_the_console_socket() {
     env.wait_status(&id, "stopped");
     env.ok(&["delete", &id]);
 }
+
+#[test]
+fn foreground_run_proxies_the_terminal_without_a_console_socket() {
+    let env = Env::new("ttyproxy");
+    let mut b = env.bundle("b", &["sh", "-c", "tty; echo hi from the pty; exit 4"]);
+    b.process("terminal", json!(true));
+    let (code, out, err) = env.run(&env.id("c"), &b);
+    assert_eq!(code, 4, "{err}");
+    assert_eq!(out.replace('\r', ""), "/dev/pts/0\nhi from the pty\n");
+}
+
+#[test]
+fn each_container_gets_its_own_session_keyring() {
+    let env = Env::new("keyring");
+    let b = env.bundle("b", &["cat", "/proc/self/stat"]);
+    let id = env.id("c");
+    // The keyring is named after the container; /proc/keys is masked, so
+    // look from the host at the init's keyring while it waits for start.
+    env.ok(&["create", "--bundle", b.str(), &id]);
+    let pid = env.state(&id)["pid"].as_i64().unwrap();
+    let keys = std::fs::read_to_string("/proc/keys").unwrap();
+    assert!(keys.lines().any(|l| l.contains("keyring") && l.contains(&id)), "no keyring named {id} for {pid}:\n{keys}");
+    env.ok(&["delete", &id]);
+
+    let id2 = env.id("nokeys");
+    env.ok(&["create", "--no-new-keyring", "--bundle", b.str(), &id2]);
+    let keys = std::fs::read_to_string("/proc/keys").unwrap();
+    assert!(!keys.contains(&id2), "--no-new-keyring made a keyring");
+    env.ok(&["delete", &id2]);
+}

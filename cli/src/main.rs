@@ -56,7 +56,7 @@ struct CreateArgs {
     /// Use MS_MOVE + chroot instead of pivot_root (for a ramdisk root).
     #[arg(long)]
     no_pivot: bool,
-    /// Accepted for runc compatibility: no session keyring is made.
+    /// Keep the caller's session keyring instead of making one for the container.
     #[arg(long)]
     no_new_keyring: bool,
     /// Pass this many extra fds (3, 4, ...) to the workload.
@@ -70,8 +70,10 @@ impl CreateArgs {
         CreateOptions {
             pid_file: self.pid_file.clone(),
             console_socket: self.console_socket.clone(),
+            console_socket_fd: None,
             preserve_fds: self.preserve_fds,
             no_pivot: self.no_pivot,
+            no_new_keyring: self.no_new_keyring,
         }
     }
 }

@@ -1,6 +1,11 @@
 //! `run`: create + start; in the foreground also wait for the workload,
 //! forwarding signals to it, delete the container and return its status.
+//!
+//! A foreground container with `process.terminal` and no `--console-socket`
+//! gets its pty proxied to our own stdin/stdout (raw mode when stdin is a
+//! terminal), as `runc run` does.
 
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::Path;
 
 use tandem_runtime_core::{CreateOptions, Error, Runtime, sys};
@@ -20,33 +25,157 @@ const FORWARDED: &[i32] = &[
 ];
 
 pub fn run(rt: &Runtime, id: &str, bundle: &Path, opts: &CreateOptions, detach: bool) -> Result<i32, Error> {
-    let mut waited: Vec<i32> = FORWARDED.to_vec();
-    waited.push(libc::SIGCHLD);
-    if !detach {
-        // Blocked before the clone so no signal is lost; the init unblocks
-        // everything before it runs the workload.
-        sys::set_sigmask(libc::SIG_BLOCK, &waited).map_err(|e| Error::sys("block signals", e))?;
+    if detach {
+        let mut c = rt.create(id, bundle, opts)?;
+        if let Err(e) = c.start() {
+            let _ = rt.load(id).and_then(|c| c.delete(true));
+            return Err(e);
+        }
+        return Ok(0);
     }
-    let mut c = rt.create(id, bundle, opts)?;
+    let mut watched: Vec<i32> = FORWARDED.to_vec();
+    watched.push(libc::SIGCHLD);
+    // Blocked before the clone so no signal is lost; the init unblocks
+    // everything before it runs the workload.
+    sys::set_sigmask(libc::SIG_BLOCK, &watched).map_err(|e| Error::sys("block signals", e))?;
+    let signals = sys::signalfd(&watched).map_err(|e| Error::sys("signalfd", e))?;
+
+    let mut opts = opts.clone();
+    let console = if opts.console_socket.is_none() && wants_terminal(bundle) {
+        let (ours, theirs) = sys::socketpair().map_err(|e| Error::sys("socketpair for the console", e))?;
+        opts.console_socket_fd = Some(theirs.as_raw_fd());
+        Some((ours, theirs))
+    } else {
+        None
+    };
+    let mut c = rt.create(id, bundle, &opts)?;
+    let master = match console {
+        Some((ours, theirs)) => {
+            drop(theirs);
+            match sys::recv_fd(&ours) {
+                Ok((master, _name)) => Some(master),
+                Err(e) => {
+                    let _ = rt.load(id).and_then(|c| c.delete(true));
+                    return Err(Error::Console(format!("receive the pty master: {e}")));
+                }
+            }
+        }
+        None => None,
+    };
     if let Err(e) = c.start() {
         let _ = rt.load(id).and_then(|c| c.delete(true));
         return Err(e);
     }
-    if detach {
-        return Ok(0);
-    }
-    let pid = c.pid();
-    let code = loop {
-        let sig = sys::sigwait(&waited).map_err(|e| Error::sys("wait for signals", e))?;
-        if sig == libc::SIGCHLD {
-            match sys::waitpid(pid, libc::WNOHANG) {
-                Ok((p, status)) if p == pid => break sys::exit_code_of(status),
-                Ok(_) => continue,
-                Err(e) => return Err(Error::sys(format!("wait for {pid}"), e)),
-            }
-        }
-        let _ = sys::kill(pid, sig);
-    };
+    let code = wait_forwarding(c.pid(), &signals, master.as_ref())?;
     rt.load(id)?.delete(true)?;
     Ok(code)
+}
+
+/// Read `process.terminal` from the bundle without a full validation (the
+/// runtime does that in `create`).
+fn wants_terminal(bundle: &Path) -> bool {
+    std::fs::read(bundle.join("config.json"))
+        .ok()
+        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+        .is_some_and(|v| v["process"]["terminal"] == true)
+}
+
+/// Restores the caller's terminal settings when dropped.
+struct RawMode(Option<libc::termios>);
+
+impl Drop for RawMode {
+    fn drop(&mut self) {
+        if let Some(t) = &self.0 {
+            sys::restore_terminal(0, t);
+        }
+    }
+}
+
+fn copy(from: i32, to: i32) -> bool {
+    let mut buf = [0u8; 8192];
+    let from = borrowed(from);
+    match sys::read(&from, &mut buf) {
+        Ok(0) | Err(_) => false,
+        Ok(n) => {
+            let to = borrowed(to);
+            let mut done = 0;
+            while done < n {
+                match sys::write(&to, &buf[done..n]) {
+                    Ok(w) => done += w,
+                    Err(_) => return false,
+                }
+            }
+            true
+        }
+    }
+}
+
+/// A raw fd as something `sys::read`/`write` accept, without owning it.
+fn borrowed(fd: i32) -> impl AsRawFd {
+    struct Borrowed(i32);
+    impl AsRawFd for Borrowed {
+        fn as_raw_fd(&self) -> i32 {
+            self.0
+        }
+    }
+    Borrowed(fd)
+}
+
+fn wait_forwarding(pid: i32, signals: &OwnedFd, master: Option<&OwnedFd>) -> Result<i32, Error> {
+    let _raw = RawMode(match master {
+        Some(m) if sys::isatty(0) => {
+            if let Ok((rows, cols)) = sys::get_winsize(0) {
+                let _ = sys::set_winsize(m.as_raw_fd(), rows, cols);
+            }
+            sys::make_raw(0).ok()
+        }
+        _ => None,
+    });
+    let (mut stdin_open, mut master_open) = (master.is_some(), master.is_some());
+    loop {
+        let mut fds = vec![(signals.as_raw_fd(), libc::POLLIN)];
+        if let Some(m) = master.filter(|_| master_open) {
+            fds.push((m.as_raw_fd(), libc::POLLIN));
+        }
+        if stdin_open {
+            fds.push((0, libc::POLLIN));
+        }
+        let ready = sys::poll(&fds, -1).map_err(|e| Error::sys("poll", e))?;
+        for (&(fd, _), &rev) in fds.iter().zip(&ready) {
+            if rev == 0 {
+                continue;
+            }
+            if fd == signals.as_raw_fd() {
+                let sig = sys::read_signal(signals).map_err(|e| Error::sys("read signalfd", e))?;
+                if sig == libc::SIGCHLD {
+                    if let Ok((p, status)) = sys::waitpid(pid, libc::WNOHANG) {
+                        if p == pid {
+                            // Whatever the workload wrote last is still in the pty.
+                            if let Some(m) = master.filter(|_| master_open) {
+                                while sys::poll(&[(m.as_raw_fd(), libc::POLLIN)], 0)
+                                    .is_ok_and(|r| r[0] & libc::POLLIN != 0)
+                                {
+                                    if !copy(m.as_raw_fd(), 1) {
+                                        break;
+                                    }
+                                }
+                            }
+                            return Ok(sys::exit_code_of(status));
+                        }
+                    }
+                } else if sig == libc::SIGWINCH && master.is_some() {
+                    if let (Some(m), Ok((rows, cols))) = (master, sys::get_winsize(0)) {
+                        let _ = sys::set_winsize(m.as_raw_fd(), rows, cols);
+                    }
+                } else {
+                    let _ = sys::kill(pid, sig);
+                }
+            } else if fd == 0 {
+                let m = master.expect("stdin is polled only with a pty");
+                stdin_open = copy(0, m.as_raw_fd());
+            } else {
+                master_open = copy(fd, 1);
+            }
+        }
+    }
 }

@@ -28,11 +28,12 @@ pub struct InitArgs<'a> {
     pub console_socket: Option<OwnedFd>,
     pub preserve_fds: u32,
     pub no_pivot: bool,
+    pub keyring: Option<String>,
 }
 
 /// Never returns: the process becomes the workload or exits.
 pub fn run(args: InitArgs) -> ! {
-    let InitArgs { config, mut workload, sync, start_fifo, console_socket, preserve_fds, no_pivot } = args;
+    let InitArgs { config, mut workload, sync, start_fifo, console_socket, preserve_fds, no_pivot, keyring } = args;
     // Shed whatever the runtime held (the state lock above all): only stdio,
     // preserved fds and our own channels stay.
     let keep: Vec<i32> = [Some(&sync), start_fifo.as_ref(), console_socket.as_ref()]
@@ -57,6 +58,9 @@ pub fn run(args: InitArgs) -> ! {
         }
         namespaces::enter_in_init(config)?;
         sys::setsid().map_err(|e| Error::sys("setsid", e))?;
+        if let Some(name) = &keyring {
+            join_keyring(name)?;
+        }
         if let Some(adj) = config.process.oom_score_adj {
             std::fs::write("/proc/self/oom_score_adj", adj.to_string())
                 .map_err(|e| Error::sys("write /proc/self/oom_score_adj", e))?;
@@ -118,6 +122,18 @@ pub fn run(args: InitArgs) -> ! {
             eprintln!("tandem: {e}");
             sys::exit_now(127)
         }
+    }
+}
+
+/// A session keyring of the container's own, as runc makes one. Kernels
+/// without keyrings (ENOSYS) or where it is refused (EACCES, e.g. in some
+/// user namespaces) go on without one, as runc does.
+fn join_keyring(name: &str) -> Result<()> {
+    let c = sys::cstring(name).map_err(|e| Error::sys("keyring name", e))?;
+    match sys::join_session_keyring(&c) {
+        Ok(_) => Ok(()),
+        Err(e) if matches!(e.raw_os_error(), Some(libc::ENOSYS) | Some(libc::EACCES) | Some(libc::EDQUOT)) => Ok(()),
+        Err(e) => Err(Error::sys(format!("join session keyring '{name}'"), e)),
     }
 }
 

@@ -20,6 +20,8 @@ pub struct LaunchArgs<'a> {
     pub console_socket: Option<OwnedFd>,
     pub preserve_fds: u32,
     pub no_pivot: bool,
+    /// Name of the session keyring to join, unless --no-new-keyring.
+    pub keyring: Option<String>,
 }
 
 /// A live init, blocked before its workload.
@@ -47,6 +49,7 @@ pub fn launch(args: LaunchArgs) -> Result<Launched> {
                 console_socket: args.console_socket,
                 preserve_fds: args.preserve_fds,
                 no_pivot: args.no_pivot,
+                keyring: args.keyring,
             })
         }
         Forked::Parent { pid, pidfd } => {

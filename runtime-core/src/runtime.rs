@@ -19,8 +19,12 @@ pub const DEFAULT_ROOT: &str = "/run/tandem";
 pub struct CreateOptions {
     pub pid_file: Option<PathBuf>,
     pub console_socket: Option<PathBuf>,
+    /// An already connected console socket (the caller keeps its own fd).
+    pub console_socket_fd: Option<std::os::fd::RawFd>,
     pub preserve_fds: u32,
     pub no_pivot: bool,
+    /// Do not give the container a session keyring of its own.
+    pub no_new_keyring: bool,
 }
 
 pub struct Runtime {
@@ -63,7 +67,11 @@ impl Runtime {
         let made = (|| {
             sys::mkfifo(&fifo_path, 0o622).map_err(|e| Error::path("mkfifo", &fifo_path, e))?;
             let fifo = sys::open(&fifo_path, libc::O_RDWR).map_err(|e| Error::path("open", &fifo_path, e))?;
-            let console_socket = opts.console_socket.as_deref().map(console::connect).transpose()?;
+            let console_socket = match (opts.console_socket_fd, &opts.console_socket) {
+                (Some(fd), _) => Some(sys::dup_cloexec(fd).map_err(|e| Error::Console(format!("dup fd {fd}: {e}")))?),
+                (None, Some(path)) => Some(console::connect(path)?),
+                (None, None) => None,
+            };
             let launched = launch::launch(LaunchArgs {
                 config: &config,
                 workload,
@@ -71,6 +79,7 @@ impl Runtime {
                 console_socket,
                 preserve_fds: opts.preserve_fds,
                 no_pivot: opts.no_pivot,
+                keyring: (!opts.no_new_keyring).then(|| id.to_string()),
             })?;
             let state = State {
                 oci_version: config.oci_version.clone(),

@@ -594,3 +594,83 @@ pub fn close_fds_except(first: RawFd, keep: &[RawFd]) -> io::Result<()> {
     }
     Ok(())
 }
+
+/// Join a new session keyring named `name` (so containers do not share the
+/// caller's keys). Returns the keyring's serial.
+pub fn join_session_keyring(name: &CStr) -> io::Result<i64> {
+    const KEYCTL_JOIN_SESSION_KEYRING: i64 = 1;
+    // SAFETY: keyctl with a valid C string argument.
+    cvt(unsafe { libc::syscall(libc::SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, name.as_ptr()) })
+}
+
+pub fn dup_cloexec(fd: RawFd) -> io::Result<OwnedFd> {
+    // SAFETY: fcntl on an fd number; the new fd is ours.
+    let new = cvt(unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 3) })?;
+    // SAFETY: a new fd we own.
+    Ok(unsafe { OwnedFd::from_raw_fd(new) })
+}
+
+/// A signalfd for the given (already blocked) signals.
+pub fn signalfd(sigs: &[i32]) -> io::Result<OwnedFd> {
+    // SAFETY: set is initialised before use; the fd returned is ours.
+    unsafe {
+        let mut set: libc::sigset_t = zeroed();
+        libc::sigemptyset(&mut set);
+        for &s in sigs {
+            libc::sigaddset(&mut set, s);
+        }
+        let fd = cvt(libc::signalfd(-1, &set, libc::SFD_CLOEXEC))?;
+        Ok(OwnedFd::from_raw_fd(fd))
+    }
+}
+
+/// Read one signal number from a signalfd.
+pub fn read_signal(fd: &OwnedFd) -> io::Result<i32> {
+    // SAFETY: signalfd_siginfo is plain data; zeroed is a valid value.
+    let mut info: libc::signalfd_siginfo = unsafe { zeroed() };
+    // SAFETY: the buffer is exactly one signalfd_siginfo.
+    let buf =
+        unsafe { std::slice::from_raw_parts_mut(&mut info as *mut _ as *mut u8, size_of::<libc::signalfd_siginfo>()) };
+    read(fd, buf)?;
+    Ok(info.ssi_signo as i32)
+}
+
+/// poll(2) on `fds` (fd, events); returns the revents of each.
+pub fn poll(fds: &[(RawFd, i16)], timeout_ms: i32) -> io::Result<Vec<i16>> {
+    let mut p: Vec<libc::pollfd> = fds.iter().map(|&(fd, events)| libc::pollfd { fd, events, revents: 0 }).collect();
+    // SAFETY: p is a valid array of pollfd of the length passed.
+    retry(|| unsafe { libc::poll(p.as_mut_ptr(), p.len() as libc::nfds_t, timeout_ms) })?;
+    Ok(p.iter().map(|p| p.revents).collect())
+}
+
+pub fn isatty(fd: RawFd) -> bool {
+    // SAFETY: isatty only inspects the fd.
+    unsafe { libc::isatty(fd) == 1 }
+}
+
+pub fn get_winsize(fd: RawFd) -> io::Result<(u16, u16)> {
+    // SAFETY: TIOCGWINSZ writes a winsize we own.
+    unsafe {
+        let mut ws: libc::winsize = zeroed();
+        cvt(libc::ioctl(fd, libc::TIOCGWINSZ, &mut ws))?;
+        Ok((ws.ws_row, ws.ws_col))
+    }
+}
+
+/// Put the terminal on `fd` in raw mode; returns the settings to restore.
+pub fn make_raw(fd: RawFd) -> io::Result<libc::termios> {
+    // SAFETY: termios is plain data filled in by tcgetattr before use.
+    unsafe {
+        let mut t: libc::termios = zeroed();
+        cvt(libc::tcgetattr(fd, &mut t))?;
+        let old = t;
+        libc::cfmakeraw(&mut t);
+        cvt(libc::tcsetattr(fd, libc::TCSANOW, &t))?;
+        Ok(old)
+    }
+}
+
+pub fn restore_terminal(fd: RawFd, t: &libc::termios) {
+    // SAFETY: t came from tcgetattr.
+    unsafe { libc::tcsetattr(fd, libc::TCSANOW, t) };
+}
