@@ -121,6 +121,15 @@ fn borrowed(fd: i32) -> impl AsRawFd {
     Borrowed(fd)
 }
 
+/// Copy what the workload wrote last and is still in the pty.
+fn drain(master: &OwnedFd) {
+    while sys::poll(&[(master.as_raw_fd(), libc::POLLIN)], 0).is_ok_and(|r| r[0] & libc::POLLIN != 0) {
+        if !copy(master.as_raw_fd(), 1) {
+            break;
+        }
+    }
+}
+
 fn wait_forwarding(pid: i32, signals: &OwnedFd, master: Option<&OwnedFd>) -> Result<i32, Error> {
     let _raw = RawMode(match master {
         Some(m) if sys::isatty(0) => {
@@ -148,20 +157,13 @@ fn wait_forwarding(pid: i32, signals: &OwnedFd, master: Option<&OwnedFd>) -> Res
             if fd == signals.as_raw_fd() {
                 let sig = sys::read_signal(signals).map_err(|e| Error::sys("read signalfd", e))?;
                 if sig == libc::SIGCHLD {
-                    if let Ok((p, status)) = sys::waitpid(pid, libc::WNOHANG) {
-                        if p == pid {
-                            // Whatever the workload wrote last is still in the pty.
-                            if let Some(m) = master.filter(|_| master_open) {
-                                while sys::poll(&[(m.as_raw_fd(), libc::POLLIN)], 0)
-                                    .is_ok_and(|r| r[0] & libc::POLLIN != 0)
-                                {
-                                    if !copy(m.as_raw_fd(), 1) {
-                                        break;
-                                    }
-                                }
-                            }
-                            return Ok(sys::exit_code_of(status));
+                    if let Ok((p, status)) = sys::waitpid(pid, libc::WNOHANG)
+                        && p == pid
+                    {
+                        if let Some(m) = master.filter(|_| master_open) {
+                            drain(m);
                         }
+                        return Ok(sys::exit_code_of(status));
                     }
                 } else if sig == libc::SIGWINCH && master.is_some() {
                     if let (Some(m), Ok((rows, cols))) = (master, sys::get_winsize(0)) {
