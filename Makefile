@@ -1,9 +1,11 @@
 # The few commands a newcomer needs. Everything runs as root on Debian 12.
 
 CARGO ?= cargo
-DEBIAN_PACKAGES = busybox-static pkg-config
+DEBIAN_PACKAGES = busybox-static pkg-config runc crun
+# .cargo/config.toml names the target, so outputs live under it.
+RELEASE = target/x86_64-unknown-linux-gnu/release
 
-.PHONY: deps build demo test lint clean-examples
+.PHONY: deps build demo test bench lint clean-examples
 
 # System packages the tests and examples use.
 deps:
@@ -11,15 +13,19 @@ deps:
 	DEBIAN_FRONTEND=noninteractive apt-get install -y $(DEBIAN_PACKAGES)
 
 build:
-	$(CARGO) build --release -j2 -p tandem-cli
+	$(CARGO) build --release -j2 -p tandem-cli -p tandem-bench
 
 # tandem's main job: build it and run the example container(s).
 demo: deps build
-	./examples/run.sh target/release/tandem
+	./examples/run.sh $(RELEASE)/tandem
 
 # The whole test suite: unit tests and integration tests running real containers.
 test: deps
 	$(CARGO) test --workspace -j2
+
+# tandem against runc and crun on the same bundle: table, results.json, chart.svg.
+bench: deps build
+	$(RELEASE)/tandem-bench --out bench-results
 
 lint:
 	$(CARGO) fmt --all -- --check

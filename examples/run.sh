@@ -1,7 +1,7 @@
 #!/bin/sh
 # Run the example containers with the tandem binary given as $1.
 set -eu
-tandem=$(realpath "${1:-target/release/tandem}")
+tandem=$(realpath "${1:-target/x86_64-unknown-linux-gnu/release/tandem}")
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(mktemp -d /tmp/tandem-demo.XXXXXX)
 trap 'rm -rf "$root"' EXIT

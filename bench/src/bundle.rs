@@ -1,0 +1,36 @@
+//! The bundles every runtime runs: a busybox rootfs and the default spec.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Removes the scratch directory when the run ends.
+pub struct Cleanup(pub PathBuf);
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn repo_script() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/busybox/make-rootfs.sh")
+}
+
+/// A bundle at `dir` running `args`, with the same spec for every runtime:
+/// runc's default spec (namespaces pid, net, ipc, uts, mount, cgroup),
+/// terminal off, ociVersion 1.0.2 so every peer accepts it.
+pub fn busybox(dir: &Path, args: &[&str]) -> Result<PathBuf, String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("create {}: {e}", dir.display()))?;
+    let status =
+        Command::new(repo_script()).arg(dir.join("rootfs")).status().map_err(|e| format!("make-rootfs.sh: {e}"))?;
+    if !status.success() {
+        return Err("make-rootfs.sh failed (is busybox-static installed?)".into());
+    }
+    let spec = include_str!("../../cli/src/default_spec.json");
+    let mut spec: serde_json::Value = serde_json::from_str(spec).expect("default spec is JSON");
+    spec["ociVersion"] = "1.0.2".into();
+    spec["process"]["terminal"] = false.into();
+    spec["process"]["args"] = serde_json::json!(args);
+    std::fs::write(dir.join("config.json"), spec.to_string()).map_err(|e| e.to_string())?;
+    Ok(dir.to_path_buf())
+}

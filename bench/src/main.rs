@@ -1,0 +1,89 @@
+//! tandem-bench: times tandem against every peer runtime it finds (runc,
+//! crun) on the same busybox bundle, in one run, interleaving runtimes so
+//! drift on the machine is shared. Reports min/median/p90 per operation,
+//! peak RSS per command, a density run, ratios against the fastest peer, the
+//! raw numbers as JSON and an SVG chart.
+//!
+//! A benchmark, not a test: nothing here asserts a timing.
+
+mod bundle;
+mod measure;
+mod peers;
+mod report;
+mod stats;
+mod svg;
+
+use std::path::PathBuf;
+
+use clap::Parser;
+
+#[derive(Parser)]
+#[command(about = "Benchmark tandem against runc and crun on one bundle")]
+pub struct Args {
+    /// Iterations of each operation per runtime.
+    #[arg(short = 'n', long, default_value_t = 30)]
+    iterations: usize,
+    /// Containers started at once in the density run (0 to skip).
+    #[arg(short = 'm', long, default_value_t = 20)]
+    density: usize,
+    /// The tandem binary (default: `tandem` beside this program).
+    #[arg(long)]
+    tandem: Option<PathBuf>,
+    /// Only these runtimes (comma-separated names), if found.
+    #[arg(long, value_delimiter = ',')]
+    only: Vec<String>,
+    /// Directory for results.json and chart.svg.
+    #[arg(long, default_value = "bench-results")]
+    out: PathBuf,
+}
+
+fn main() {
+    let args = Args::parse();
+    if let Err(e) = run(&args) {
+        eprintln!("tandem-bench: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn run(args: &Args) -> Result<(), String> {
+    let tandem = match &args.tandem {
+        Some(p) => p.clone(),
+        None => std::env::current_exe().map_err(|e| e.to_string())?.with_file_name("tandem"),
+    };
+    let work = std::env::temp_dir().join(format!("tandem-bench-{}", std::process::id()));
+    let _cleanup = bundle::Cleanup(work.clone());
+    let mut notes = Vec::new();
+    notes.extend(peers::private_cgroup_view()?);
+    let runtimes = peers::discover(&tandem, &work, &args.only)?;
+    let names: Vec<&str> = runtimes.iter().map(|r| r.name.as_str()).collect();
+    eprintln!("runtimes: {}", names.join(", "));
+    for r in runtimes.iter().filter(|r| r.name != "tandem") {
+        notes.push(format!("{}: {}", r.name, r.version));
+    }
+    if !runtimes.iter().any(|r| r.name == "tandem") {
+        return Err(format!("tandem binary not found at {}", tandem.display()));
+    }
+    let true_bundle = bundle::busybox(&work.join("true"), &["/bin/true"])?;
+    let sleep_bundle = bundle::busybox(&work.join("sleep"), &["sleep", "1000"])?;
+
+    let mut results = measure::Results::default();
+    measure::lifecycle(&runtimes, &true_bundle, args.iterations, &mut results)?;
+    if args.density > 0 {
+        measure::density(&runtimes, &sleep_bundle, args.density, &mut results)?;
+    }
+    notes.push("wasm: no wasm executor in this build yet; the wasm rows arrive with it".into());
+
+    std::fs::create_dir_all(&args.out).map_err(|e| format!("create {}: {e}", args.out.display()))?;
+    let table = report::table(&results, &names);
+    println!("{table}");
+    for n in &notes {
+        println!("note: {n}");
+    }
+    let json = report::json(&results, &runtimes, &notes, args);
+    let json_path = args.out.join("results.json");
+    std::fs::write(&json_path, serde_json::to_string_pretty(&json).expect("json")).map_err(|e| e.to_string())?;
+    let svg_path = args.out.join("chart.svg");
+    std::fs::write(&svg_path, svg::chart(&results, &names)).map_err(|e| e.to_string())?;
+    println!("raw numbers: {}\nchart: {}", json_path.display(), svg_path.display());
+    Ok(())
+}

@@ -1,0 +1,144 @@
+//! Timing runtime commands: wall time from spawn to exit, and the peak RSS
+//! the kernel reports for the process (wait4's ru_maxrss).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::peers::Runtime;
+
+/// Operations in table order.
+pub const OPS: &[&str] = &["run", "create", "start", "delete"];
+
+#[derive(Default)]
+pub struct Results {
+    /// op -> runtime -> milliseconds
+    pub ms: BTreeMap<String, BTreeMap<String, Vec<f64>>>,
+    /// op -> runtime -> peak RSS in KiB
+    pub rss_kib: BTreeMap<String, BTreeMap<String, Vec<f64>>>,
+    pub iterations: usize,
+    pub density: usize,
+}
+
+impl Results {
+    fn record(&mut self, op: &str, rt: &str, t: Timed) {
+        self.ms.entry(op.into()).or_default().entry(rt.into()).or_default().push(t.ms);
+        if t.maxrss_kib > 0.0 {
+            self.rss_kib.entry(op.into()).or_default().entry(rt.into()).or_default().push(t.maxrss_kib);
+        }
+    }
+}
+
+pub struct Timed {
+    pub ms: f64,
+    pub maxrss_kib: f64,
+}
+
+fn command(rt: &Runtime, args: &[&str]) -> Command {
+    let mut c = Command::new(&rt.bin);
+    c.arg("--root").arg(&rt.root).args(args).stdin(Stdio::null()).stdout(Stdio::null());
+    c
+}
+
+/// Spawn, wait with wait4, and time it. Fails with the command's stderr.
+pub fn time(mut cmd: Command, what: &str) -> Result<Timed, String> {
+    let err_path = std::env::temp_dir().join(format!("tandem-bench-stderr-{}", std::process::id()));
+    let err_file = std::fs::File::create(&err_path).map_err(|e| e.to_string())?;
+    cmd.stderr(err_file);
+    let t0 = Instant::now();
+    let child = cmd.spawn().map_err(|e| format!("{what}: {e}"))?;
+    let mut status = 0;
+    // SAFETY: rusage is plain data; wait4 fills it for our own child.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let r = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
+    let elapsed = t0.elapsed();
+    if r < 0 {
+        return Err(format!("{what}: wait4: {}", std::io::Error::last_os_error()));
+    }
+    if !(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0) {
+        let err = std::fs::read_to_string(&err_path).unwrap_or_default();
+        return Err(format!("{what} failed: {}", err.trim()));
+    }
+    Ok(Timed { ms: elapsed.as_secs_f64() * 1000.0, maxrss_kib: usage.ru_maxrss as f64 })
+}
+
+fn wait_stopped(rt: &Runtime, id: &str) -> Result<(), String> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let out = command(rt, &["state", id])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .output()
+            .map_err(|e| e.to_string())?;
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+        if v["status"] == "stopped" {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(format!("{}: {id} did not stop", rt.name));
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+/// `run` of /bin/true, then create/start/delete separately, `n` times per
+/// runtime after one warm-up round; the order of runtimes rotates every
+/// iteration.
+pub fn lifecycle(rts: &[Runtime], bundle: &Path, n: usize, res: &mut Results) -> Result<(), String> {
+    let b = bundle.to_str().expect("utf-8 path");
+    res.iterations = n;
+    for i in 0..=n {
+        for k in 0..rts.len() {
+            let rt = &rts[(i + k) % rts.len()];
+            let (run_id, id) = (format!("run-{i}"), format!("life-{i}"));
+            let run = time(command(rt, &["run", "--bundle", b, &run_id]), &format!("{} run", rt.name))?;
+            let create = time(command(rt, &["create", "--bundle", b, &id]), &format!("{} create", rt.name))?;
+            let start = time(command(rt, &["start", &id]), &format!("{} start", rt.name))?;
+            wait_stopped(rt, &id)?;
+            let delete = time(command(rt, &["delete", &id]), &format!("{} delete", rt.name))?;
+            if i > 0 {
+                res.record("run", &rt.name, run);
+                res.record("create", &rt.name, create);
+                res.record("start", &rt.name, start);
+                res.record("delete", &rt.name, delete);
+            }
+        }
+        eprint!("\riteration {i}/{n}");
+    }
+    eprintln!();
+    Ok(())
+}
+
+/// `m` containers started at once (`run --detach`), timed until every one
+/// is running; three rounds per runtime, interleaved.
+pub fn density(rts: &[Runtime], bundle: &Path, m: usize, res: &mut Results) -> Result<(), String> {
+    let b = bundle.to_str().expect("utf-8 path");
+    res.density = m;
+    for round in 0..3 {
+        for rt in rts {
+            let ids: Vec<String> = (0..m).map(|j| format!("dense-{round}-{j}")).collect();
+            let t0 = Instant::now();
+            let children: Vec<_> = ids
+                .iter()
+                .map(|id| command(rt, &["run", "--detach", "--bundle", b, id]).stderr(Stdio::null()).spawn())
+                .collect::<Result<_, _>>()
+                .map_err(|e| e.to_string())?;
+            let mut failed = 0;
+            for mut c in children {
+                if !c.wait().map_err(|e| e.to_string())?.success() {
+                    failed += 1;
+                }
+            }
+            let ms = t0.elapsed().as_secs_f64() * 1000.0;
+            for id in &ids {
+                let _ = command(rt, &["delete", "--force", id]).stderr(Stdio::null()).status();
+            }
+            if failed > 0 {
+                return Err(format!("{}: {failed} of {m} containers failed to start in the density run", rt.name));
+            }
+            res.ms.entry(format!("density {m}")).or_default().entry(rt.name.clone()).or_default().push(ms);
+        }
+    }
+    Ok(())
+}
