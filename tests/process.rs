@@ -199,3 +199,31 @@ fn each_container_gets_its_own_session_keyring() {
     assert!(!keys.contains(&id2), "--no-new-keyring made a keyring");
     env.ok(&["delete", &id2]);
 }
+
+#[test]
+fn a_waiting_init_is_out_of_reach_of_its_pid_namespace() {
+    let env = Env::new("dumpable");
+    // A: created, so its init (still the tandem binary) waits for start.
+    let a = env.bundle("a", &["sleep", "1000"]);
+    let a_id = env.id("a");
+    env.ok(&["create", "--bundle", a.str(), &a_id]);
+    let a_pid = env.state(&a_id)["pid"].as_i64().unwrap();
+    // B shares A's pid namespace as root without CAP_SYS_PTRACE.
+    let mut b = env.bundle("b", &["sh", "-c", "readlink /proc/1/exe || echo denied"]);
+    let ns: Vec<_> = b.config["linux"]["namespaces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| {
+            if n["type"] == "pid" { json!({"type": "pid", "path": format!("/proc/{a_pid}/ns/pid")}) } else { n.clone() }
+        })
+        .collect();
+    b.linux("namespaces", json!(ns));
+    let (_, out, err) = env.run(&env.id("b1"), &b);
+    assert_eq!(out, "denied\n", "the waiting init's exe was reachable: {out} {err}");
+    // Once started, the workload is an ordinary process B may inspect.
+    env.ok(&["start", &a_id]);
+    let (_, out, _) = env.run(&env.id("b2"), &b);
+    assert_eq!(out, "/bin/busybox\n");
+    env.ok(&["delete", "--force", &a_id]);
+}

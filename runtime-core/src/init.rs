@@ -34,6 +34,12 @@ pub struct InitArgs<'a> {
 /// Never returns: the process becomes the workload or exits.
 pub fn run(args: InitArgs) -> ! {
     let InitArgs { config, mut workload, sync, start_fifo, console_socket, preserve_fds, no_pivot, keyring } = args;
+    // Until execve this process is the tandem binary: keep /proc/<pid>/exe
+    // and our memory out of reach of anything sharing the container's pid
+    // namespace (CVE-2019-5736). execve makes the workload dumpable again.
+    if sys::prctl(libc::PR_SET_DUMPABLE, 0).is_err() {
+        sys::exit_now(1);
+    }
     // Shed whatever the runtime held (the state lock above all): only stdio,
     // preserved fds and our own channels stay.
     let keep: Vec<i32> = [Some(&sync), start_fifo.as_ref(), console_socket.as_ref()]
@@ -60,10 +66,6 @@ pub fn run(args: InitArgs) -> ! {
         sys::setsid().map_err(|e| Error::sys("setsid", e))?;
         if let Some(name) = &keyring {
             join_keyring(name)?;
-        }
-        if let Some(adj) = config.process.oom_score_adj {
-            std::fs::write("/proc/self/oom_score_adj", adj.to_string())
-                .map_err(|e| Error::sys("write /proc/self/oom_score_adj", e))?;
         }
         rootfs::setup(config, no_pivot)?;
         if config.process.terminal {

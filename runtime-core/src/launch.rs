@@ -73,6 +73,12 @@ pub fn launch(args: LaunchArgs) -> Result<Launched> {
 }
 
 fn wait_ready(pid: i32, config: &Config, sock: &OwnedFd) -> Result<()> {
+    // Written from here: the init is not dumpable, so in a user namespace it
+    // could not write its own /proc files. It survives execve.
+    if let Some(adj) = config.process.oom_score_adj {
+        let path = format!("/proc/{pid}/oom_score_adj");
+        std::fs::write(&path, adj.to_string()).map_err(|e| Error::path("write", &path, e))?;
+    }
     if config.creates(NsKind::User) {
         namespaces::write_id_maps(pid, config)?;
         sync::send(sock, &Msg::IdMapsWritten)?;
