@@ -10,3 +10,7 @@ trap 'rm -rf "$root"' EXIT
 
 echo "== native: busybox (examples/busybox)"
 "$tandem" --root "$root" run --bundle "$here/busybox" "demo-native-$$"
+
+[ -f "$here/wasm/rootfs/wasi-demo.wasm" ] || "$here/wasm/build.sh"
+echo "== wasm: wasi-demo.wasm from C (examples/wasm), same isolation, run by wasmtime"
+"$tandem" --root "$root" run --bundle "$here/wasm" "demo-wasm-$$"

@@ -6,6 +6,7 @@
 
 // Link the built-in executors so their registrations are in the binary.
 use tandem_executor_native as _;
+use tandem_executor_wasm as _;
 
 mod logging;
 mod run;
@@ -123,6 +124,22 @@ enum Command {
     },
     /// Print what this runtime supports, as OCI features JSON.
     Features,
+    /// The wasm executor's compiled-code cache under --root.
+    WasmCache {
+        #[command(subcommand)]
+        action: CacheAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum CacheAction {
+    /// List cached artifacts: module sha256, engine hash, size, path.
+    List,
+    /// Remove artifacts the current engine cannot use (and, with --all, every one).
+    Prune {
+        #[arg(long)]
+        all: bool,
+    },
 }
 
 fn main() {
@@ -175,9 +192,28 @@ fn dispatch(cli: Cli, log: &logging::Log) -> Result<i32, Error> {
             return run::run(&rt, &create.id, &create.bundle, &create.options(), detach);
         }
         Command::List { format, quiet } => list(&rt, &format, quiet)?,
+        Command::WasmCache { action } => wasm_cache(&rt, action)?,
         Command::Spec { .. } | Command::Features => unreachable!("handled above"),
     }
     Ok(0)
+}
+
+fn wasm_cache(rt: &Runtime, action: CacheAction) -> Result<(), Error> {
+    use tandem_executor_wasm::cache::{self, Cache};
+    let c = Cache::at(rt.root());
+    match action {
+        CacheAction::List => {
+            for e in c.list() {
+                let age = e.modified.elapsed().map(|d| d.as_secs()).unwrap_or(0);
+                println!("{} {} {:>10} bytes {:>8}s old {}", e.module_sha256, e.engine, e.bytes, age, e.path.display());
+            }
+        }
+        CacheAction::Prune { all } => {
+            let n = c.prune(&cache::engine()?, all).map_err(|e| Error::path("prune", c.dir(), e))?;
+            println!("removed {n} file(s) from {}", c.dir().display());
+        }
+    }
+    Ok(())
 }
 
 fn list(rt: &Runtime, format: &str, quiet: bool) -> Result<(), Error> {

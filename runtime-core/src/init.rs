@@ -4,7 +4,9 @@
 //! Order matters and follows the OCI runtime spec and runc: namespaces,
 //! mounts and devices, pivot_root, console, sysctl, hostname, read-only and
 //! masked paths, rlimits, cwd, locating the program, user and groups,
-//! capabilities, no_new_privs, closing fds, then the start barrier.
+//! capabilities, no_new_privs, the start barrier, closing every fd but
+//! stdio and the preserved ones, then the executor. Signal dispositions are
+//! the executor's business (the wasm engine keeps its trap handlers).
 
 use std::os::fd::{AsRawFd, OwnedFd};
 
@@ -93,7 +95,7 @@ pub fn run(args: InitArgs) -> ! {
         if config.process.no_new_privileges {
             sys::prctl(libc::PR_SET_NO_NEW_PRIVS, 1).map_err(|e| Error::sys("set no_new_privs", e))?;
         }
-        close_fds(preserve_fds)?;
+        preserve(preserve_fds)?;
         Ok(())
     };
     if let Err(e) = setup() {
@@ -113,12 +115,13 @@ pub fn run(args: InitArgs) -> ! {
             _ => sys::exit_now(1),
         }
     }
-    if let Err(e) = sys::reset_signals() {
-        eprintln!("tandem: reset signals: {e}");
+    // Only stdio and the preserved fds reach the workload. Closed, not just
+    // close-on-exec: an executor that runs in this process never execs.
+    if let Err(e) = sys::close_from(3 + preserve_fds) {
+        eprintln!("tandem: close fds: {e}");
         sys::exit_now(127);
     }
-    let process = &config.process;
-    match workload.exec(process) {
+    match workload.exec(&config.process) {
         Err(e) => {
             // stderr is the container's: the workload's failure belongs there.
             eprintln!("tandem: {e}");
@@ -160,15 +163,13 @@ fn switch_identity(config: &Config) -> Result<()> {
     capabilities::apply(caps).map_err(|e| Error::sys("set capabilities", e))
 }
 
-/// Nothing the runtime opened reaches the workload: every fd above stdio
-/// and the preserved ones is marked close-on-exec.
-fn close_fds(preserve: u32) -> Result<()> {
-    for fd in 3..3 + preserve {
+/// The preserved fds (3 .. 3+N) are handed on: clear their close-on-exec.
+fn preserve(count: u32) -> Result<()> {
+    for fd in 3..3 + count {
         match sys::clear_cloexec(fd as i32) {
             Err(e) if e.raw_os_error() == Some(libc::EBADF) => {}
             r => r.map_err(|e| Error::sys(format!("preserve fd {fd}"), e))?,
         }
     }
-    sys::cloexec_from(3 + preserve).map_err(|e| Error::sys("mark fds close-on-exec", e))?;
     Ok(())
 }

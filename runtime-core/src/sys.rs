@@ -452,14 +452,6 @@ pub fn flock(fd: &impl AsRawFd, op: i32) -> io::Result<()> {
     Ok(())
 }
 
-/// Mark every fd from `first` upwards close-on-exec.
-pub fn cloexec_from(first: u32) -> io::Result<()> {
-    const CLOSE_RANGE_CLOEXEC: u32 = 1 << 2;
-    // SAFETY: plain syscall; only sets flags.
-    cvt(unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, CLOSE_RANGE_CLOEXEC) })?;
-    Ok(())
-}
-
 /// Close every fd from `first` upwards.
 pub fn close_from(first: u32) -> io::Result<()> {
     // SAFETY: closing fds we no longer use; nothing owns them afterwards.
@@ -673,4 +665,23 @@ pub fn make_raw(fd: RawFd) -> io::Result<libc::termios> {
 pub fn restore_terminal(fd: RawFd, t: &libc::termios) {
     // SAFETY: t came from tcgetattr.
     unsafe { libc::tcsetattr(fd, libc::TCSANOW, t) };
+}
+
+extern "C" fn exit_for_signal(sig: libc::c_int) {
+    // SAFETY: _exit is async-signal-safe.
+    unsafe { libc::_exit(128 + sig) }
+}
+
+/// Make each of `sigs` end the process with status 128+signal. A pid 1
+/// ignores signals it has no handler for; a workload that runs inside the
+/// init's own process (wasm) needs this for `kill` to stop it.
+pub fn exit_on_signals(sigs: &[i32]) -> io::Result<()> {
+    for &sig in sigs {
+        // SAFETY: the handler only calls _exit, which is async-signal-safe.
+        let r = unsafe { libc::signal(sig, exit_for_signal as *const () as libc::sighandler_t) };
+        if r == libc::SIG_ERR {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
 }

@@ -80,6 +80,8 @@ impl Workload for NativeWorkload {
 
     fn exec(self: Box<Self>, process: &Process) -> Result<Infallible> {
         let path = self.path.as_ref().ok_or_else(|| err("exec before locate".into()))?;
+        // The new program starts with default dispositions and nothing blocked.
+        sys::reset_signals().map_err(|e| err(format!("reset signals: {e}")))?;
         let e = sys::execve(path, &self.argv, &self.envp);
         Err(err(format!("exec {}: {e}", process.args[0])))
     }

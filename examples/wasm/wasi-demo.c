@@ -1,0 +1,58 @@
+// A small WASI program for tandem's wasm examples and tests.
+//   wasi-demo                 print a greeting
+//   wasi-demo args A B ...    print each argument
+//   wasi-demo env NAME        print $NAME
+//   wasi-demo cat PATH        print a file
+//   wasi-demo write PATH TEXT write TEXT to PATH
+//   wasi-demo exit N          exit with status N
+//   wasi-demo spin            loop forever
+//   wasi-demo alloc MIB       allocate and touch MIB MiB
+// Build: clang --target=wasm32-wasi --sysroot=/usr -O2 -o wasi-demo.wasm wasi-demo.c
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        printf("hello from wasm, inside a tandem container\n");
+        return 0;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "args")) {
+        for (int i = 0; i < argc; i++) printf("argv[%d]=%s\n", i, argv[i]);
+    } else if (!strcmp(cmd, "env") && argc > 2) {
+        const char *v = getenv(argv[2]);
+        printf("%s=%s\n", argv[2], v ? v : "(unset)");
+    } else if (!strcmp(cmd, "cat") && argc > 2) {
+        FILE *f = fopen(argv[2], "r");
+        if (!f) { perror(argv[2]); return 2; }
+        char buf[4096];
+        size_t n;
+        while ((n = fread(buf, 1, sizeof buf, f)) > 0) fwrite(buf, 1, n, stdout);
+        fclose(f);
+    } else if (!strcmp(cmd, "write") && argc > 3) {
+        FILE *f = fopen(argv[2], "w");
+        if (!f) { perror(argv[2]); return 2; }
+        fputs(argv[3], f);
+        fclose(f);
+    } else if (!strcmp(cmd, "exit") && argc > 2) {
+        fflush(stdout);
+        exit(atoi(argv[2]));
+    } else if (!strcmp(cmd, "spin")) {
+        printf("spinning\n");
+        fflush(stdout);
+        for (volatile unsigned long i = 0;; i++) {}
+    } else if (!strcmp(cmd, "alloc") && argc > 2) {
+        int mib = atoi(argv[2]);
+        for (int i = 0; i < mib; i++) {
+            char *p = malloc(1 << 20);
+            if (!p) { printf("malloc failed after %d MiB\n", i); return 3; }
+            memset(p, 1, 1 << 20);
+        }
+        printf("allocated %d MiB\n", mib);
+    } else {
+        fprintf(stderr, "unknown command %s\n", cmd);
+        return 64;
+    }
+    return 0;
+}

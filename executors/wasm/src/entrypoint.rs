@@ -1,0 +1,85 @@
+//! Finding and reading the module named by `process.args[0]` inside the
+//! container's rootfs (symlinks resolved inside it, never out of it).
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use tandem_runtime_core::inroot::{self, Root};
+use tandem_runtime_core::{Config, Result};
+
+use crate::err;
+
+pub const MAGIC: &[u8; 4] = b"\0asm";
+
+/// Core module or component, from the header's version field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Module,
+    Component,
+}
+
+pub fn kind(bytes: &[u8]) -> Option<Kind> {
+    if bytes.len() < 8 || &bytes[..4] != MAGIC {
+        return None;
+    }
+    // Core modules are version 1; components carry layer 1 in bytes 6..8.
+    Some(if bytes[4..8] == [1, 0, 0, 0] { Kind::Module } else { Kind::Component })
+}
+
+fn open_in(rootfs: &Path, path: &Path) -> std::io::Result<std::fs::File> {
+    let root = Root::open(rootfs)?;
+    let fd = root.open_path(path)?;
+    std::fs::File::open(inroot::fd_path(&fd))
+}
+
+fn is_file_in(rootfs: &Path, path: &Path) -> bool {
+    open_in(rootfs, path).and_then(|f| f.metadata()).is_ok_and(|m| m.is_file())
+}
+
+/// The container path of the entrypoint: `args[0]` if absolute, else looked
+/// up in the process's PATH inside the rootfs.
+pub fn resolve(config: &Config) -> Result<PathBuf> {
+    let name = &config.process.args[0];
+    if name.contains('/') {
+        let p = if Path::new(name).is_absolute() { PathBuf::from(name) } else { config.process.cwd.join(name) };
+        return Ok(p);
+    }
+    let path_var = config
+        .process
+        .env
+        .iter()
+        .find_map(|e| e.strip_prefix("PATH="))
+        .unwrap_or("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+    path_var
+        .split(':')
+        .filter(|d| Path::new(d).is_absolute())
+        .map(|d| Path::new(d).join(name))
+        .find(|p| is_file_in(&config.rootfs, p))
+        .ok_or_else(|| err(format!("\"{name}\": module not found in the rootfs's $PATH ({path_var})")))
+}
+
+pub fn read(rootfs: &Path, path: &Path) -> Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    open_in(rootfs, path)
+        .and_then(|mut f| f.read_to_end(&mut bytes))
+        .map_err(|e| err(format!("read module {} in the rootfs: {e}", path.display())))?;
+    Ok(bytes)
+}
+
+pub fn has_wasm_magic(rootfs: &Path, path: &Path) -> bool {
+    let mut head = [0u8; 4];
+    open_in(rootfs, path).and_then(|mut f| f.read_exact(&mut head)).is_ok() && &head == MAGIC
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn headers_tell_modules_from_components() {
+        assert_eq!(kind(b"\0asm\x01\0\0\0"), Some(Kind::Module));
+        assert_eq!(kind(b"\0asm\x0d\0\x01\0"), Some(Kind::Component));
+        assert_eq!(kind(b"\x7fELF\x02\x01\x01\0"), None);
+        assert_eq!(kind(b"\0asm"), None);
+    }
+}

@@ -1,0 +1,144 @@
+//! Running the prepared module in the container's init, after `start`.
+
+use std::convert::Infallible;
+use std::path::Path;
+
+use tandem_runtime_core::{Process, Result, Workload, sys};
+use wasmtime::component::ResourceTable;
+use wasmtime::{Engine, Linker, Store, StoreLimits, StoreLimitsBuilder};
+use wasmtime_wasi::p1::WasiP1Ctx;
+use wasmtime_wasi::p2::bindings::sync::Command;
+use wasmtime_wasi::{FsPerms, I32Exit, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+
+use crate::cache::Compiled;
+use crate::err;
+
+/// Exit status of a container whose module trapped (as the wasmtime CLI
+/// reports a trap: 128 + SIGABRT).
+pub const TRAP_EXIT_CODE: i32 = 134;
+
+/// Signals that stop the module (it runs as pid 1, which ignores signals
+/// that have no handler).
+const STOP_SIGNALS: &[i32] = &[libc::SIGTERM, libc::SIGINT, libc::SIGHUP, libc::SIGQUIT, libc::SIGUSR1, libc::SIGUSR2];
+
+pub struct WasmWorkload {
+    engine: Engine,
+    compiled: Option<Compiled>,
+    memory_limit: Option<usize>,
+}
+
+impl WasmWorkload {
+    pub fn new(engine: Engine, compiled: Compiled, memory_limit: Option<usize>) -> WasmWorkload {
+        WasmWorkload { engine, compiled: Some(compiled), memory_limit }
+    }
+
+    fn limits(&self) -> StoreLimits {
+        let b = StoreLimitsBuilder::new().trap_on_grow_failure(true);
+        match self.memory_limit {
+            Some(l) => b.memory_size(l),
+            None => b,
+        }
+        .build()
+    }
+}
+
+struct P1State {
+    wasi: WasiP1Ctx,
+    limits: StoreLimits,
+}
+
+struct P2State {
+    ctx: WasiCtx,
+    table: ResourceTable,
+    limits: StoreLimits,
+}
+
+impl WasiView for P2State {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.ctx, table: &mut self.table }
+    }
+}
+
+/// WASI as the container sees it: its argv and env, its `/` (after
+/// pivot_root, so the spec's mounts are there) preopened as `/`, its cwd as
+/// `.`, its stdio and its network namespace.
+fn wasi(process: &Process) -> Result<WasiCtxBuilder> {
+    let mut b = WasiCtxBuilder::new();
+    b.args(&process.args).inherit_stdio().inherit_network().allow_blocking_current_thread(true);
+    for e in &process.env {
+        if let Some((k, v)) = e.split_once('=') {
+            b.env(k, v);
+        }
+    }
+    b.preopened_dir("/", "/", FsPerms::ReadWrite).map_err(|e| err(format!("preopen /: {e:#}")))?;
+    if process.cwd != Path::new("/") {
+        b.preopened_dir(&process.cwd, ".", FsPerms::ReadWrite)
+            .map_err(|e| err(format!("preopen {}: {e:#}", process.cwd.display())))?;
+    }
+    Ok(b)
+}
+
+/// The container's exit status for how the module ended.
+fn status(result: wasmtime::Result<()>, memory_limit: Option<usize>) -> i32 {
+    let e = match result {
+        Ok(()) => return 0,
+        Err(e) => e,
+    };
+    if let Some(exit) = e.downcast_ref::<I32Exit>() {
+        return exit.0;
+    }
+    let mut msg = format!("{e:?}");
+    if let Some(limit) = memory_limit.filter(|_| msg.contains("memory")) {
+        msg.push_str(&format!("\n(the container's memory limit bounds linear memory to {limit} bytes)"));
+    }
+    eprintln!("tandem: wasm trap: {msg}");
+    TRAP_EXIT_CODE
+}
+
+impl WasmWorkload {
+    fn run_module(&self, module: &wasmtime::Module, process: &Process) -> Result<i32> {
+        let mut linker: Linker<P1State> = Linker::new(&self.engine);
+        wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |s| &mut s.wasi).map_err(|e| err(format!("{e:#}")))?;
+        let mut store = Store::new(&self.engine, P1State { wasi: wasi(process)?.build_p1(), limits: self.limits() });
+        store.limiter(|s| &mut s.limits);
+        let result = linker
+            .instantiate(&mut store, module)
+            .and_then(|i| i.get_typed_func::<(), ()>(&mut store, "_start"))
+            .and_then(|f| f.call(&mut store, ()));
+        Ok(status(result, self.memory_limit))
+    }
+
+    fn run_component(&self, component: &wasmtime::component::Component, process: &Process) -> Result<i32> {
+        let mut linker = wasmtime::component::Linker::<P2State>::new(&self.engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| err(format!("{e:#}")))?;
+        let state = P2State { ctx: wasi(process)?.build(), table: ResourceTable::new(), limits: self.limits() };
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|s| &mut s.limits);
+        let result = Command::instantiate(&mut store, component, &linker)
+            .and_then(|cmd| cmd.wasi_cli_run().call_run(&mut store));
+        Ok(match result {
+            Ok(Ok(())) => 0,
+            Ok(Err(())) => 1,
+            Err(e) => status(Err(e), self.memory_limit),
+        })
+    }
+}
+
+impl Workload for WasmWorkload {
+    fn locate(&mut self, _process: &Process) -> Result<()> {
+        // Read, validated and compiled at create, in the runtime.
+        Ok(())
+    }
+
+    fn exec(mut self: Box<Self>, process: &Process) -> Result<Infallible> {
+        // Keep wasmtime's trap handlers (installed when the engine was made);
+        // unblock what the runtime blocked and let kill stop the module.
+        sys::set_sigmask(libc::SIG_SETMASK, &[]).map_err(|e| err(format!("unblock signals: {e}")))?;
+        sys::exit_on_signals(STOP_SIGNALS).map_err(|e| err(format!("install signal handlers: {e}")))?;
+        let code = match self.compiled.take().expect("exec runs once") {
+            Compiled::Module(m) => self.run_module(&m, process)?,
+            Compiled::Component(c) => self.run_component(&c, process)?,
+        };
+        sys::exit_now(code)
+    }
+}
