@@ -1,7 +1,7 @@
 # The few commands a newcomer needs. Everything runs as root on Debian 12.
 
 CARGO ?= cargo
-DEBIAN_PACKAGES = busybox-static pkg-config runc crun
+DEBIAN_PACKAGES = busybox-static pkg-config runc crun clang lld wasi-libc libclang-rt-14-dev-wasm32
 # .cargo/config.toml names the target, so outputs live under it.
 RELEASE = target/x86_64-unknown-linux-gnu/release
 

@@ -44,12 +44,16 @@ int main(int argc, char **argv) {
         for (volatile unsigned long i = 0;; i++) {}
     } else if (!strcmp(cmd, "alloc") && argc > 2) {
         int mib = atoi(argv[2]);
+        // Keep every block and read it back, so the compiler cannot drop them.
+        char **blocks = calloc(mib, sizeof *blocks);
+        unsigned long sum = 0;
         for (int i = 0; i < mib; i++) {
-            char *p = malloc(1 << 20);
-            if (!p) { printf("malloc failed after %d MiB\n", i); return 3; }
-            memset(p, 1, 1 << 20);
+            blocks[i] = malloc(1 << 20);
+            if (!blocks[i]) { printf("malloc failed after %d MiB\n", i); return 3; }
+            memset(blocks[i], 1, 1 << 20);
         }
-        printf("allocated %d MiB\n", mib);
+        for (int i = 0; i < mib; i++) sum += (unsigned char)blocks[i][i];
+        printf("allocated %d MiB (%lu)\n", mib, sum);
     } else {
         fprintf(stderr, "unknown command %s\n", cmd);
         return 64;

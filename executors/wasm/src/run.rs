@@ -99,6 +99,14 @@ impl WasmWorkload {
     fn run_module(&self, module: &wasmtime::Module, process: &Process) -> Result<i32> {
         let mut linker: Linker<P1State> = Linker::new(&self.engine);
         wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |s| &mut s.wasi).map_err(|e| err(format!("{e:#}")))?;
+        // wasmtime-wasi turns proc_exit(n >= 126) into a trap; a container's
+        // exit status is exact, as a native one's is (255 included).
+        linker.allow_shadowing(true);
+        linker
+            .func_wrap("wasi_snapshot_preview1", "proc_exit", |code: i32| -> wasmtime::Result<()> {
+                Err(wasmtime::Error::new(I32Exit(code)))
+            })
+            .map_err(|e| err(format!("{e:#}")))?;
         let mut store = Store::new(&self.engine, P1State { wasi: wasi(process)?.build_p1(), limits: self.limits() });
         store.limiter(|s| &mut s.limits);
         let result = linker
@@ -140,5 +148,25 @@ impl Workload for WasmWorkload {
             Compiled::Component(c) => self.run_component(&c, process)?,
         };
         sys::exit_now(code)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limiter_refuses_growth_past_the_limit() {
+        let engine = crate::cache::engine().unwrap();
+        let wat = r#"(module (memory (export "memory") 1)
+            (func (export "grow") (param i32) (result i32) (memory.grow (local.get 0))))"#;
+        let module = wasmtime::Module::new(&engine, wat::parse_str(wat).unwrap()).unwrap();
+        let w = WasmWorkload { engine: engine.clone(), compiled: None, memory_limit: Some(4 * 65536) };
+        let mut store = Store::new(&engine, w.limits());
+        store.limiter(|s| s);
+        let i = wasmtime::Instance::new(&mut store, &module, &[]).unwrap();
+        let grow = i.get_typed_func::<i32, i32>(&mut store, "grow").unwrap();
+        assert_eq!(grow.call(&mut store, 2).unwrap(), 1);
+        assert!(grow.call(&mut store, 10).is_err(), "growth past the limit must trap");
     }
 }

@@ -1,0 +1,237 @@
+//! WebAssembly containers: the wasm executor runs modules with wasmtime +
+//! WASI inside the same isolation as a native container.
+
+mod common;
+use common::{Bundle, Env};
+use serde_json::json;
+use std::fs;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+/// examples/wasm/wasi-demo.c compiled once per test process.
+fn demo_wasm() -> &'static Path {
+    static WASM: OnceLock<PathBuf> = OnceLock::new();
+    WASM.get_or_init(|| {
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/wasm/wasi-demo.c");
+        let out = std::env::temp_dir().join(format!("tandem-test-demo-{}.wasm", std::process::id()));
+        let status = std::process::Command::new("clang")
+            .args(["--target=wasm32-wasi", "--sysroot=/usr", "-O2", "-o"])
+            .arg(&out)
+            .arg(&src)
+            .status()
+            .expect("clang (apt-get install clang lld wasi-libc libclang-rt-14-dev-wasm32)");
+        assert!(status.success(), "clang failed to build {}", src.display());
+        out
+    })
+}
+
+/// A busybox bundle with `module` at /app/demo.wasm, run as wasm.
+fn wasm_bundle(env: &Env, name: &str, module: &[u8], args: &[&str]) -> Bundle {
+    let mut b = env.bundle(name, &["/app/demo.wasm"]);
+    fs::create_dir_all(b.rootfs().join("app")).unwrap();
+    fs::write(b.rootfs().join("app/demo.wasm"), module).unwrap();
+    let mut argv = vec!["/app/demo.wasm"];
+    argv.extend_from_slice(args);
+    b.process("args", json!(argv));
+    b.config["annotations"] = json!({"run.oci.handler": "wasm"});
+    b.save();
+    b
+}
+
+fn demo(env: &Env, name: &str, args: &[&str]) -> Bundle {
+    wasm_bundle(env, name, &fs::read(demo_wasm()).unwrap(), args)
+}
+
+#[test]
+fn hello_world_from_c_and_wat() {
+    let env = Env::new("wasm-hello");
+    let b = demo(&env, "c", &[]);
+    let id = env.id("c");
+    assert_eq!(env.run_ok(&id, &b), "hello from wasm, inside a tandem container\n");
+    env.assert_gone(&id, None);
+
+    let wat = wat::parse_file(Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/wasm/hello.wat")).unwrap();
+    let b = wasm_bundle(&env, "wat", &wat, &[]);
+    assert_eq!(env.run_ok(&env.id("wat"), &b), "hello from a WAT module\n");
+}
+
+#[test]
+fn argv_and_env() {
+    let env = Env::new("wasm-args");
+    let b = demo(&env, "b", &["args", "one two", "3"]);
+    assert_eq!(env.run_ok(&env.id("args"), &b), "argv[0]=/app/demo.wasm\nargv[1]=args\nargv[2]=one two\nargv[3]=3\n");
+    let mut b = demo(&env, "b2", &["env", "GREETING"]);
+    b.process("env", json!(["PATH=/bin", "GREETING=hi there"]));
+    assert_eq!(env.run_ok(&env.id("env"), &b), "GREETING=hi there\n");
+}
+
+#[test]
+fn files_in_the_rootfs_and_in_a_volume() {
+    let env = Env::new("wasm-files");
+    let vol = env.dir.join("volume");
+    fs::create_dir_all(&vol).unwrap();
+    fs::write(vol.join("in.txt"), "from the host volume\n").unwrap();
+
+    let mut b = demo(&env, "read", &["cat", "/data/in.txt"]);
+    b.mount(json!({"destination": "/data", "type": "bind", "source": vol, "options": ["rbind", "rw"]}));
+    assert_eq!(env.run_ok(&env.id("read"), &b), "from the host volume\n");
+
+    let mut b = demo(&env, "write", &["write", "/data/out.txt", "written by wasm"]);
+    b.mount(json!({"destination": "/data", "type": "bind", "source": vol, "options": ["rbind", "rw"]}));
+    env.run_ok(&env.id("write"), &b);
+    assert_eq!(fs::read_to_string(vol.join("out.txt")).unwrap(), "written by wasm");
+
+    let mut b = demo(&env, "rootfs", &["write", "/tmp/note", "in the rootfs"]);
+    b.set("/root/readonly", json!(false));
+    env.run_ok(&env.id("rootfs"), &b);
+    assert_eq!(fs::read_to_string(b.rootfs().join("tmp/note")).unwrap(), "in the rootfs");
+
+    // The container's mounts are what the module sees: /proc is the container's.
+    let b = demo(&env, "proc", &["cat", "/proc/self/stat"]);
+    assert!(env.run_ok(&env.id("proc"), &b).starts_with("1 "), "the module runs as pid 1 of its pid namespace");
+}
+
+#[test]
+fn a_module_cannot_reach_the_host() {
+    let env = Env::new("wasm-confine");
+    let secret = env.dir.join("host-secret");
+    fs::write(&secret, "host only\n").unwrap();
+    // An absolute symlink to the host file, and `..` climbing: both stay in the rootfs.
+    let b = demo(&env, "link", &["cat", "/leak"]);
+    std::os::unix::fs::symlink(&secret, b.rootfs().join("leak")).unwrap();
+    let (code, out, err) = env.run(&env.id("link"), &b);
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(!out.contains("host only"));
+    let climb = format!("/../../../../../..{}", secret.display());
+    let b = demo(&env, "climb", &["cat", &climb]);
+    let (code, out, _) = env.run(&env.id("climb"), &b);
+    assert_eq!(code, 2);
+    assert!(!out.contains("host only"));
+}
+
+#[test]
+fn exit_codes_are_exact_and_traps_are_reported() {
+    let env = Env::new("wasm-exit");
+    for code in [0, 3, 255] {
+        let b = demo(&env, &format!("e{code}"), &["exit", &code.to_string()]);
+        let (got, _, err) = env.run(&env.id(&format!("e{code}")), &b);
+        assert_eq!(got, code, "{err}");
+    }
+    // The status survives detached: state and delete see the module's code through the init.
+    let b = demo(&env, "detached", &["exit", "7"]);
+    let id = env.id("detached");
+    env.ok(&["run", "-d", "--bundle", b.str(), &id]);
+    env.wait_status(&id, "stopped");
+    env.ok(&["delete", &id]);
+
+    let wat = wat::parse_file(Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/wasm/trap.wat")).unwrap();
+    let b = wasm_bundle(&env, "trap", &wat, &[]);
+    let (code, _, err) = env.run(&env.id("trap"), &b);
+    assert_eq!(code, tandem_executor_wasm::TRAP_EXIT_CODE);
+    assert!(err.contains("wasm trap") && err.contains("unreachable"), "{err}");
+}
+
+#[test]
+fn the_memory_limit_bounds_linear_memory() {
+    let env = Env::new("wasm-mem");
+    let mut b = demo(&env, "b", &["alloc", "64"]);
+    b.linux("resources", json!({"memory": {"limit": 16 * 1024 * 1024}}));
+    let (code, out, err) = env.run(&env.id("big"), &b);
+    assert_eq!(code, tandem_executor_wasm::TRAP_EXIT_CODE, "{out}{err}");
+    assert!(err.contains("memory limit"), "{err}");
+    let mut b = demo(&env, "b2", &["alloc", "4"]);
+    b.linux("resources", json!({"memory": {"limit": 16 * 1024 * 1024}}));
+    assert_eq!(env.run_ok(&env.id("small"), &b), "allocated 4 MiB (4)\n");
+}
+
+#[test]
+fn kill_stops_a_looping_module() {
+    let env = Env::new("wasm-kill");
+    let b = demo(&env, "b", &["spin"]);
+    for sig in ["TERM", "KILL"] {
+        let id = env.id(sig);
+        env.ok(&["run", "-d", "--bundle", b.str(), &id]);
+        assert_eq!(env.status(&id), "running");
+        env.ok(&["kill", &id, sig]);
+        env.wait_status(&id, "stopped");
+        env.ok(&["delete", &id]);
+        env.assert_gone(&id, None);
+    }
+}
+
+fn cache_entries(env: &Env) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = fs::read_dir(env.root.join("wasm-cache"))
+        .map(|d| d.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "cwasm")).collect())
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+#[test]
+fn the_second_create_of_a_module_uses_the_cache() {
+    let env = Env::new("wasm-cache");
+    let b = demo(&env, "b", &[]);
+    env.run_ok(&env.id("first"), &b);
+    let entries = cache_entries(&env);
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    let ino = fs::metadata(&entries[0]).unwrap().ino();
+    // Same module, other container: loaded, not compiled and stored again.
+    let b2 = demo(&env, "b2", &["args"]);
+    env.run_ok(&env.id("second"), &b2);
+    assert_eq!(cache_entries(&env), entries);
+    assert_eq!(fs::metadata(&entries[0]).unwrap().ino(), ino, "the artifact was rewritten: no cache hit");
+    let listed = env.ok(&["wasm-cache", "list"]);
+    assert_eq!(listed.lines().count(), 1, "{listed}");
+
+    // A corrupted artifact fails its check and is compiled again.
+    fs::write(&entries[0], b"garbage").unwrap();
+    assert_eq!(env.run_ok(&env.id("third"), &b), "hello from wasm, inside a tandem container\n");
+    assert_ne!(fs::read(&entries[0]).unwrap(), b"garbage");
+
+    assert!(env.ok(&["wasm-cache", "prune", "--all"]).contains("removed 2"));
+    assert!(cache_entries(&env).is_empty());
+}
+
+#[test]
+fn compat_smart_runs_a_native_sidecar_and_a_wasm_app() {
+    let env = Env::new("wasm-smart");
+    let mut app = demo(&env, "app", &[]);
+    app.config["annotations"] = json!({"module.wasm.image/variant": "compat-smart"});
+    app.save();
+    assert_eq!(env.run_ok(&env.id("app"), &app), "hello from wasm, inside a tandem container\n");
+    let mut sidecar = env.bundle("sidecar", &["sh", "-c", "echo native sidecar"]);
+    sidecar.config["annotations"] = json!({"module.wasm.image/variant": "compat-smart"});
+    sidecar.save();
+    assert_eq!(env.run_ok(&env.id("sidecar"), &sidecar), "native sidecar\n");
+    // And the explicit executor annotation picks wasm by name.
+    let mut named = demo(&env, "named", &[]);
+    named.config["annotations"] = json!({"dev.tandem.executor": "wasm"});
+    named.save();
+    env.run_ok(&env.id("named"), &named);
+}
+
+#[test]
+fn bad_and_missing_modules_fail_at_create() {
+    let env = Env::new("wasm-bad");
+    let b = wasm_bundle(&env, "notwasm", b"#!/bin/sh\necho hi\n", &[]);
+    let id = env.id("notwasm");
+    let (_, err) = env.fails(&["create", "--bundle", b.str(), &id]);
+    assert!(err.contains("/app/demo.wasm") && err.contains("not a WebAssembly"), "{err}");
+    assert_eq!(err.lines().count(), 1);
+    env.assert_gone(&id, None);
+
+    let b = wasm_bundle(&env, "broken", b"\0asm\x01\0\0\0\x01\xff\xff", &[]);
+    let id = env.id("broken");
+    let (_, err) = env.fails(&["create", "--bundle", b.str(), &id]);
+    assert!(err.contains("/app/demo.wasm") && err.contains("invalid WebAssembly"), "{err}");
+    env.assert_gone(&id, None);
+
+    let mut b = wasm_bundle(&env, "missing", b"", &[]);
+    b.process("args", json!(["/app/nope.wasm"]));
+    let id = env.id("missing");
+    let (_, err) = env.fails(&["create", "--bundle", b.str(), &id]);
+    assert!(err.contains("/app/nope.wasm"), "{err}");
+    env.assert_gone(&id, None);
+    assert_eq!(env.ok(&["list", "-q"]), "");
+}
