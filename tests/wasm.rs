@@ -235,3 +235,44 @@ fn bad_and_missing_modules_fail_at_create() {
     env.assert_gone(&id, None);
     assert_eq!(env.ok(&["list", "-q"]), "");
 }
+
+/// The demo as a WASI 0.2 `wasi:cli/command` component, made with the
+/// preview-1 adapter that matches the pinned wasmtime.
+fn demo_component() -> Vec<u8> {
+    let core = fs::read(demo_wasm()).unwrap();
+    wit_component::ComponentEncoder::default()
+        .module(&core)
+        .unwrap()
+        .validate(true)
+        .adapter(
+            "wasi_snapshot_preview1",
+            wasi_preview1_component_adapter_provider::WASI_SNAPSHOT_PREVIEW1_COMMAND_ADAPTER,
+        )
+        .unwrap()
+        .encode()
+        .unwrap()
+}
+
+#[test]
+fn a_component_runs() {
+    let env = Env::new("wasm-component");
+    let component = demo_component();
+    assert_ne!(&component[4..8], &[1, 0, 0, 0], "the fixture must be a component, not a core module");
+    let b = wasm_bundle(&env, "hello", &component, &[]);
+    assert_eq!(env.run_ok(&env.id("hello"), &b), "hello from wasm, inside a tandem container\n");
+    let b = wasm_bundle(&env, "args", &component, &["args", "x y"]);
+    assert_eq!(env.run_ok(&env.id("args"), &b), "argv[0]=/app/demo.wasm\nargv[1]=args\nargv[2]=x y\n");
+    let vol = env.dir.join("vol");
+    fs::create_dir_all(&vol).unwrap();
+    let mut b = wasm_bundle(&env, "write", &component, &["write", "/data/c.txt", "from a component"]);
+    b.mount(json!({"destination": "/data", "type": "bind", "source": vol, "options": ["rbind", "rw"]}));
+    env.run_ok(&env.id("write"), &b);
+    assert_eq!(fs::read_to_string(vol.join("c.txt")).unwrap(), "from a component");
+    // Through the preview-1 adapter, proc_exit(n) becomes wasi:cli/exit's
+    // exit(ok | err): 0 stays 0, any other code is an error, status 1.
+    for (code, want) in [(0, 0), (3, 1), (255, 1)] {
+        let b = wasm_bundle(&env, &format!("exit{code}"), &component, &["exit", &code.to_string()]);
+        let (got, _, err) = env.run(&env.id(&format!("exit{code}")), &b);
+        assert_eq!(got, want, "{err}");
+    }
+}

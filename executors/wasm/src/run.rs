@@ -118,6 +118,8 @@ impl WasmWorkload {
 
     fn run_component(&self, component: &wasmtime::component::Component, process: &Process) -> Result<i32> {
         let mut linker = wasmtime::component::Linker::<P2State>::new(&self.engine);
+        // wasi:cli/exit's exit-with-code(n) (WASI 0.2.12) gives an exact
+        // status; plain exit(result) can only say 0 or 1.
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| err(format!("{e:#}")))?;
         let state = P2State { ctx: wasi(process)?.build(), table: ResourceTable::new(), limits: self.limits() };
         let mut store = Store::new(&self.engine, state);
