@@ -20,7 +20,7 @@ fn bench_runs_and_writes_table_json_and_chart() {
         .unwrap();
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert!(o.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&o.stderr));
-    for op in ["run", "create", "start", "delete", "density 2"] {
+    for op in ["run", "create", "start", "delete", "density 2", "wasm cold", "wasm warm", "native hello"] {
         assert!(stdout.lines().any(|l| l.starts_with(op) && l.contains("tandem")), "no {op} row:\n{stdout}");
     }
     let json: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("results.json")).unwrap()).unwrap();

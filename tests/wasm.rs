@@ -87,6 +87,14 @@ fn files_in_the_rootfs_and_in_a_volume() {
     env.run_ok(&env.id("rootfs"), &b);
     assert_eq!(fs::read_to_string(b.rootfs().join("tmp/note")).unwrap(), "in the rootfs");
 
+    // process.cwd is where relative paths land.
+    let mut b = demo(&env, "cwd", &["write", "rel.txt", "relative"]);
+    b.set("/root/readonly", json!(false));
+    b.process("cwd", json!("/work"));
+    fs::create_dir_all(b.rootfs().join("work")).unwrap();
+    env.run_ok(&env.id("cwd"), &b);
+    assert_eq!(fs::read_to_string(b.rootfs().join("work/rel.txt")).unwrap(), "relative");
+
     // The container's mounts are what the module sees: /proc is the container's.
     let b = demo(&env, "proc", &["cat", "/proc/self/stat"]);
     assert!(env.run_ok(&env.id("proc"), &b).starts_with("1 "), "the module runs as pid 1 of its pid namespace");

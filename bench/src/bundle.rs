@@ -34,3 +34,27 @@ pub fn busybox(dir: &Path, args: &[&str]) -> Result<PathBuf, String> {
     std::fs::write(dir.join("config.json"), spec.to_string()).map_err(|e| e.to_string())?;
     Ok(dir.to_path_buf())
 }
+
+/// The wasm hello bundle: the busybox layout plus examples/wasm/wasi-demo.c
+/// compiled to /app/demo.wasm, run by the wasm executor. `None` when clang
+/// for wasm32-wasi is not installed.
+pub fn wasm_hello(dir: &Path) -> Result<Option<PathBuf>, String> {
+    let bundle = busybox(dir, &["/app/demo.wasm"])?;
+    let app = dir.join("rootfs/app");
+    std::fs::create_dir_all(&app).map_err(|e| e.to_string())?;
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/wasm/wasi-demo.c");
+    let built = Command::new("clang")
+        .args(["--target=wasm32-wasi", "--sysroot=/usr", "-O2", "-o"])
+        .arg(app.join("demo.wasm"))
+        .arg(&src)
+        .status();
+    if !built.is_ok_and(|s| s.success()) {
+        return Ok(None);
+    }
+    let path = dir.join("config.json");
+    let mut spec: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).map_err(|e| e.to_string())?).expect("json");
+    spec["annotations"] = serde_json::json!({"run.oci.handler": "wasm"});
+    std::fs::write(&path, spec.to_string()).map_err(|e| e.to_string())?;
+    Ok(Some(bundle))
+}

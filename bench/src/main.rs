@@ -71,7 +71,15 @@ fn run(args: &Args) -> Result<(), String> {
     if args.density > 0 {
         measure::density(&runtimes, &sleep_bundle, args.density, &mut results)?;
     }
-    notes.push("wasm: no wasm executor in this build yet; the wasm rows arrive with it".into());
+    let tandem_rt = runtimes.iter().find(|r| r.name == "tandem").expect("checked above");
+    match bundle::wasm_hello(&work.join("wasm"))? {
+        Some(wasm_bundle) => {
+            let native = bundle::busybox(&work.join("native-hello"), &["echo", "hello"])?;
+            measure::wasm(tandem_rt, &wasm_bundle, &native, args.iterations, &mut results)?;
+            notes.push("wasm rows: tandem only (no peer here has a wasm handler); cold = compiled-code cache pruned before each run".into());
+        }
+        None => notes.push("wasm rows skipped: clang for wasm32-wasi is not installed".into()),
+    }
 
     std::fs::create_dir_all(&args.out).map_err(|e| format!("create {}: {e}", args.out.display()))?;
     let table = report::table(&results, &names);

@@ -11,6 +11,9 @@ use crate::peers::Runtime;
 /// Operations in table order.
 pub const OPS: &[&str] = &["run", "create", "start", "delete"];
 
+/// Rows measured for tandem alone, with their peak RSS.
+pub const WASM_OPS: &[&str] = &["wasm cold", "wasm warm", "native hello"];
+
 #[derive(Default)]
 pub struct Results {
     /// op -> runtime -> milliseconds
@@ -138,6 +141,28 @@ pub fn density(rts: &[Runtime], bundle: &Path, m: usize, res: &mut Results) -> R
                 return Err(format!("{}: {failed} of {m} containers failed to start in the density run", rt.name));
             }
             res.ms.entry(format!("density {m}")).or_default().entry(rt.name.clone()).or_default().push(ms);
+        }
+    }
+    Ok(())
+}
+
+/// tandem only (the peers here have no wasm handler): `run` of the wasm
+/// hello with a cold cache (pruned before each run, untimed) and a warm
+/// one, against a native hello (`echo`) on the same bundle layout.
+pub fn wasm(rt: &Runtime, wasm_bundle: &Path, native_bundle: &Path, n: usize, res: &mut Results) -> Result<(), String> {
+    let (w, nb) = (wasm_bundle.to_str().expect("utf-8"), native_bundle.to_str().expect("utf-8"));
+    for i in 0..=n {
+        let prune = command(rt, &["wasm-cache", "prune", "--all"]).stderr(Stdio::null()).status();
+        if !prune.is_ok_and(|s| s.success()) {
+            return Err("tandem wasm-cache prune failed".into());
+        }
+        let cold = time(command(rt, &["run", "--bundle", w, &format!("wasm-cold-{i}")]), "wasm cold run")?;
+        let warm = time(command(rt, &["run", "--bundle", w, &format!("wasm-warm-{i}")]), "wasm warm run")?;
+        let native = time(command(rt, &["run", "--bundle", nb, &format!("native-hello-{i}")]), "native hello run")?;
+        if i > 0 {
+            res.record("wasm cold", &rt.name, cold);
+            res.record("wasm warm", &rt.name, warm);
+            res.record("native hello", &rt.name, native);
         }
     }
     Ok(())

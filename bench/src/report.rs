@@ -5,7 +5,7 @@ use std::fmt::Write;
 use serde_json::json;
 
 use crate::Args;
-use crate::measure::{OPS, Results};
+use crate::measure::{OPS, Results, WASM_OPS};
 use crate::peers::Runtime;
 use crate::stats::summarize;
 
@@ -26,11 +26,20 @@ fn fastest_peer(by_rt: &std::collections::BTreeMap<String, Vec<f64>>) -> Option<
 
 pub fn table(res: &Results, names: &[&str]) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "wall time in ms ({} iterations; ratio = median / fastest peer's median)", res.iterations);
+    let _ = writeln!(
+        out,
+        "wall time in ms ({} iterations; ratio = median / fastest peer's median, wasm rows / native hello's)",
+        res.iterations
+    );
     let _ = writeln!(out, "{:<12} {:<8} {:>8} {:>8} {:>8}  ratio", "op", "runtime", "min", "median", "p90");
     for op in ops(res) {
         let Some(by_rt) = res.ms.get(&op) else { continue };
-        let peer = fastest_peer(by_rt);
+        // wasm rows compare with the native hello on the same layout.
+        let native = res.ms.get("native hello").and_then(|m| m.get("tandem")).and_then(|xs| summarize(xs));
+        let peer = match native {
+            Some(n) if op.starts_with("wasm") => Some(("native hello".to_string(), n.median)),
+            _ => fastest_peer(by_rt),
+        };
         for name in names {
             let Some(s) = by_rt.get(*name).and_then(|xs| summarize(xs)) else { continue };
             let ratio = match &peer {
@@ -42,7 +51,7 @@ pub fn table(res: &Results, names: &[&str]) -> String {
     }
     let _ = writeln!(out, "\npeak RSS of the runtime process in MiB (median)");
     let _ = writeln!(out, "{:<12} {}", "op", names.iter().map(|n| format!("{n:>8}")).collect::<String>());
-    for op in OPS {
+    for op in OPS.iter().chain(WASM_OPS) {
         let Some(by_rt) = res.rss_kib.get(*op) else { continue };
         let cells: String = names
             .iter()

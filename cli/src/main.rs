@@ -6,6 +6,7 @@
 
 // Link the built-in executors so their registrations are in the binary.
 use tandem_executor_native as _;
+#[cfg(feature = "wasm")]
 use tandem_executor_wasm as _;
 
 mod logging;
@@ -125,12 +126,14 @@ enum Command {
     /// Print what this runtime supports, as OCI features JSON.
     Features,
     /// The wasm executor's compiled-code cache under --root.
+    #[cfg(feature = "wasm")]
     WasmCache {
         #[command(subcommand)]
         action: CacheAction,
     },
 }
 
+#[cfg(feature = "wasm")]
 #[derive(Subcommand)]
 enum CacheAction {
     /// List cached artifacts: module sha256, engine hash, size, path.
@@ -192,12 +195,14 @@ fn dispatch(cli: Cli, log: &logging::Log) -> Result<i32, Error> {
             return run::run(&rt, &create.id, &create.bundle, &create.options(), detach);
         }
         Command::List { format, quiet } => list(&rt, &format, quiet)?,
+        #[cfg(feature = "wasm")]
         Command::WasmCache { action } => wasm_cache(&rt, action)?,
         Command::Spec { .. } | Command::Features => unreachable!("handled above"),
     }
     Ok(0)
 }
 
+#[cfg(feature = "wasm")]
 fn wasm_cache(rt: &Runtime, action: CacheAction) -> Result<(), Error> {
     use tandem_executor_wasm::cache::{self, Cache};
     let c = Cache::at(rt.root());
