@@ -178,35 +178,27 @@ pub fn reset_signals() -> io::Result<()> {
     set_sigmask(libc::SIG_SETMASK, &[])
 }
 
-/// Change the signal mask by the given signals.
-pub fn set_sigmask(how: i32, sigs: &[i32]) -> io::Result<()> {
-    // SAFETY: set is initialised by sigemptyset before use.
+fn sigset(sigs: &[i32]) -> libc::sigset_t {
+    // SAFETY: sigset_t is plain data, initialised by sigemptyset before use.
     unsafe {
         let mut set: libc::sigset_t = zeroed();
         libc::sigemptyset(&mut set);
         for &s in sigs {
             libc::sigaddset(&mut set, s);
         }
-        let r = libc::pthread_sigmask(how, &set, ptr::null_mut());
-        if r != 0 {
-            return Err(io::Error::from_raw_os_error(r));
-        }
+        set
     }
-    Ok(())
 }
 
-/// Wait for one of the (blocked) signals in `sigs`.
-pub fn sigwait(sigs: &[i32]) -> io::Result<i32> {
-    // SAFETY: set is initialised before use; info is a valid out pointer.
-    unsafe {
-        let mut set: libc::sigset_t = zeroed();
-        libc::sigemptyset(&mut set);
-        for &s in sigs {
-            libc::sigaddset(&mut set, s);
-        }
-        let mut info: libc::siginfo_t = zeroed();
-        retry(|| libc::sigwaitinfo(&set, &mut info))
+/// Change the signal mask by the given signals.
+pub fn set_sigmask(how: i32, sigs: &[i32]) -> io::Result<()> {
+    let set = sigset(sigs);
+    // SAFETY: a valid sigset; the old mask is not wanted.
+    let r = unsafe { libc::pthread_sigmask(how, &set, ptr::null_mut()) };
+    if r != 0 {
+        return Err(io::Error::from_raw_os_error(r));
     }
+    Ok(())
 }
 
 // ---- identity and privileges ----------------------------------------------
@@ -604,16 +596,11 @@ pub fn dup_cloexec(fd: RawFd) -> io::Result<OwnedFd> {
 
 /// A signalfd for the given (already blocked) signals.
 pub fn signalfd(sigs: &[i32]) -> io::Result<OwnedFd> {
-    // SAFETY: set is initialised before use; the fd returned is ours.
-    unsafe {
-        let mut set: libc::sigset_t = zeroed();
-        libc::sigemptyset(&mut set);
-        for &s in sigs {
-            libc::sigaddset(&mut set, s);
-        }
-        let fd = cvt(libc::signalfd(-1, &set, libc::SFD_CLOEXEC))?;
-        Ok(OwnedFd::from_raw_fd(fd))
-    }
+    let set = sigset(sigs);
+    // SAFETY: a valid sigset; the fd returned is new and ours.
+    let fd = cvt(unsafe { libc::signalfd(-1, &set, libc::SFD_CLOEXEC) })?;
+    // SAFETY: as above.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
 /// Read one signal number from a signalfd.
