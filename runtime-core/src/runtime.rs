@@ -61,10 +61,10 @@ impl Runtime {
         state::validate_id(id)?;
         let config = Config::load(bundle)?;
         let executor = executor::select(&config)?;
-        let workload = executor.prepare(&PrepareContext { config: &config, state_root: &self.root })?;
         let dir = StateDir::create(&self.root, id)?;
         let fifo_path = dir.fifo();
         let made = (|| {
+            let workload = executor.prepare(&PrepareContext { config: &config, state_root: &self.root })?;
             sys::mkfifo(&fifo_path, 0o622).map_err(|e| Error::path("mkfifo", &fifo_path, e))?;
             let fifo = sys::open(&fifo_path, libc::O_RDWR).map_err(|e| Error::path("open", &fifo_path, e))?;
             let console_socket = match (opts.console_socket_fd, &opts.console_socket) {

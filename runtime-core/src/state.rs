@@ -50,7 +50,8 @@ pub struct State {
     #[serde(rename = "ociVersion")]
     pub oci_version: String,
     pub id: String,
-    /// The status when the file was written; readers derive the live one.
+    /// The status when the file was written (created); readers derive the
+    /// live one from the init and the exec fifo.
     pub status: Status,
     pub pid: i32,
     pub bundle: PathBuf,
