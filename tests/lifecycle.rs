@@ -156,3 +156,25 @@ fn a_dead_init_whose_pid_was_reused_reads_as_stopped() {
     fs::write(&path, serde_json::to_vec(&s).unwrap()).unwrap();
     assert_eq!(env.status(&id), "running");
 }
+
+#[test]
+fn a_create_killed_half_way_is_cleaned_by_delete_force() {
+    let env = Env::new("halfway");
+    let b = env.bundle("b", &["sleep", "1000"]);
+    let id = env.id("c");
+    // What a create killed before it wrote its state leaves: the locked
+    // directory and the exec fifo, no state.json.
+    std::fs::create_dir_all(env.root.join(&id)).unwrap();
+    std::fs::write(env.root.join(&id).join("exec.fifo"), "").unwrap();
+    assert_eq!(env.status(&id), "creating");
+    let (_, err) = env.fails(&["delete", &id]);
+    assert!(err.contains("not stopped") && err.contains("creating"), "{err}");
+    let (_, err) = env.fails(&["start", &id]);
+    assert!(err.contains("cannot be started"), "{err}");
+    env.ok(&["delete", "--force", &id]);
+    env.assert_gone(&id, None);
+    // The id is free again.
+    env.ok(&["run", "-d", "--bundle", b.str(), &id]);
+    assert_eq!(env.status(&id), "running");
+    env.ok(&["delete", "--force", &id]);
+}
