@@ -284,3 +284,28 @@ fn a_component_runs() {
         assert_eq!(got, want, "{err}");
     }
 }
+
+#[test]
+fn a_module_in_a_bind_mounted_volume_runs() {
+    let env = Env::new("wasm-volume");
+    let vol = env.dir.join("modules");
+    fs::create_dir_all(vol.join("bin")).unwrap();
+    fs::copy(demo_wasm(), vol.join("bin/demo.wasm")).unwrap();
+    let mut b = env.bundle("b", &["/opt/mods/bin/demo.wasm", "args", "vol"]);
+    b.config["annotations"] = json!({"run.oci.handler": "wasm"});
+    b.mount(json!({"destination": "/opt/mods", "type": "bind", "source": vol, "options": ["rbind", "ro"]}));
+    assert_eq!(env.run_ok(&env.id("abs"), &b), "argv[0]=/opt/mods/bin/demo.wasm\nargv[1]=args\nargv[2]=vol\n");
+    // Found through PATH in the volume too, and the volume's files stay in it.
+    b.process("args", json!(["demo.wasm"]));
+    b.process("env", json!(["PATH=/bin:/opt/mods/bin"]));
+    assert_eq!(env.run_ok(&env.id("path"), &b), "hello from wasm, inside a tandem container\n");
+    std::os::unix::fs::symlink("/../../../../etc/hostname", vol.join("bin/escape.wasm")).unwrap();
+    b.process("args", json!(["/opt/mods/bin/escape.wasm"]));
+    let (_, err) = env.fails(&["create", "--bundle", b.str(), &env.id("escape")]);
+    // Resolved inside the volume, the link's target does not exist; followed
+    // out of it, it would be the host's hostname file ("not a WebAssembly").
+    assert!(
+        err.contains("escape.wasm") && err.contains("No such file"),
+        "a link out of the volume was followed: {err}"
+    );
+}

@@ -1,5 +1,6 @@
-//! Finding and reading the module named by `process.args[0]` inside the
-//! container's rootfs (symlinks resolved inside it, never out of it).
+//! Finding and reading the module named by `process.args[0]` as the
+//! container will see it: in its rootfs or in a bind-mounted volume
+//! (symlinks resolved inside the root they start in, never out of it).
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -26,14 +27,32 @@ pub fn kind(bytes: &[u8]) -> Option<Kind> {
     Some(if bytes[4..8] == [1, 0, 0, 0] { Kind::Module } else { Kind::Component })
 }
 
-fn open_in(rootfs: &Path, path: &Path) -> std::io::Result<std::fs::File> {
-    let root = Root::open(rootfs)?;
-    let fd = root.open_path(path)?;
+/// Where a container path's bytes are before the container's mounts exist:
+/// under the source of the last bind mount whose destination holds it (it
+/// shadows earlier ones), else in the rootfs. Returns (root, path in it).
+fn host_location(config: &Config, path: &Path) -> (PathBuf, PathBuf) {
+    for m in config.mounts.iter().rev().filter(|m| m.is_bind()) {
+        let (Ok(rest), Some(src)) = (path.strip_prefix(&m.destination), m.source.as_ref()) else { continue };
+        if rest.as_os_str().is_empty() && !src.is_dir() {
+            // A single file bound onto the path itself.
+            let dir = src.parent().unwrap_or(Path::new("/")).to_path_buf();
+            return (dir, Path::new("/").join(src.file_name().unwrap_or_default()));
+        }
+        return (src.clone(), Path::new("/").join(rest));
+    }
+    (config.rootfs.clone(), path.to_path_buf())
+}
+
+/// Open a container path, resolved inside its root (symlinks never leave it).
+fn open_in(config: &Config, path: &Path) -> std::io::Result<std::fs::File> {
+    let (root, path) = host_location(config, path);
+    let root = Root::open(&root)?;
+    let fd = root.open_path(&path)?;
     std::fs::File::open(inroot::fd_path(&fd))
 }
 
-fn is_file_in(rootfs: &Path, path: &Path) -> bool {
-    open_in(rootfs, path).and_then(|f| f.metadata()).is_ok_and(|m| m.is_file())
+fn is_file_in(config: &Config, path: &Path) -> bool {
+    open_in(config, path).and_then(|f| f.metadata()).is_ok_and(|m| m.is_file())
 }
 
 /// The container path of the entrypoint: `args[0]` if absolute, else looked
@@ -54,21 +73,21 @@ pub fn resolve(config: &Config) -> Result<PathBuf> {
         .split(':')
         .filter(|d| Path::new(d).is_absolute())
         .map(|d| Path::new(d).join(name))
-        .find(|p| is_file_in(&config.rootfs, p))
+        .find(|p| is_file_in(config, p))
         .ok_or_else(|| err(format!("\"{name}\": module not found in the rootfs's $PATH ({path_var})")))
 }
 
-pub fn read(rootfs: &Path, path: &Path) -> Result<Vec<u8>> {
+pub fn read(config: &Config, path: &Path) -> Result<Vec<u8>> {
     let mut bytes = Vec::new();
-    open_in(rootfs, path)
+    open_in(config, path)
         .and_then(|mut f| f.read_to_end(&mut bytes))
-        .map_err(|e| err(format!("read module {} in the rootfs: {e}", path.display())))?;
+        .map_err(|e| err(format!("read module {} (in the rootfs or a bind mount): {e}", path.display())))?;
     Ok(bytes)
 }
 
-pub fn has_wasm_magic(rootfs: &Path, path: &Path) -> bool {
+pub fn has_wasm_magic(config: &Config, path: &Path) -> bool {
     let mut head = [0u8; 4];
-    open_in(rootfs, path).and_then(|mut f| f.read_exact(&mut head)).is_ok() && &head == MAGIC
+    open_in(config, path).and_then(|mut f| f.read_exact(&mut head)).is_ok() && &head == MAGIC
 }
 
 #[cfg(test)]

@@ -49,7 +49,7 @@ impl Executor for Wasm {
         if ann(VARIANT_ANNOTATION) == Some("compat-smart") {
             // Only this case reads a file, and only four bytes of it.
             return match entrypoint::resolve(config) {
-                Ok(path) if entrypoint::has_wasm_magic(&config.rootfs, &path) => Claim::Maybe,
+                Ok(path) if entrypoint::has_wasm_magic(config, &path) => Claim::Maybe,
                 _ => Claim::No,
             };
         }
@@ -59,7 +59,7 @@ impl Executor for Wasm {
     fn prepare(&self, ctx: &PrepareContext) -> Result<Box<dyn Workload>> {
         let config = ctx.config;
         let path = entrypoint::resolve(config)?;
-        let bytes = entrypoint::read(&config.rootfs, &path)?;
+        let bytes = entrypoint::read(config, &path)?;
         let kind = entrypoint::kind(&bytes).ok_or_else(|| {
             err(format!("{}: not a WebAssembly module or component (no \\0asm header)", path.display()))
         })?;
