@@ -66,10 +66,22 @@ fn kill_sends_the_named_signal() {
 #[test]
 fn kill_all_reaches_every_process() {
     let env = Env::new("killall");
-    let b = env.bundle("b", &["sh", "-c", "sleep 1000 & sleep 1000 & wait"]);
+    // pid 1 ignores TERM (no handler); its child traps it and leaves a mark.
+    let child = "trap 'echo got-term > /tmp/child; exit 0' TERM; while :; do sleep 0.05; done";
+    let mut b = env.bundle("b", &["sh", "-c", &format!("sh -c \"{child}\" & while :; do sleep 1; done")]);
+    b.set("/root/readonly", serde_json::json!(false));
     let id = env.id("c");
     env.ok(&["run", "-d", "--bundle", b.str(), &id]);
     let pid = env.state(&id)["pid"].as_i64().unwrap() as i32;
+    let mark = b.rootfs().join("tmp/child");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !mark.exists() {
+        // Repeat until the child has set its trap; only --all can reach it.
+        env.ok(&["kill", "--all", &id, "TERM"]);
+        assert!(std::time::Instant::now() < deadline, "the child never got TERM");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(env.status(&id), "running", "pid 1 without a handler ignores TERM");
     env.ok(&["kill", "--all", &id, "9"]);
     env.wait_status(&id, "stopped");
     env.ok(&["delete", &id]);

@@ -17,10 +17,9 @@ impl Container {
         if status == Status::Creating && !force {
             return Err(Error::NotStopped { id: self.id().to_string(), status: status.to_string() });
         }
+        // Killing the init is enough: the init of a pid namespace takes every
+        // process in it along; without one, only the init is known to be ours.
         if let Some(pidfd) = self.init_pidfd()? {
-            for pid in self.member_pids() {
-                let _ = sys::kill(pid, libc::SIGKILL);
-            }
             let _ = sys::pidfd_send_signal(&pidfd, libc::SIGKILL);
             if !sys::pidfd_wait_exit(&pidfd, 10_000).map_err(|e| Error::sys("wait for the init to die", e))? {
                 return Err(Error::sys(

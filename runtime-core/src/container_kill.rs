@@ -31,16 +31,16 @@ impl Container {
         sys::pidfd_send_signal(&pidfd, sig).map_err(|e| Error::sys(format!("signal {sig} to {}", self.state.pid), e))
     }
 
-    /// Processes in the container: those in the init's pid namespace when
-    /// it has its own, else just the init.
+    /// Processes in the container: every process in its pid namespace when
+    /// the init is pid 1 there (the container owns it), else just the init:
+    /// a container that joined another's pid namespace must not reach the
+    /// owner's processes. (The cgroup will say it for every container.)
     pub fn member_pids(&self) -> Vec<i32> {
         let init = self.state.pid;
-        let (Some(ns), Some(host)) = (procfs::ns_inode(init, "pid"), procfs::ns_inode(1, "pid")) else {
-            return vec![init];
+        let ns = match (procfs::ns_pid(init), procfs::ns_inode(init, "pid")) {
+            (Some(1), Some(ns)) => ns,
+            _ => return vec![init],
         };
-        if ns == host {
-            return vec![init];
-        }
         procfs::all_pids().into_iter().filter(|&p| procfs::ns_inode(p, "pid") == Some(ns)).collect()
     }
 }

@@ -29,6 +29,12 @@ pub fn ns_inode(pid: i32, ns: &str) -> Option<u64> {
     fs::metadata(format!("/proc/{pid}/ns/{ns}")).ok().map(|m| m.ino())
 }
 
+/// The process's pid in its innermost pid namespace (last field of NSpid).
+pub fn ns_pid(pid: i32) -> Option<i32> {
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status.lines().find_map(|l| l.strip_prefix("NSpid:"))?.split_whitespace().last()?.parse().ok()
+}
+
 /// Every pid on the host.
 pub fn all_pids() -> Vec<i32> {
     fs::read_dir("/proc").into_iter().flatten().flatten().filter_map(|e| e.file_name().to_str()?.parse().ok()).collect()
