@@ -60,6 +60,14 @@ pub struct Process {
     pub oom_score_adj: Option<i32>,
 }
 
+/// PATH when `process.env` has none (runc's default).
+pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// The PATH that programs named without a slash are looked up in.
+pub fn search_path(env: &[String]) -> &str {
+    env.iter().find_map(|e| e.strip_prefix("PATH=")).unwrap_or(DEFAULT_PATH)
+}
+
 #[derive(Debug, Clone, Copy)]
 pub struct Rlimit {
     pub resource: u32,

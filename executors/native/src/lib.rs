@@ -43,13 +43,6 @@ fn err(why: String) -> Error {
     Error::Executor { executor: "native".into(), why }
 }
 
-/// PATH from the process environment, or the usual default.
-fn search_path(env: &[String]) -> &str {
-    env.iter()
-        .find_map(|e| e.strip_prefix("PATH="))
-        .unwrap_or("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
-}
-
 fn is_executable(p: &Path) -> bool {
     std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
@@ -60,7 +53,7 @@ pub fn look_path(name: &str, env: &[String]) -> Option<PathBuf> {
         let p = PathBuf::from(name);
         return is_executable(&p).then_some(p);
     }
-    search_path(env)
+    tandem_runtime_core::config::search_path(env)
         .split(':')
         .map(|dir| Path::new(if dir.is_empty() { "." } else { dir }).join(name))
         .find(|p| is_executable(p))

@@ -63,12 +63,7 @@ pub fn resolve(config: &Config) -> Result<PathBuf> {
         let p = if Path::new(name).is_absolute() { PathBuf::from(name) } else { config.process.cwd.join(name) };
         return Ok(p);
     }
-    let path_var = config
-        .process
-        .env
-        .iter()
-        .find_map(|e| e.strip_prefix("PATH="))
-        .unwrap_or("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+    let path_var = tandem_runtime_core::config::search_path(&config.process.env);
     path_var
         .split(':')
         .filter(|d| Path::new(d).is_absolute())
