@@ -9,6 +9,7 @@ use tandem_executor_native as _;
 #[cfg(feature = "wasm")]
 use tandem_executor_wasm as _;
 
+mod cgroup_cmds;
 mod logging;
 mod run;
 mod signal;
@@ -125,6 +126,35 @@ enum Command {
     },
     /// Print what this runtime supports, as OCI features JSON.
     Features,
+    /// Freeze every process of a container.
+    Pause { id: String },
+    /// Thaw a paused container.
+    Resume { id: String },
+    /// List a container's processes (table: the host's `ps` output, filtered).
+    Ps {
+        #[arg(short, long, default_value = "table", value_parser = ["table", "json"])]
+        format: String,
+        id: String,
+        /// Arguments for ps (default -ef).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        ps_args: Vec<String>,
+    },
+    /// Stream a container's stats and OOM events as JSON lines.
+    Events {
+        /// Time between stats, e.g. 5s or 500ms.
+        #[arg(long, default_value = "5s")]
+        interval: String,
+        /// Print the stats once and exit.
+        #[arg(long)]
+        stats: bool,
+        id: String,
+    },
+    /// Change a running container's resources.
+    Update {
+        id: String,
+        #[command(flatten)]
+        args: Box<cgroup_cmds::UpdateArgs>,
+    },
     /// The wasm executor's compiled-code cache under --root.
     #[cfg(feature = "wasm")]
     WasmCache {
@@ -195,6 +225,11 @@ fn dispatch(cli: Cli, log: &logging::Log) -> Result<i32, Error> {
             return run::run(&rt, &create.id, &create.bundle, &create.options(), detach);
         }
         Command::List { format, quiet } => list(&rt, &format, quiet)?,
+        Command::Pause { id } => cgroup_cmds::pause(&rt, &id)?,
+        Command::Resume { id } => cgroup_cmds::resume(&rt, &id)?,
+        Command::Ps { format, id, ps_args } => cgroup_cmds::ps(&rt, &id, &format, &ps_args)?,
+        Command::Events { interval, stats, id } => cgroup_cmds::events(&rt, &id, &interval, stats)?,
+        Command::Update { id, args } => cgroup_cmds::update(&rt, &id, &args)?,
         #[cfg(feature = "wasm")]
         Command::WasmCache { action } => wasm_cache(&rt, action)?,
         Command::Spec { .. } | Command::Features => unreachable!("handled above"),

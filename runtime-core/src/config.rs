@@ -38,6 +38,8 @@ pub struct Config {
     /// Propagation applied to `/` of the new mount namespace (MS_* flags).
     pub rootfs_propagation: u64,
     pub annotations: BTreeMap<String, String>,
+    /// `linux.resources`, written to the container's cgroup.
+    pub resources: oci::LinuxResources,
     /// The spec as loaded, for executors and hooks that need a field the
     /// engine itself does not interpret.
     pub spec: Spec,
@@ -294,6 +296,7 @@ impl Config {
             readonly_paths: abs_paths("linux.readonlyPaths", linux.readonly_paths())?,
             rootfs_propagation,
             annotations: spec.annotations().clone().unwrap_or_default().into_iter().collect(),
+            resources: linux.resources().clone().unwrap_or_default(),
             spec,
         })
     }

@@ -5,6 +5,7 @@
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
+use crate::cgroups::Cgroup;
 use crate::error::{Error, Result};
 use crate::procfs;
 use crate::state::{State, StateDir, Status};
@@ -37,8 +38,11 @@ impl Container {
             init_start_time: 0,
             executor: String::new(),
             owner: String::new(),
+            cgroup: None,
         };
-        Container { root, state, pidfd: None, incomplete: true }
+        let mut c = Container { root, state, pidfd: None, incomplete: true };
+        c.state.cgroup = c.planned_cgroup();
+        c
     }
 
     pub fn id(&self) -> &str {
@@ -79,7 +83,10 @@ impl Container {
                 self.state = s;
                 self.incomplete = false;
             }
-            None => self.incomplete = true,
+            None => {
+                self.incomplete = true;
+                self.state.cgroup = self.planned_cgroup();
+            }
         }
         Ok(dir)
     }
@@ -113,5 +120,19 @@ impl Container {
 
     pub fn root(&self) -> &Path {
         &self.root
+    }
+
+    /// The cgroup a create recorded before making it (for a create killed
+    /// half-way, which never wrote its state).
+    fn planned_cgroup(&self) -> Option<Cgroup> {
+        let text = std::fs::read(self.dir().join(crate::state::CGROUP_FILE)).ok()?;
+        serde_json::from_slice(&text).ok()
+    }
+
+    /// The container's cgroup, or an error naming what needs it.
+    pub(crate) fn cgroup(&self, what: &str) -> Result<&Cgroup> {
+        self.state.cgroup.as_ref().ok_or_else(|| {
+            Error::sys(format!("{what} container '{}'", self.id()), std::io::Error::other("it has no cgroup"))
+        })
     }
 }

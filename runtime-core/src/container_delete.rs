@@ -7,18 +7,22 @@ use crate::sys;
 
 impl Container {
     /// Delete the container. A created or stopped one goes without force
-    /// (as with runc); a running or paused one needs `force`.
+    /// (as with runc); a running or paused one needs `force`. Every process
+    /// in its cgroup is killed, then the cgroup and the state go.
     pub fn delete(mut self, force: bool) -> Result<()> {
         let dir = self.lock()?;
         let status = self.status();
-        if matches!(status, Status::Running | Status::Paused) && !force {
+        if matches!(status, Status::Running | Status::Paused | Status::Creating) && !force {
             return Err(Error::NotStopped { id: self.id().to_string(), status: status.to_string() });
         }
-        if status == Status::Creating && !force {
-            return Err(Error::NotStopped { id: self.id().to_string(), status: status.to_string() });
+        // The cgroup holds every process of the container, in its own pid
+        // namespace or not; SIGKILL also reaches frozen ones (the cgroup is
+        // thawed after it).
+        if let Some(cg) = &self.state.cgroup
+            && cg.dirs.values().any(|d| d.exists())
+        {
+            cg.signal_all(libc::SIGKILL)?;
         }
-        // Killing the init is enough: the init of a pid namespace takes every
-        // process in it along; without one, only the init is known to be ours.
         if let Some(pidfd) = self.init_pidfd()? {
             let _ = sys::pidfd_send_signal(&pidfd, libc::SIGKILL);
             if !sys::pidfd_wait_exit(&pidfd, 10_000).map_err(|e| Error::sys("wait for the init to die", e))? {
@@ -27,6 +31,9 @@ impl Container {
                     std::io::Error::from_raw_os_error(libc::ETIMEDOUT),
                 ));
             }
+        }
+        if let Some(cg) = &self.state.cgroup {
+            cg.destroy()?;
         }
         dir.remove()
     }

@@ -22,20 +22,38 @@ impl Container {
             return Err(Error::NotRunning { id: self.id().to_string(), status: "stopped".into() });
         };
         if all {
+            if let Some(cg) = &self.state.cgroup {
+                // The cgroup is frozen while it is signalled, so no process
+                // forks away from the list.
+                return cg.signal_all(sig);
+            }
             for pid in self.member_pids() {
                 if pid != self.state.pid {
                     let _ = sys::kill(pid, sig);
                 }
             }
         }
-        sys::pidfd_send_signal(&pidfd, sig).map_err(|e| Error::sys(format!("signal {sig} to {}", self.state.pid), e))
+        sys::pidfd_send_signal(&pidfd, sig)
+            .map_err(|e| Error::sys(format!("signal {sig} to {}", self.state.pid), e))?;
+        // A frozen v1 cgroup holds even SIGKILL until it is thawed.
+        if sig == libc::SIGKILL
+            && status == Status::Paused
+            && let Some(cg) = &self.state.cgroup
+        {
+            cg.thaw()?;
+        }
+        Ok(())
     }
 
-    /// Processes in the container: every process in its pid namespace when
-    /// the init is pid 1 there (the container owns it), else just the init:
-    /// a container that joined another's pid namespace must not reach the
-    /// owner's processes. (The cgroup will say it for every container.)
+    /// Processes in the container: those in its cgroup; for a container
+    /// recorded without one, every process in its pid namespace when the
+    /// init is pid 1 there (the container owns it), else just the init: a
+    /// container that joined another's pid namespace must not reach the
+    /// owner's processes.
     pub fn member_pids(&self) -> Vec<i32> {
+        if let Some(pids) = self.state.cgroup.as_ref().and_then(|cg| cg.pids().ok()) {
+            return pids;
+        }
         let init = self.state.pid;
         let ns = match (procfs::ns_pid(init), procfs::ns_inode(init, "pid")) {
             (Some(1), Some(ns)) => ns,

@@ -28,6 +28,9 @@ pub enum Error {
     #[error("container '{id}' is not running: it is {status}")]
     NotRunning { id: String, status: String },
 
+    #[error("container '{id}' is not paused: it is {status}")]
+    NotPaused { id: String, status: String },
+
     #[error("container '{id}' cannot be started: it is {status}, not created")]
     NotCreated { id: String, status: String },
 
@@ -76,7 +79,7 @@ impl Error {
             Error::NotFound(_) => 4,
             Error::Paused(_) => 5,
             Error::NotStopped { .. } => 6,
-            Error::NotRunning { .. } | Error::NotCreated { .. } => 7,
+            Error::NotRunning { .. } | Error::NotCreated { .. } | Error::NotPaused { .. } => 7,
             Error::ConfigInvalid { .. } => 8,
             Error::Console(_) => 9,
             Error::Executor { .. } => 10,

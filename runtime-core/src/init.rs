@@ -1,7 +1,9 @@
 //! The container's init: what the cloned child does, top to bottom, until
 //! it becomes the workload.
 //!
-//! Order matters and follows the OCI runtime spec and runc: namespaces,
+//! Order matters and follows the OCI runtime spec and runc: the runtime's
+//! go-ahead (cgroup joined, id maps written), namespaces (the cgroup
+//! namespace last, so its root is the container's cgroup),
 //! mounts and devices, pivot_root, console, sysctl, hostname, read-only and
 //! masked paths, rlimits, cwd, locating the program, user and groups,
 //! capabilities, no_new_privs, the start barrier, closing every fd but
@@ -54,13 +56,11 @@ pub fn run(args: InitArgs) -> ! {
         sys::exit_now(1);
     }
     let mut setup = || -> Result<()> {
+        match sync::recv(&sync)? {
+            Some(Msg::Proceed) => {}
+            _ => return Err(Error::Init("runtime went away before placing the init in its cgroup".into())),
+        }
         if config.creates(NsKind::User) {
-            match sync::recv(&sync)? {
-                Some(Msg::IdMapsWritten) => {}
-                _ => {
-                    return Err(Error::Init("runtime went away before writing id maps".into()));
-                }
-            }
             sys::setresgid(0).map_err(|e| Error::sys("become root in the user namespace (gid)", e))?;
             sys::setresuid(0).map_err(|e| Error::sys("become root in the user namespace (uid)", e))?;
         }

@@ -4,6 +4,7 @@
 
 use std::os::fd::OwnedFd;
 
+use crate::cgroups::Cgroup;
 use crate::config::{Config, NsKind};
 use crate::error::{Error, Result};
 use crate::executor::Workload;
@@ -22,6 +23,8 @@ pub struct LaunchArgs<'a> {
     pub no_pivot: bool,
     /// Name of the session keyring to join, unless --no-new-keyring.
     pub keyring: Option<String>,
+    /// The cgroup (made, resources written) the init joins before it goes on.
+    pub cgroup: Option<&'a Cgroup>,
 }
 
 /// A live init, blocked before its workload.
@@ -56,7 +59,7 @@ pub fn launch(args: LaunchArgs) -> Result<Launched> {
             drop(child_sock);
             drop(args.start_fifo);
             drop(args.console_socket);
-            match wait_ready(pid, config, &parent_sock) {
+            match wait_ready(pid, config, args.cgroup, &parent_sock) {
                 Ok(()) => {
                     let start_time = procfs::start_time(pid)
                         .ok_or_else(|| Error::Init(format!("init (pid {pid}) exited right after reporting ready")))?;
@@ -72,17 +75,20 @@ pub fn launch(args: LaunchArgs) -> Result<Launched> {
     }
 }
 
-fn wait_ready(pid: i32, config: &Config, sock: &OwnedFd) -> Result<()> {
+fn wait_ready(pid: i32, config: &Config, cgroup: Option<&Cgroup>, sock: &OwnedFd) -> Result<()> {
     // Written from here: the init is not dumpable, so in a user namespace it
     // could not write its own /proc files. It survives execve.
     if let Some(adj) = config.process.oom_score_adj {
         let path = format!("/proc/{pid}/oom_score_adj");
         std::fs::write(&path, adj.to_string()).map_err(|e| Error::path("write", &path, e))?;
     }
+    if let Some(cg) = cgroup {
+        cg.join(pid)?;
+    }
     if config.creates(NsKind::User) {
         namespaces::write_id_maps(pid, config)?;
-        sync::send(sock, &Msg::IdMapsWritten)?;
     }
+    sync::send(sock, &Msg::Proceed)?;
     match sync::recv(sock)? {
         Some(Msg::Ready) => Ok(()),
         Some(Msg::Failed(why)) => Err(Error::Init(why)),

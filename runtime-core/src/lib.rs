@@ -9,17 +9,21 @@
 //! when it hands over to the executor's [`Workload`].
 //!
 //! Modules follow one concern each: `config` (validation), `namespaces`,
-//! `rootfs`, `devices`, `capabilities`, `console`, `launch` (runtime side)
+//! `rootfs`, `devices`, `cgroups`, `capabilities`, `console`, `launch` (runtime side)
 //! and `init` (container side), `state`, and one `container_<verb>` file per
 //! lifecycle verb. All `unsafe` code lives in `sys`.
 
 pub mod capabilities;
+pub mod cgroups;
 pub mod config;
 mod console;
 mod container;
 mod container_delete;
+mod container_events;
 mod container_kill;
+mod container_pause;
 mod container_start;
+mod container_update;
 mod devices;
 pub mod error;
 pub mod executor;
@@ -37,6 +41,7 @@ pub mod sys;
 
 pub use config::{Config, Process};
 pub use container::Container;
+pub use container_events::{Event, Events};
 pub use error::{Error, Result};
 pub use executor::{Claim, Executor, PrepareContext, Registration, Workload};
 pub use runtime::{CreateOptions, DEFAULT_ROOT, Runtime};

@@ -4,7 +4,9 @@
 //! pid and time namespaces only take effect for children, so joining one
 //! by path (and creating a time namespace, whose offsets must be written
 //! before any process is in it) happens in the runtime just before the
-//! clone. Everything else is either a clone flag or a `setns` in the init.
+//! clone. A new cgroup namespace is made by the init once the runtime has
+//! placed it in its cgroup. Everything else is either a clone flag or a
+//! `setns` in the init.
 
 use std::fs;
 use std::path::Path;
@@ -20,7 +22,7 @@ pub fn clone_flags(config: &Config) -> u64 {
     let user_joined = config.namespace(NsKind::User).is_some_and(|n| n.path.is_some());
     let mut flags = 0;
     for ns in &config.namespaces {
-        if ns.path.is_some() || ns.kind == NsKind::Time {
+        if ns.path.is_some() || matches!(ns.kind, NsKind::Time | NsKind::Cgroup) {
             continue;
         }
         if user_joined && ns.kind != NsKind::Pid {
@@ -74,11 +76,18 @@ pub fn enter_in_init(config: &Config) -> Result<()> {
         let flags = config
             .namespaces
             .iter()
-            .filter(|n| n.path.is_none() && !matches!(n.kind, NsKind::Pid | NsKind::Time | NsKind::User))
+            .filter(|n| {
+                n.path.is_none() && !matches!(n.kind, NsKind::Pid | NsKind::Time | NsKind::User | NsKind::Cgroup)
+            })
             .fold(0, |f, n| f | n.kind.clone_flag());
         if flags != 0 {
             sys::unshare(flags).map_err(|e| Error::sys("unshare namespaces", e))?;
         }
+    }
+    // Last, and only now that the runtime has moved us into the
+    // container's cgroup: the namespace's root is the cgroup we are in.
+    if config.creates(NsKind::Cgroup) {
+        sys::unshare(libc::CLONE_NEWCGROUP).map_err(|e| Error::sys("create cgroup namespace", e))?;
     }
     Ok(())
 }

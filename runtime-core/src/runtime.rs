@@ -4,6 +4,7 @@ use std::fs;
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
+use crate::cgroups::Cgroup;
 use crate::config::Config;
 use crate::container::Container;
 use crate::error::{Error, Result};
@@ -63,8 +64,14 @@ impl Runtime {
         let executor = executor::select(&config)?;
         let dir = StateDir::create(&self.root, id)?;
         let fifo_path = dir.fifo();
+        let mut cgroup: Option<Cgroup> = None;
         let made = (|| {
             let workload = executor.prepare(&PrepareContext { config: &config, state_root: &self.root })?;
+            let cg = Cgroup::plan(&config, id)?;
+            state::write_atomic(&dir.path.join(state::CGROUP_FILE), &serde_json::to_vec(&cg).expect("plain data"))?;
+            let cg = cgroup.insert(cg);
+            cg.create()?;
+            cg.apply(&config.resources, &config.devices, true)?;
             sys::mkfifo(&fifo_path, 0o622).map_err(|e| Error::path("mkfifo", &fifo_path, e))?;
             let fifo = sys::open(&fifo_path, libc::O_RDWR).map_err(|e| Error::path("open", &fifo_path, e))?;
             let console_socket = match (opts.console_socket_fd, &opts.console_socket) {
@@ -80,6 +87,7 @@ impl Runtime {
                 preserve_fds: opts.preserve_fds,
                 no_pivot: opts.no_pivot,
                 keyring: (!opts.no_new_keyring).then(|| id.to_string()),
+                cgroup: Some(cg),
             })?;
             let state = State {
                 oci_version: config.oci_version.clone(),
@@ -93,6 +101,7 @@ impl Runtime {
                 init_start_time: launched.start_time,
                 executor: executor.name().to_string(),
                 owner: String::new(),
+                cgroup: Some(cg.clone()),
             };
             let persisted = dir.save(&state).and_then(|()| match &opts.pid_file {
                 Some(p) => state::write_atomic(p, launched.pid.to_string().as_bytes()),
@@ -108,6 +117,9 @@ impl Runtime {
         match made {
             Ok(c) => Ok(c),
             Err(e) => {
+                if let Some(cg) = &cgroup {
+                    let _ = cg.destroy();
+                }
                 let _ = dir.remove();
                 Err(e)
             }

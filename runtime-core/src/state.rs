@@ -15,11 +15,15 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
+use crate::cgroups::Cgroup;
 use crate::error::{Error, Result};
 use crate::{procfs, sys};
 
 pub const STATE_FILE: &str = "state.json";
 pub const EXEC_FIFO: &str = "exec.fifo";
+/// Written before the cgroup is made, so `delete --force` finds a cgroup
+/// that a runtime killed half-way through `create` left behind.
+pub const CGROUP_FILE: &str = "cgroup.json";
 
 /// OCI's four statuses plus paused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -66,6 +70,9 @@ pub struct State {
     pub executor: String,
     #[serde(default)]
     pub owner: String,
+    /// The container's cgroup (absent in states written before cgroups).
+    #[serde(default)]
+    pub cgroup: Option<Cgroup>,
 }
 
 impl State {
@@ -75,7 +82,13 @@ impl State {
         if self.pid <= 0 || !procfs::is_alive(self.pid, self.init_start_time) {
             return Status::Stopped;
         }
-        if dir.join(EXEC_FIFO).exists() { Status::Created } else { Status::Running }
+        if dir.join(EXEC_FIFO).exists() {
+            Status::Created
+        } else if self.cgroup.as_ref().is_some_and(Cgroup::is_frozen) {
+            Status::Paused
+        } else {
+            Status::Running
+        }
     }
 
     /// The state a user (and the OCI state command) sees.
@@ -262,6 +275,7 @@ mod tests {
             init_start_time: 1,
             executor: "native".into(),
             owner: String::new(),
+            cgroup: None,
         };
         assert_eq!(s.live_status(Path::new("/nonexistent")), Status::Stopped);
         assert_eq!(s.to_oci_json(Status::Stopped)["pid"], 0);

@@ -8,8 +8,9 @@ use crate::sys;
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum Msg {
-    /// parent -> init: uid/gid maps are written, go on.
-    IdMapsWritten,
+    /// parent -> init: the init is in its cgroup and its id maps (if any)
+    /// are written: go on.
+    Proceed,
     /// init -> parent: set up and blocked before the workload.
     Ready,
     /// init -> parent: setup failed with this message.
@@ -19,7 +20,7 @@ pub enum Msg {
 pub fn send(sock: &OwnedFd, msg: &Msg) -> Result<()> {
     let mut buf = Vec::with_capacity(64);
     match msg {
-        Msg::IdMapsWritten => buf.push(1),
+        Msg::Proceed => buf.push(1),
         Msg::Ready => buf.push(2),
         Msg::Failed(s) => {
             buf.push(3);
@@ -38,7 +39,7 @@ pub fn recv(sock: &OwnedFd) -> Result<Option<Msg>> {
         return Ok(None);
     }
     Ok(Some(match buf[0] {
-        1 => Msg::IdMapsWritten,
+        1 => Msg::Proceed,
         2 => Msg::Ready,
         _ => Msg::Failed(String::from_utf8_lossy(&buf[1..n]).into_owned()),
     }))
@@ -51,7 +52,7 @@ mod tests {
     #[test]
     fn messages_round_trip() {
         let (a, b) = sys::socketpair().unwrap();
-        for m in [Msg::IdMapsWritten, Msg::Ready, Msg::Failed("no such file".into())] {
+        for m in [Msg::Proceed, Msg::Ready, Msg::Failed("no such file".into())] {
             send(&a, &m).unwrap();
             assert_eq!(recv(&b).unwrap(), Some(m));
         }

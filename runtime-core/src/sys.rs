@@ -672,3 +672,130 @@ pub fn exit_on_signals(sigs: &[i32]) -> io::Result<()> {
     }
     Ok(())
 }
+
+/// An inotify fd watching one file for `mask` events (non-blocking).
+pub fn inotify_watch(path: &Path, mask: u32) -> io::Result<OwnedFd> {
+    let c = cpath(path)?;
+    // SAFETY: inotify_init1 returns a new fd we own.
+    let fd = unsafe { OwnedFd::from_raw_fd(cvt(libc::inotify_init1(libc::IN_CLOEXEC | libc::IN_NONBLOCK))?) };
+    // SAFETY: c is a valid C string; the watch belongs to fd.
+    cvt(unsafe { libc::inotify_add_watch(fd.as_raw_fd(), c.as_ptr(), mask) })?;
+    Ok(fd)
+}
+
+/// A new eventfd (non-blocking).
+pub fn eventfd() -> io::Result<OwnedFd> {
+    // SAFETY: eventfd returns a new fd we own.
+    Ok(unsafe { OwnedFd::from_raw_fd(cvt(libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK))?) })
+}
+
+/// Read and drop whatever is pending on a non-blocking fd.
+pub fn drain(fd: &impl AsRawFd) {
+    let mut buf = [0u8; 4096];
+    while matches!(read(fd, &mut buf), Ok(n) if n > 0) {}
+}
+
+/// One eBPF instruction (struct bpf_insn).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BpfInsn {
+    pub code: u8,
+    /// dst_reg in the low nibble, src_reg in the high one.
+    pub regs: u8,
+    pub off: i16,
+    pub imm: i32,
+}
+
+const BPF_PROG_LOAD: libc::c_long = 5;
+const BPF_PROG_ATTACH: libc::c_long = 8;
+const BPF_PROG_DETACH: libc::c_long = 9;
+const BPF_PROG_GET_FD_BY_ID: libc::c_long = 13;
+const BPF_PROG_QUERY: libc::c_long = 16;
+const BPF_PROG_TYPE_CGROUP_DEVICE: u32 = 15;
+const BPF_CGROUP_DEVICE: u32 = 6;
+const BPF_F_ALLOW_MULTI: u32 = 2;
+
+/// union bpf_attr, as the u32 words the commands used here need (the
+/// kernel wants the unused tail zeroed).
+#[repr(C, align(8))]
+struct BpfAttr([u32; 32]);
+
+impl BpfAttr {
+    fn new() -> Self {
+        BpfAttr([0; 32])
+    }
+    fn set_u64(&mut self, word: usize, v: u64) {
+        self.0[word] = v as u32;
+        self.0[word + 1] = (v >> 32) as u32;
+    }
+}
+
+fn bpf(cmd: libc::c_long, attr: &mut BpfAttr) -> io::Result<i32> {
+    // SAFETY: attr is a zero-initialised bpf_attr large enough for cmd,
+    // and every pointer in it points to memory alive across the call.
+    let r = unsafe { libc::syscall(libc::SYS_bpf, cmd, attr as *mut BpfAttr, size_of::<BpfAttr>() as u32) };
+    cvt(r).map(|r| r as i32)
+}
+
+fn owned(fd: i32) -> OwnedFd {
+    // SAFETY: a new fd returned by the kernel to us.
+    unsafe { OwnedFd::from_raw_fd(fd) }
+}
+
+/// Load a cgroup device program; the verifier's log is the error on failure.
+pub fn bpf_load_device_prog(insns: &[BpfInsn]) -> io::Result<OwnedFd> {
+    let license = c"GPL";
+    let mut log = vec![0u8; 64 * 1024];
+    let mut attr = BpfAttr::new();
+    attr.0[0] = BPF_PROG_TYPE_CGROUP_DEVICE;
+    attr.0[1] = insns.len() as u32;
+    attr.set_u64(2, insns.as_ptr() as u64);
+    attr.set_u64(4, license.as_ptr() as u64);
+    attr.0[6] = 1; // log_level
+    attr.0[7] = log.len() as u32;
+    attr.set_u64(8, log.as_mut_ptr() as u64);
+    match bpf(BPF_PROG_LOAD, &mut attr) {
+        Ok(fd) => Ok(owned(fd)),
+        Err(e) => {
+            let end = log.iter().position(|&b| b == 0).unwrap_or(0);
+            let text = String::from_utf8_lossy(&log[..end]).trim().to_string();
+            if text.is_empty() { Err(e) } else { Err(io::Error::new(e.kind(), format!("{e}: {text}"))) }
+        }
+    }
+}
+
+pub fn bpf_attach_device_prog(cgroup: &OwnedFd, prog: &OwnedFd) -> io::Result<()> {
+    let mut attr = BpfAttr::new();
+    attr.0[0] = cgroup.as_raw_fd() as u32;
+    attr.0[1] = prog.as_raw_fd() as u32;
+    attr.0[2] = BPF_CGROUP_DEVICE;
+    attr.0[3] = BPF_F_ALLOW_MULTI;
+    bpf(BPF_PROG_ATTACH, &mut attr).map(drop)
+}
+
+pub fn bpf_detach_device_prog(cgroup: &OwnedFd, prog: &OwnedFd) -> io::Result<()> {
+    let mut attr = BpfAttr::new();
+    attr.0[0] = cgroup.as_raw_fd() as u32;
+    attr.0[1] = prog.as_raw_fd() as u32;
+    attr.0[2] = BPF_CGROUP_DEVICE;
+    bpf(BPF_PROG_DETACH, &mut attr).map(drop)
+}
+
+/// The ids of the device programs attached to this cgroup itself.
+pub fn bpf_query_device_progs(cgroup: &OwnedFd) -> io::Result<Vec<u32>> {
+    let mut ids = vec![0u32; 64];
+    let mut attr = BpfAttr::new();
+    attr.0[0] = cgroup.as_raw_fd() as u32;
+    attr.0[1] = BPF_CGROUP_DEVICE;
+    attr.set_u64(4, ids.as_mut_ptr() as u64);
+    attr.0[6] = ids.len() as u32;
+    bpf(BPF_PROG_QUERY, &mut attr)?;
+    ids.truncate(attr.0[6] as usize);
+    Ok(ids)
+}
+
+pub fn bpf_prog_fd_by_id(id: u32) -> io::Result<OwnedFd> {
+    let mut attr = BpfAttr::new();
+    attr.0[0] = id;
+    bpf(BPF_PROG_GET_FD_BY_ID, &mut attr).map(owned)
+}

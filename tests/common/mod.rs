@@ -151,6 +151,9 @@ impl Env {
             let alive = fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| !s.contains(") Z "));
             assert!(!alive, "process {pid} of {id} left behind");
         }
+        for dir in cgroup_dirs(id) {
+            assert!(!dir.exists(), "cgroup {} of {id} left behind", dir.display());
+        }
         let mounts = fs::read_to_string("/proc/self/mountinfo").unwrap();
         assert!(
             !mounts.contains(self.dir.to_str().unwrap()),
@@ -170,6 +173,22 @@ impl Drop for Env {
         }
         let _ = fs::remove_dir_all(&self.dir);
     }
+}
+
+/// Where a container with the default cgroupsPath has its cgroup: the
+/// `tandem/<id>` directory of every hierarchy mounted under /sys/fs/cgroup.
+pub fn cgroup_dirs(id: &str) -> Vec<PathBuf> {
+    let base = Path::new("/sys/fs/cgroup");
+    if base.join("cgroup.controllers").exists() {
+        return vec![base.join("tandem").join(id)];
+    }
+    fs::read_dir(base)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| !p.ends_with("systemd") && p.join("cgroup.procs").exists())
+        .map(|p| p.join("tandem").join(id))
+        .collect()
 }
 
 fn running_as_root() -> bool {

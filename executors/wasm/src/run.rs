@@ -78,6 +78,22 @@ fn wasi(process: &Process) -> Result<WasiCtxBuilder> {
     Ok(b)
 }
 
+/// Kernel memory charged with the process (page tables, stacks, the
+/// engine's bookkeeping as the module grows) that RssAnon does not show.
+const SLACK: usize = 1 << 20;
+
+/// Anonymous memory this process holds now (RssAnon): what the cgroup
+/// already charges before the module allocates anything.
+fn own_anonymous_memory() -> usize {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            let line = s.lines().find(|l| l.starts_with("RssAnon:"))?;
+            line.split_whitespace().nth(1)?.parse::<usize>().ok()
+        })
+        .map_or(0, |kb| kb * 1024)
+}
+
 /// The container's exit status for how the module ended.
 fn status(result: wasmtime::Result<()>, memory_limit: Option<usize>) -> i32 {
     let e = match result {
@@ -89,7 +105,7 @@ fn status(result: wasmtime::Result<()>, memory_limit: Option<usize>) -> i32 {
     }
     let mut msg = format!("{e:?}");
     if let Some(limit) = memory_limit.filter(|_| msg.contains("memory")) {
-        msg.push_str(&format!("\n(the container's memory limit bounds linear memory to {limit} bytes)"));
+        msg.push_str(&format!("\n(within the container's memory limit, {limit} bytes were left for linear memory)"));
     }
     eprintln!("tandem: wasm trap: {msg}");
     TRAP_EXIT_CODE
@@ -145,6 +161,10 @@ impl Workload for WasmWorkload {
         // unblock what the runtime blocked and let kill stop the module.
         sys::set_sigmask(libc::SIG_SETMASK, &[]).map_err(|e| err(format!("unblock signals: {e}")))?;
         sys::exit_on_signals(STOP_SIGNALS).map_err(|e| err(format!("install signal handlers: {e}")))?;
+        // The cgroup charges this whole process: linear memory gets what
+        // the runtime itself does not use, so growing past it traps
+        // cleanly instead of meeting the OOM killer.
+        self.memory_limit = self.memory_limit.map(|l| l.saturating_sub(own_anonymous_memory() + SLACK));
         let code = match self.compiled.take().expect("exec runs once") {
             Compiled::Module(m) => self.run_module(&m, process)?,
             Compiled::Component(c) => self.run_component(&c, process)?,

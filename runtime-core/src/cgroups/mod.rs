@@ -1,0 +1,423 @@
+//! A container's cgroup: made at create, the init placed in it by the
+//! runtime before the init goes on, `linux.resources` written to it (at
+//! create and on update), frozen and thawed, read for pids and stats, and
+//! removed at delete.
+//!
+//! The same handle serves v1, v2 and hybrid hosts: it holds the
+//! container's directory in every hierarchy it joined, and the per-version
+//! modules turn resources into files. Every failed write names the file
+//! and the value.
+
+mod device_filter;
+mod devices;
+pub mod layout;
+pub mod stats;
+mod v1;
+mod v2;
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io;
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use oci_spec::runtime::LinuxResources;
+use serde::{Deserialize, Serialize};
+
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::sys;
+
+pub use devices::DeviceRule;
+pub use layout::Layout;
+pub use stats::Stats;
+
+/// Which kind of hierarchy holds the controllers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Version {
+    V1,
+    V2,
+}
+
+/// The key of the cgroup2 directory in `Cgroup::dirs`.
+const UNIFIED: &str = "";
+
+/// A container's cgroup on this host: its directory in each hierarchy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cgroup {
+    pub version: Version,
+    /// The path inside each hierarchy, e.g. `/tandem/web`.
+    pub path: PathBuf,
+    /// v1 hierarchy name ("memory", "cpu,cpuacct") -> directory; `""` ->
+    /// the cgroup2 directory (the only one on v2, the systemd-style
+    /// companion on a hybrid host).
+    pub dirs: BTreeMap<String, PathBuf>,
+}
+
+impl Cgroup {
+    /// Where the container's cgroup goes on this host.
+    pub fn plan(config: &Config, id: &str) -> Result<Cgroup> {
+        let layout = Layout::detect()?;
+        let own = layout::own_cgroups()?;
+        let requested = config.spec.linux().as_ref().and_then(|l| l.cgroups_path().clone());
+        Cgroup::plan_in(&layout, &own, requested.as_deref(), id)
+    }
+
+    pub fn plan_in(
+        layout: &Layout,
+        own: &BTreeMap<String, PathBuf>,
+        requested: Option<&Path>,
+        id: &str,
+    ) -> Result<Cgroup> {
+        match layout {
+            Layout::Unified { mount } => {
+                let path = layout::resolve(requested, id, own.get(UNIFIED).map(PathBuf::as_path))?;
+                let dirs = BTreeMap::from([(UNIFIED.to_string(), under(mount, &path))]);
+                Ok(Cgroup { version: Version::V2, path, dirs })
+            }
+            Layout::Legacy { hierarchies, unified } => {
+                // One path for every hierarchy: relative paths start from our
+                // own cgroup in the memory hierarchy (or the first one).
+                let base = own.get("memory").or_else(|| own.values().next()).map(PathBuf::as_path);
+                let path = layout::resolve(requested, id, base)?;
+                let mut dirs: BTreeMap<String, PathBuf> = hierarchies
+                    .iter()
+                    .filter(|(name, _)| !name.starts_with("name="))
+                    .map(|(name, mount)| (name.clone(), under(mount, &path)))
+                    .collect();
+                if let Some(mount) = unified {
+                    dirs.insert(UNIFIED.to_string(), under(mount, &path));
+                }
+                Ok(Cgroup { version: Version::V1, path, dirs })
+            }
+        }
+    }
+
+    /// The directory of a v1 controller, or of the v2 cgroup.
+    pub(crate) fn dir(&self, controller: &str) -> Option<&Path> {
+        match self.version {
+            Version::V2 => self.dirs.get(UNIFIED).map(PathBuf::as_path),
+            Version::V1 => self
+                .dirs
+                .iter()
+                .find(|(name, _)| !name.is_empty() && name.split(',').any(|c| c == controller))
+                .map(|(_, d)| d.as_path()),
+        }
+    }
+
+    /// The cgroup2 directory, on v2 or a hybrid host.
+    pub(crate) fn unified_dir(&self) -> Option<&Path> {
+        self.dirs.get(UNIFIED).map(PathBuf::as_path)
+    }
+
+    /// Make the directories (and, on v2, enable the controllers on the way
+    /// down; on v1, give new cpuset directories their parent's cpus and
+    /// mems). On error, whatever was made is removed.
+    pub fn create(&self) -> Result<()> {
+        let mut made = Vec::new();
+        let r = self.create_dirs(&mut made);
+        if r.is_err() {
+            for d in made.iter().rev() {
+                let _ = fs::remove_dir(d);
+            }
+        }
+        r
+    }
+
+    fn create_dirs(&self, made: &mut Vec<PathBuf>) -> Result<()> {
+        for (name, dir) in &self.dirs {
+            let mount = mount_of(dir, &self.path);
+            let mut cur = mount.clone();
+            for part in self.path.iter().skip(1) {
+                if self.version == Version::V2 {
+                    v2::enable_controllers(&cur)?;
+                }
+                cur.push(part);
+                match fs::create_dir(&cur) {
+                    Ok(()) => {
+                        made.push(cur.clone());
+                        if name.split(',').any(|c| c == "cpuset") {
+                            v1::inherit_cpuset(&cur)?;
+                        }
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+                    Err(e) => return Err(Error::path("create cgroup", &cur, e)),
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Move a process into the cgroup, in every hierarchy.
+    pub fn join(&self, pid: i32) -> Result<()> {
+        for dir in self.dirs.values() {
+            write(dir, "cgroup.procs", &pid.to_string())?;
+        }
+        Ok(())
+    }
+
+    /// Write `linux.resources` (only the fields that are set). `devices`
+    /// are the container's own device nodes, which are always allowed; at
+    /// create the device rules are always enforced, on update only when
+    /// given.
+    pub fn apply(&self, res: &LinuxResources, devices: &[crate::config::Device], at_create: bool) -> Result<()> {
+        match self.version {
+            Version::V1 => v1::apply(self, res)?,
+            Version::V2 => v2::apply(self, res)?,
+        }
+        if let Some(unified) = res.unified().as_ref().filter(|u| !u.is_empty()) {
+            let dir = self.unified_dir().ok_or_else(|| {
+                Error::config("linux.resources.unified", "this host has no cgroup2 hierarchy to write it to")
+            })?;
+            v2::apply_unified(dir, unified)?;
+        }
+        if let Some(rules) = devices::rules(res, devices, at_create)? {
+            match self.dir("devices") {
+                Some(dir) if self.version == Version::V1 => v1::apply_devices(dir, &rules)?,
+                _ => {
+                    let dir = self.unified_dir().ok_or_else(|| {
+                        Error::config("linux.resources.devices", "this host has no devices controller")
+                    })?;
+                    device_filter::install(dir, &rules)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Freeze every process in the cgroup and wait until it is frozen.
+    pub fn freeze(&self) -> Result<()> {
+        self.set_frozen(true)
+    }
+
+    pub fn thaw(&self) -> Result<()> {
+        self.set_frozen(false)
+    }
+
+    fn set_frozen(&self, frozen: bool) -> Result<()> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        match self.version {
+            Version::V2 => {
+                let dir = self.unified_dir().expect("a v2 cgroup has its directory");
+                write(dir, "cgroup.freeze", if frozen { "1" } else { "0" })?;
+                while v2::frozen(dir)? != frozen {
+                    wait_a_little(deadline, dir, "cgroup.events")?;
+                }
+            }
+            Version::V1 => {
+                let dir = self.dir("freezer").ok_or_else(|| no_controller("freezer"))?;
+                let want = if frozen { "FROZEN" } else { "THAWED" };
+                loop {
+                    write(dir, "freezer.state", want)?;
+                    if read(dir, "freezer.state")?.trim() == want {
+                        break;
+                    }
+                    wait_a_little(deadline, dir, "freezer.state")?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// True when the cgroup is frozen (paused).
+    pub fn is_frozen(&self) -> bool {
+        match self.version {
+            Version::V2 => self.unified_dir().is_some_and(|d| v2::frozen(d).unwrap_or(false)),
+            Version::V1 => {
+                self.dir("freezer").and_then(|d| read(d, "freezer.state").ok()).is_some_and(|s| s.trim() != "THAWED")
+            }
+        }
+    }
+
+    /// Every process in the cgroup.
+    pub fn pids(&self) -> Result<Vec<i32>> {
+        let dir = self.procs_dir().ok_or_else(|| no_controller("pids"))?;
+        Ok(read(dir, "cgroup.procs")?.lines().filter_map(|l| l.trim().parse().ok()).collect())
+    }
+
+    /// The directory whose cgroup.procs lists the container's processes.
+    fn procs_dir(&self) -> Option<&Path> {
+        match self.version {
+            Version::V2 => self.unified_dir(),
+            Version::V1 => ["pids", "freezer", "memory", "cpu", "devices"]
+                .iter()
+                .find_map(|c| self.dir(c))
+                .or_else(|| self.dirs.values().next().map(PathBuf::as_path)),
+        }
+    }
+
+    /// Send `sig` to every process in the cgroup. With SIGKILL on v2 the
+    /// kernel does it (cgroup.kill); otherwise the cgroup is frozen first
+    /// so nothing forks away between reading the list and signalling it.
+    pub fn signal_all(&self, sig: i32) -> Result<()> {
+        if sig == libc::SIGKILL
+            && let Some(dir) = self.unified_dir().filter(|_| self.version == Version::V2)
+            && dir.join("cgroup.kill").exists()
+        {
+            return write(dir, "cgroup.kill", "1");
+        }
+        if self.pids()?.is_empty() {
+            return Ok(());
+        }
+        let was_frozen = self.is_frozen();
+        let can_freeze = self.version == Version::V2 || self.dir("freezer").is_some();
+        if can_freeze && !was_frozen {
+            self.freeze()?;
+        }
+        for pid in self.pids()? {
+            let _ = sys::kill(pid, sig);
+        }
+        if can_freeze && (!was_frozen || sig == libc::SIGKILL) {
+            self.thaw()?;
+        }
+        Ok(())
+    }
+
+    /// Remove the container's directories (only the leaf: parents such as
+    /// `/tandem` may hold other containers). Waits for exiting processes
+    /// to leave; a directory already gone is fine.
+    pub fn destroy(&self) -> Result<()> {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        for dir in self.dirs.values() {
+            loop {
+                match fs::remove_dir(dir) {
+                    Ok(()) => break,
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => break,
+                    Err(e) if e.raw_os_error() == Some(libc::EBUSY) && Instant::now() < deadline => {
+                        std::thread::sleep(Duration::from_millis(5));
+                    }
+                    Err(e) => return Err(Error::path("remove cgroup", dir, e)),
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Usage counters, in runc's shape.
+    pub fn stats(&self) -> Result<Stats> {
+        match self.version {
+            Version::V1 => v1::stats(self),
+            Version::V2 => v2::stats(self),
+        }
+    }
+
+    /// How many times the kernel's OOM killer killed a process here.
+    pub fn oom_kills(&self) -> u64 {
+        match self.version {
+            Version::V2 => self.unified_dir().map_or(0, v2::oom_kills),
+            Version::V1 => self.dir("memory").map_or(0, v1::oom_kills),
+        }
+    }
+
+    /// An fd that turns readable when the memory controller reports an
+    /// OOM (v1: an eventfd on memory.oom_control; v2: inotify on
+    /// memory.events). Compare `oom_kills()` to tell a kill from noise.
+    pub fn oom_notifier(&self) -> Result<OwnedFd> {
+        match self.version {
+            Version::V2 => {
+                let dir = self.unified_dir().ok_or_else(|| no_controller("memory"))?;
+                let file = dir.join("memory.events");
+                sys::inotify_watch(&file, libc::IN_MODIFY).map_err(|e| Error::path("watch", &file, e))
+            }
+            Version::V1 => {
+                let dir = self.dir("memory").ok_or_else(|| no_controller("memory"))?;
+                v1::oom_eventfd(dir)
+            }
+        }
+    }
+}
+
+fn no_controller(name: &str) -> Error {
+    Error::sys(format!("use the {name} controller"), io::Error::other("it is not mounted on this host"))
+}
+
+/// The hierarchy's mount point, given a directory in it and the path.
+fn mount_of(dir: &Path, path: &Path) -> PathBuf {
+    let mut mount = dir.to_path_buf();
+    for _ in path.iter().skip(1) {
+        mount.pop();
+    }
+    mount
+}
+
+/// `mount` + an absolute cgroup path.
+fn under(mount: &Path, path: &Path) -> PathBuf {
+    mount.join(path.strip_prefix("/").unwrap_or(path))
+}
+
+/// Write one cgroup file; the error names the value and the file.
+pub(crate) fn write(dir: &Path, file: &str, value: &str) -> Result<()> {
+    let path = dir.join(file);
+    fs::write(&path, value).map_err(|e| Error::sys(format!("write '{value}' to {}", path.display()), e))
+}
+
+pub(crate) fn read(dir: &Path, file: &str) -> Result<String> {
+    let path = dir.join(file);
+    fs::read_to_string(&path).map_err(|e| Error::path("read", &path, e))
+}
+
+/// A file's value as a number ("max" is u64::MAX); 0 when missing.
+pub(crate) fn read_u64(dir: &Path, file: &str) -> u64 {
+    fs::read_to_string(dir.join(file)).ok().map_or(0, |s| parse_u64(s.trim()))
+}
+
+pub(crate) fn parse_u64(s: &str) -> u64 {
+    if s == "max" { u64::MAX } else { s.parse().unwrap_or(0) }
+}
+
+/// `key value` lines (memory.stat, cpu.stat, memory.events).
+pub(crate) fn read_keyed(dir: &Path, file: &str) -> BTreeMap<String, u64> {
+    fs::read_to_string(dir.join(file))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| {
+            let (k, v) = l.split_once(' ')?;
+            Some((k.to_string(), parse_u64(v.trim())))
+        })
+        .collect()
+}
+
+fn wait_a_little(deadline: Instant, dir: &Path, file: &str) -> Result<()> {
+    if Instant::now() > deadline {
+        let path = dir.join(file);
+        return Err(Error::path("wait for the freezer", &path, io::Error::from_raw_os_error(libc::ETIMEDOUT)));
+    }
+    std::thread::sleep(Duration::from_millis(1));
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hybrid_plans_a_dir_per_controller_and_the_unified_one() {
+        let layout = Layout::parse(
+            "32 31 0:29 / /sys/fs/cgroup/cpu,cpuacct rw - cgroup cgroup rw,cpu,cpuacct\n\
+             35 31 0:32 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n\
+             40 31 0:37 / /sys/fs/cgroup/systemd rw - cgroup cgroup rw,name=systemd\n\
+             41 31 0:38 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw\n",
+        )
+        .unwrap();
+        let own = layout::parse_proc_cgroup("4:memory:/box\n1:cpu,cpuacct:/\n0::/\n");
+        let cg = Cgroup::plan_in(&layout, &own, Some(Path::new("pod/c1")), "c1").unwrap();
+        assert_eq!(cg.version, Version::V1);
+        assert_eq!(cg.path, PathBuf::from("/box/pod/c1"));
+        assert_eq!(cg.dir("cpuacct"), Some(Path::new("/sys/fs/cgroup/cpu,cpuacct/box/pod/c1")));
+        assert_eq!(cg.dir("memory"), Some(Path::new("/sys/fs/cgroup/memory/box/pod/c1")));
+        assert_eq!(cg.unified_dir(), Some(Path::new("/sys/fs/cgroup/unified/box/pod/c1")));
+        assert_eq!(cg.dirs.len(), 3, "name=systemd is not joined: {:?}", cg.dirs);
+        assert_eq!(mount_of(cg.dir("memory").unwrap(), &cg.path), PathBuf::from("/sys/fs/cgroup/memory"));
+    }
+
+    #[test]
+    fn unified_plans_one_dir() {
+        let layout = Layout::Unified { mount: PathBuf::from("/sys/fs/cgroup") };
+        let own = layout::parse_proc_cgroup("0::/user.slice\n");
+        let cg = Cgroup::plan_in(&layout, &own, None, "web").unwrap();
+        assert_eq!(cg.version, Version::V2);
+        assert_eq!(cg.dir("memory"), Some(Path::new("/sys/fs/cgroup/tandem/web")));
+    }
+}

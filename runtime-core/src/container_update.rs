@@ -1,0 +1,27 @@
+//! `update`: change a live container's resources.
+
+use oci_spec::runtime::LinuxResources;
+
+use crate::container::Container;
+use crate::error::{Error, Result};
+use crate::state::Status;
+
+impl Container {
+    /// Write the fields of `res` that are set to the container's cgroup;
+    /// the others keep their values. Device rules, when given, replace the
+    /// old ones (the container's own devices stay allowed).
+    pub fn update(&mut self, res: &LinuxResources) -> Result<()> {
+        let _dir = self.lock()?;
+        let status = self.status();
+        if matches!(status, Status::Stopped | Status::Creating) {
+            return Err(Error::NotRunning { id: self.id().to_string(), status: status.to_string() });
+        }
+        let own_devices = match res.devices() {
+            Some(_) => crate::config::Config::load(&self.state.bundle)
+                .map(|c| c.devices)
+                .map_err(|e| Error::config("linux.resources.devices", format!("read the bundle's devices: {e}")))?,
+            None => Vec::new(),
+        };
+        self.cgroup("update")?.apply(res, &own_devices, false)
+    }
+}
