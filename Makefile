@@ -2,15 +2,22 @@
 
 CARGO ?= cargo
 DEBIAN_PACKAGES = busybox-static pkg-config runc crun clang lld wasi-libc libclang-rt-14-dev-wasm32
+# The cgroup v2 test boots Debian's kernel under qemu (this host is v1 hybrid).
+TEST_PACKAGES = $(DEBIAN_PACKAGES) qemu-system-x86 linux-image-amd64 binutils
 # .cargo/config.toml names the target, so outputs live under it.
 RELEASE = target/x86_64-unknown-linux-gnu/release
 
-.PHONY: deps build demo test bench lint clean-examples
+.PHONY: deps test-deps build demo test bench lint clean-examples
 
-# System packages the tests and examples use.
+# System packages the examples and the bench use.
 deps:
 	apt-get update
 	DEBIAN_FRONTEND=noninteractive apt-get install -y $(DEBIAN_PACKAGES)
+
+# ... and what the tests use on top.
+test-deps:
+	apt-get update
+	DEBIAN_FRONTEND=noninteractive apt-get install -y $(TEST_PACKAGES)
 
 build:
 	$(CARGO) build --release -j2 -p tandem-cli -p tandem-bench
@@ -20,7 +27,7 @@ demo: deps build
 	./examples/run.sh $(RELEASE)/tandem
 
 # The whole test suite: unit tests and integration tests running real containers.
-test: deps
+test: test-deps
 	$(CARGO) test --workspace -j2
 
 # tandem against runc and crun on the same bundle: table, results.json, chart.svg.

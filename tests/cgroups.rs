@@ -489,3 +489,14 @@ fn the_v2_device_filter_enforces_rules_and_is_replaced_on_update() {
     cg.destroy().unwrap();
     assert!(!dir.exists());
 }
+
+#[test]
+fn the_systemd_driver_is_refused_with_a_clear_error() {
+    let env = Env::new("cg-systemd");
+    let id = env.id("c");
+    let mut b = env.bundle("b", &["true"]);
+    b.linux("cgroupsPath", json!("system.slice:tandem:c"));
+    let (_, err) = env.fails(&["--systemd-cgroup", "run", "--bundle", b.str(), &id]);
+    assert!(err.contains("--systemd-cgroup") && err.contains("systemd"), "{err}");
+    env.assert_gone(&id, None);
+}

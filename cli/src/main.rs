@@ -35,7 +35,7 @@ struct Cli {
     log_format: String,
     #[arg(long, global = true)]
     debug: bool,
-    /// Accepted for runc compatibility; cgroup drivers arrive with cgroup support.
+    /// Manage cgroups through systemd (refused: cgroupfs is the only driver).
     #[arg(long, global = true)]
     systemd_cgroup: bool,
     /// true, false or auto; `spec --rootless` writes a rootless spec.
@@ -69,7 +69,7 @@ struct CreateArgs {
 }
 
 impl CreateArgs {
-    fn options(&self) -> CreateOptions {
+    fn options(&self, systemd_cgroup: bool) -> CreateOptions {
         CreateOptions {
             pid_file: self.pid_file.clone(),
             console_socket: self.console_socket.clone(),
@@ -77,6 +77,7 @@ impl CreateArgs {
             preserve_fds: self.preserve_fds,
             no_pivot: self.no_pivot,
             no_new_keyring: self.no_new_keyring,
+            systemd_cgroup,
         }
     }
 }
@@ -204,7 +205,7 @@ fn dispatch(cli: Cli, log: &logging::Log) -> Result<i32, Error> {
     match cli.command {
         Command::Create(args) => {
             log.debug(&format!("create {} from {}", args.id, args.bundle.display()));
-            rt.create(&args.id, &args.bundle, &args.options())?;
+            rt.create(&args.id, &args.bundle, &args.options(cli.systemd_cgroup))?;
         }
         Command::Start { id } => rt.load(&id)?.start()?,
         Command::State { id } => {
@@ -222,7 +223,7 @@ fn dispatch(cli: Cli, log: &logging::Log) -> Result<i32, Error> {
             Err(e) => return Err(e),
         },
         Command::Run { detach, create } => {
-            return run::run(&rt, &create.id, &create.bundle, &create.options(), detach);
+            return run::run(&rt, &create.id, &create.bundle, &create.options(cli.systemd_cgroup), detach);
         }
         Command::List { format, quiet } => list(&rt, &format, quiet)?,
         Command::Pause { id } => cgroup_cmds::pause(&rt, &id)?,

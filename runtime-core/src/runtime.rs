@@ -4,7 +4,7 @@ use std::fs;
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
-use crate::cgroups::Cgroup;
+use crate::cgroups::{self, Cgroup};
 use crate::config::Config;
 use crate::container::Container;
 use crate::error::{Error, Result};
@@ -26,6 +26,8 @@ pub struct CreateOptions {
     pub no_pivot: bool,
     /// Do not give the container a session keyring of its own.
     pub no_new_keyring: bool,
+    /// Ask for systemd's cgroup driver (`--systemd-cgroup`).
+    pub systemd_cgroup: bool,
 }
 
 pub struct Runtime {
@@ -61,6 +63,9 @@ impl Runtime {
     pub fn create(&self, id: &str, bundle: &Path, opts: &CreateOptions) -> Result<Container> {
         state::validate_id(id)?;
         let config = Config::load(bundle)?;
+        if opts.systemd_cgroup {
+            return Err(cgroups::systemd_refusal());
+        }
         let executor = executor::select(&config)?;
         let dir = StateDir::create(&self.root, id)?;
         let fifo_path = dir.fifo();

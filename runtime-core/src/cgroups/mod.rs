@@ -329,6 +329,20 @@ impl Cgroup {
     }
 }
 
+/// Why `--systemd-cgroup` is refused: cgroups are managed through cgroupfs
+/// only; the systemd driver (transient units over D-Bus) is not built.
+pub fn systemd_refusal() -> Error {
+    let why = if Path::new("/run/systemd/system").exists() {
+        "tandem manages cgroups through cgroupfs only; the systemd driver (D-Bus transient units) is not built yet"
+    } else {
+        "systemd is not running on this host (no /run/systemd/system)"
+    };
+    Error::sys(
+        "use the systemd cgroup driver (--systemd-cgroup)",
+        io::Error::other(format!("{why}; run without --systemd-cgroup")),
+    )
+}
+
 fn no_controller(name: &str) -> Error {
     Error::sys(format!("use the {name} controller"), io::Error::other("it is not mounted on this host"))
 }
