@@ -21,6 +21,8 @@ const CHECKS: &[&str] = &[
     "resources-in-files",
     "resources-inside",
     "unified-key",
+    "cpu-burst-io-weight",
+    "cpu-idle",
     "devices-ebpf",
     "pause-frozen",
     "pause-state",

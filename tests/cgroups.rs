@@ -35,6 +35,20 @@ fn read(id: &str, controller: &str, file: &str) -> String {
     fs::read_to_string(&p).unwrap_or_else(|e| panic!("read {}: {e}", p.display())).trim().to_string()
 }
 
+/// The first disk of the machine (major, minor), for blkio throttles.
+fn block_device() -> (u64, u64) {
+    let mut names: Vec<String> = fs::read_dir("/sys/block")
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| !n.starts_with("loop") && !n.starts_with("ram") && !n.starts_with("zram"))
+        .collect();
+    names.sort();
+    let dev = fs::read_to_string(format!("/sys/block/{}/dev", names.first().expect("a disk in /sys/block"))).unwrap();
+    let (major, minor) = dev.trim().split_once(':').unwrap();
+    (major.parse().unwrap(), minor.parse().unwrap())
+}
+
 /// A bundle whose container writes into `<env>/out` (seen as /out).
 fn bundle_with_out(env: &Env, name: &str, script: &str) -> (Bundle, PathBuf) {
     let out = env.dir.join(format!("{name}-out"));
@@ -75,12 +89,24 @@ fn resources_are_written_and_seen_from_inside() {
         "cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max /sys/fs/cgroup/cpu/cpu.cfs_quota_us /proc/self/cgroup > /out/inside; echo END >> /out/inside; exec sleep 1000"
     };
     let (mut b, out) = bundle_with_out(&env, "b", script);
+    let (major, minor) = block_device();
     b.config["linux"]["resources"] = json!({
         "devices": [{"allow": false, "access": "rwm"}],
         "memory": {"limit": 67108864, "reservation": 33554432},
         "pids": {"limit": 25},
         "cpu": {"shares": 512, "quota": 25000, "period": 50000, "cpus": "0", "mems": "0"}
     });
+    if !unified() {
+        // v1-only fields, and what v1 accepts on this host.
+        b.config["linux"]["resources"]["memory"] = json!({"limit": 67108864, "reservation": 33554432,
+            "swap": 134217728, "swappiness": 10, "kernelTCP": 16777216, "disableOOMKiller": false});
+        b.config["linux"]["resources"]["cpu"]["burst"] = json!(1000);
+        b.config["linux"]["resources"]["cpu"]["realtimePeriod"] = json!(1000000);
+        b.config["linux"]["resources"]["blockIO"] = json!({
+            "throttleReadBpsDevice": [{"major": major, "minor": minor, "rate": 1048576}],
+            "throttleWriteIOPSDevice": [{"major": major, "minor": minor, "rate": 100}]
+        });
+    }
     b.save();
     env.ok(&["run", "-d", "--bundle", b.str(), &id]);
     let inside = wait_for_file(&out.join("inside"));
@@ -102,6 +128,17 @@ fn resources_are_written_and_seen_from_inside() {
     } else {
         assert_eq!(read(&id, "memory", "memory.limit_in_bytes"), "67108864");
         assert_eq!(read(&id, "memory", "memory.soft_limit_in_bytes"), "33554432");
+        assert_eq!(read(&id, "memory", "memory.memsw.limit_in_bytes"), "134217728");
+        assert_eq!(read(&id, "memory", "memory.swappiness"), "10");
+        assert_eq!(read(&id, "memory", "memory.kmem.tcp.limit_in_bytes"), "16777216");
+        assert!(read(&id, "memory", "memory.oom_control").contains("oom_kill_disable 0"));
+        assert_eq!(read(&id, "cpu", "cpu.cfs_burst_us"), "1000");
+        assert_eq!(read(&id, "cpu", "cpu.rt_period_us"), "1000000");
+        let (major, minor) = block_device();
+        let throttle = read(&id, "blkio", "blkio.throttle.read_bps_device");
+        assert_eq!(throttle, format!("{major}:{minor} 1048576"));
+        let throttle = read(&id, "blkio", "blkio.throttle.write_iops_device");
+        assert_eq!(throttle, format!("{major}:{minor} 100"));
         assert_eq!(read(&id, "cpu", "cpu.shares"), "512");
         assert_eq!(read(&id, "cpu", "cpu.cfs_period_us"), "50000");
         assert_eq!(read(&id, "cpu", "cpu.cfs_quota_us"), "25000");

@@ -81,7 +81,8 @@ bundle res '["sh","-c","cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/pids.max /s
     '{"devices":[{"allow":false,"access":"rwm"}],
       "memory":{"limit":67108864,"reservation":33554432,"swap":134217728},
       "pids":{"limit":25},
-      "cpu":{"shares":512,"quota":25000,"period":50000,"cpus":"0","mems":"0"},
+      "cpu":{"shares":512,"quota":25000,"period":50000,"burst":1000,"cpus":"0","mems":"0"},
+      "blockIO":{"weight":500},
       "hugepageLimits":[{"pageSize":"2MB","limit":4194304}],
       "unified":{"memory.high":"62914560"}}'
 $T run -d -b /c/res res || fail resources-in-files "run failed"
@@ -90,7 +91,14 @@ expect resources-in-files "67108864 33554432 67108864 25 20 25000 50000 0 419430
 wait_for "[ -f /out/inside ]"
 expect resources-inside "67108864 25 25000 50000 " "$(cat /out/inside | tr '\n' ' ')"
 expect unified-key 62914560 "$(cat $CG/res/memory.high)"
+expect cpu-burst-io-weight "1000 default 4950 " "$(cat $CG/res/cpu.max.burst $CG/res/io.weight | tr '\n' ' ')"
 $T delete -f res
+
+# --- cpu.idle, alone (an idle group has no weight to set)
+bundle idle '["true"]' '{"cpu":{"idle":1}}'
+$T create -b /c/idle idle
+expect cpu-idle 1 "$(cat $CG/idle/cpu.idle)"
+$T delete idle
 
 # --- device rules through the eBPF filter: /dev/kmsg (c 1:11) write only
 script='mknod /tmp/km c 1 11; (exec 3>/tmp/km) 2>/dev/null && echo write-ok || echo write-denied; cat /dev/null && echo null-ok'
