@@ -537,3 +537,23 @@ fn the_systemd_driver_is_refused_with_a_clear_error() {
     assert!(err.contains("--systemd-cgroup") && err.contains("systemd"), "{err}");
     env.assert_gone(&id, None);
 }
+
+#[test]
+fn without_a_cgroup_namespace_the_container_sees_only_its_own_cgroup() {
+    let env = Env::new("cg-nons");
+    let id = env.id("c");
+    let file = if unified() { "/sys/fs/cgroup/pids.max" } else { "/sys/fs/cgroup/pids/pids.max" };
+    let mut b = env.bundle("b", &["sh", "-c", &format!("cat {file}; ls /sys/fs/cgroup/memory/tandem 2>&1 | head -1")]);
+    let ns: Vec<Value> =
+        b.config["linux"]["namespaces"].as_array().unwrap().iter().filter(|n| n["type"] != "cgroup").cloned().collect();
+    b.linux("namespaces", json!(ns));
+    b.config["linux"]["resources"] = json!({"pids": {"limit": 17}});
+    b.save();
+    let out = env.run_ok(&id, &b);
+    let mut lines = out.lines();
+    assert_eq!(lines.next(), Some("17"), "{out}");
+    if !unified() {
+        // The host's /tandem parent is not in view.
+        assert!(lines.next().is_some_and(|l| l.contains("No such file")), "{out}");
+    }
+}

@@ -13,6 +13,7 @@
 use std::os::fd::{AsRawFd, OwnedFd};
 
 use crate::capabilities;
+use crate::cgroups::Cgroup;
 use crate::config::{Config, NsKind};
 use crate::console;
 use crate::error::{Error, Result};
@@ -33,11 +34,13 @@ pub struct InitArgs<'a> {
     pub preserve_fds: u32,
     pub no_pivot: bool,
     pub keyring: Option<String>,
+    pub cgroup: Option<&'a Cgroup>,
 }
 
 /// Never returns: the process becomes the workload or exits.
 pub fn run(args: InitArgs) -> ! {
-    let InitArgs { config, mut workload, sync, start_fifo, console_socket, preserve_fds, no_pivot, keyring } = args;
+    let InitArgs { config, mut workload, sync, start_fifo, console_socket, preserve_fds, no_pivot, keyring, cgroup } =
+        args;
     // Until execve this process is the tandem binary: keep /proc/<pid>/exe
     // and our memory out of reach of anything sharing the container's pid
     // namespace (CVE-2019-5736). execve makes the workload dumpable again.
@@ -69,7 +72,7 @@ pub fn run(args: InitArgs) -> ! {
         if let Some(name) = &keyring {
             join_keyring(name)?;
         }
-        rootfs::setup(config, no_pivot)?;
+        rootfs::setup(config, no_pivot, cgroup)?;
         if config.process.terminal {
             let sock = console_socket
                 .as_ref()

@@ -53,6 +53,7 @@ pub fn launch(args: LaunchArgs) -> Result<Launched> {
                 preserve_fds: args.preserve_fds,
                 no_pivot: args.no_pivot,
                 keyring: args.keyring,
+                cgroup: args.cgroup,
             })
         }
         Forked::Parent { pid, pidfd } => {

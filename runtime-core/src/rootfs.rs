@@ -8,6 +8,7 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
+use crate::cgroups::Cgroup;
 use crate::config::{Config, Mount};
 use crate::devices;
 use crate::error::{Error, Result};
@@ -15,7 +16,7 @@ use crate::inroot::{self, Kind, Root};
 use crate::sys::{self, cpath};
 
 /// Everything up to and including the switch into the rootfs.
-pub fn setup(config: &Config, no_pivot: bool) -> Result<()> {
+pub fn setup(config: &Config, no_pivot: bool, cgroup: Option<&Cgroup>) -> Result<()> {
     let rootfs = &config.rootfs;
     // Keep our mounts from propagating back to the host.
     mount(None, Path::new("/"), None, config.rootfs_propagation, None)
@@ -26,7 +27,7 @@ pub fn setup(config: &Config, no_pivot: bool) -> Result<()> {
 
     let root = Root::open(rootfs).map_err(|e| Error::path("open rootfs", rootfs, e))?;
     for m in &config.mounts {
-        mount_one(&root, config, m).map_err(|e| {
+        mount_one(&root, config, m, cgroup).map_err(|e| {
             Error::sys(
                 format!(
                     "mount {} on {}",
@@ -97,9 +98,9 @@ fn locked_flags(path: &Path) -> u64 {
     out
 }
 
-fn mount_one(root: &Root, config: &Config, m: &Mount) -> io::Result<()> {
+fn mount_one(root: &Root, config: &Config, m: &Mount, cgroup: Option<&Cgroup>) -> io::Result<()> {
     if m.typ == "cgroup" || m.typ == "cgroup2" {
-        return mount_cgroup(root, config, m);
+        return mount_cgroup(root, config, m, cgroup);
     }
     let kind = match &m.source {
         Some(src) if m.is_bind() && !src.is_dir() => {
@@ -183,22 +184,33 @@ fn host_cgroup_mounts() -> io::Result<Vec<CgroupMount>> {
 /// A `cgroup` mount: cgroup2 on a unified host; on a v1 or hybrid host a
 /// tmpfs holding one mount per hierarchy, as runc lays it out. In a cgroup
 /// namespace each hierarchy is mounted afresh, so the container sees its
-/// own cgroup as the root; otherwise the host's hierarchy is bound.
-fn mount_cgroup(root: &Root, config: &Config, m: &Mount) -> io::Result<()> {
+/// own cgroup as the root; otherwise the container's own cgroup directory
+/// is bound there (as runc does), or the hierarchy for one it did not join.
+fn mount_cgroup(root: &Root, config: &Config, m: &Mount, cgroup: Option<&Cgroup>) -> io::Result<()> {
     let own_ns = config.namespace(crate::config::NsKind::Cgroup).is_some();
     let flags = m.flags.set & !(libc::MS_BIND | libc::MS_REC);
     let host = host_cgroup_mounts()?;
     let unified = host.iter().any(|h| h.fstype == "cgroup2" && h.mount_point == Path::new("/sys/fs/cgroup"));
-    let dest_fd = root.ensure(&m.destination, Kind::Dir)?;
-    let dest = inroot::fd_path(&dest_fd);
-    let hierarchy = |h: &CgroupMount, target: &Path| -> io::Result<()> {
+    // `at` is the mount point inside the rootfs.
+    let hierarchy = |h: &CgroupMount, at: &Path| -> io::Result<()> {
+        let target_fd = root.ensure(at, Kind::Dir)?;
+        let target = &inroot::fd_path(&target_fd);
         if own_ns {
             let data = if h.fstype == "cgroup" { cgroup_v1_options(&h.super_opts) } else { String::new() };
             mount(Some(Path::new(&h.fstype)), target, Some(&h.fstype), flags, Some(&data))
         } else {
-            mount(Some(&h.mount_point), target, None, libc::MS_BIND | libc::MS_REC, None)?;
-            let keep = locked_flags(target);
-            mount(None, target, None, libc::MS_BIND | libc::MS_REMOUNT | flags | keep, None)
+            let own = cgroup.map(|cg| h.mount_point.join(cg.path.strip_prefix("/").unwrap_or(&cg.path)));
+            let source = match own {
+                Some(dir) if cgroup.is_some_and(|cg| cg.dirs.values().any(|d| *d == dir)) => dir,
+                _ => h.mount_point.clone(),
+            };
+            mount(Some(&source), target, None, libc::MS_BIND | libc::MS_REC, None)?;
+            // The fd still names the directory under the new mount: open
+            // the mount itself to remount it.
+            let bound_fd = root.open_path(at)?;
+            let bound = &inroot::fd_path(&bound_fd);
+            let keep = locked_flags(bound);
+            mount(None, bound, None, libc::MS_BIND | libc::MS_REMOUNT | flags | keep, None)
         }
     };
     if unified || m.typ == "cgroup2" {
@@ -206,8 +218,10 @@ fn mount_cgroup(root: &Root, config: &Config, m: &Mount) -> io::Result<()> {
             .iter()
             .find(|h| h.fstype == "cgroup2")
             .ok_or_else(|| io::Error::other("no cgroup2 hierarchy on the host"))?;
-        return hierarchy(h, &dest);
+        return hierarchy(h, &m.destination);
     }
+    let dest_fd = root.ensure(&m.destination, Kind::Dir)?;
+    let dest = inroot::fd_path(&dest_fd);
     mount(
         Some(Path::new("tmpfs")),
         &dest,
@@ -219,9 +233,7 @@ fn mount_cgroup(root: &Root, config: &Config, m: &Mount) -> io::Result<()> {
         let Some(name) = h.mount_point.strip_prefix("/sys/fs/cgroup").ok().filter(|n| !n.as_os_str().is_empty()) else {
             continue;
         };
-        let sub = m.destination.join(name);
-        let fd = root.ensure(&sub, Kind::Dir)?;
-        hierarchy(h, &inroot::fd_path(&fd))?;
+        hierarchy(h, &m.destination.join(name))?;
         // Co-mounted controllers (cpu,cpuacct) get a symlink per name.
         let name_str = name.to_string_lossy();
         if name_str.contains(',') {
