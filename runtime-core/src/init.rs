@@ -61,7 +61,7 @@ pub fn run(args: InitArgs) -> ! {
     let mut setup = || -> Result<()> {
         match sync::recv(&sync)? {
             Some(Msg::Proceed) => {}
-            _ => return Err(Error::Init("runtime went away before placing the init in its cgroup".into())),
+            _ => return Err(Error::Init("runtime went away before writing the id maps".into())),
         }
         if config.creates(NsKind::User) {
             sys::setresgid(0).map_err(|e| Error::sys("become root in the user namespace (gid)", e))?;
@@ -72,7 +72,23 @@ pub fn run(args: InitArgs) -> ! {
         if let Some(name) = &keyring {
             join_keyring(name)?;
         }
-        rootfs::setup(config, no_pivot, cgroup)?;
+        // Moving a process between cgroups waits out an RCU grace period
+        // (milliseconds); the runtime does it while we set up, and we wait
+        // for it only where the cgroup matters: its namespace and mounts.
+        let mut joined = false;
+        let mut wait_for_cgroup = || -> Result<()> {
+            if !joined {
+                match sync::recv(&sync)? {
+                    Some(Msg::CgroupJoined) => {}
+                    _ => return Err(Error::Init("runtime went away before placing the init in its cgroup".into())),
+                }
+                namespaces::enter_cgroup_ns(config)?;
+                joined = true;
+            }
+            Ok(())
+        };
+        rootfs::setup(config, no_pivot, cgroup, &mut wait_for_cgroup)?;
+        wait_for_cgroup()?;
         if config.process.terminal {
             let sock = console_socket
                 .as_ref()

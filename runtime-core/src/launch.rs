@@ -41,7 +41,12 @@ pub fn launch(args: LaunchArgs) -> Result<Launched> {
     let (parent_sock, child_sock) = sys::socketpair().map_err(|e| Error::sys("socketpair", e))?;
     namespaces::enter_for_children(config)?;
     let flags = namespaces::clone_flags(config);
-    match sys::clone3(flags).map_err(|e| Error::sys(format!("clone the container init (flags {flags:#x})"), e))? {
+    // Straight into the cgroup2 directory where there is one: no migration
+    // afterwards there (and no RCU grace period to wait for).
+    let into = args.cgroup.map(Cgroup::clone_target).transpose()?.flatten();
+    match sys::clone3(flags, into.as_ref())
+        .map_err(|e| Error::sys(format!("clone the container init (flags {flags:#x})"), e))?
+    {
         Forked::Child => {
             drop(parent_sock);
             init::run(InitArgs {
@@ -60,7 +65,7 @@ pub fn launch(args: LaunchArgs) -> Result<Launched> {
             drop(child_sock);
             drop(args.start_fifo);
             drop(args.console_socket);
-            match wait_ready(pid, config, args.cgroup, &parent_sock) {
+            match wait_ready(pid, config, args.cgroup.map(|cg| (cg, into.is_some())), &parent_sock) {
                 Ok(()) => {
                     let start_time = procfs::start_time(pid)
                         .ok_or_else(|| Error::Init(format!("init (pid {pid}) exited right after reporting ready")))?;
@@ -76,20 +81,23 @@ pub fn launch(args: LaunchArgs) -> Result<Launched> {
     }
 }
 
-fn wait_ready(pid: i32, config: &Config, cgroup: Option<&Cgroup>, sock: &OwnedFd) -> Result<()> {
+/// `cgroup`: the container's cgroup, and whether the init was cloned into
+/// its cgroup2 directory already.
+fn wait_ready(pid: i32, config: &Config, cgroup: Option<(&Cgroup, bool)>, sock: &OwnedFd) -> Result<()> {
     // Written from here: the init is not dumpable, so in a user namespace it
     // could not write its own /proc files. It survives execve.
     if let Some(adj) = config.process.oom_score_adj {
         let path = format!("/proc/{pid}/oom_score_adj");
         std::fs::write(&path, adj.to_string()).map_err(|e| Error::path("write", &path, e))?;
     }
-    if let Some(cg) = cgroup {
-        cg.join(pid)?;
-    }
     if config.creates(NsKind::User) {
         namespaces::write_id_maps(pid, config)?;
     }
     sync::send(sock, &Msg::Proceed)?;
+    if let Some((cg, in_unified)) = cgroup {
+        cg.join(pid, in_unified)?;
+    }
+    sync::send(sock, &Msg::CgroupJoined)?;
     match sync::recv(sock)? {
         Some(Msg::Ready) => Ok(()),
         Some(Msg::Failed(why)) => Err(Error::Init(why)),

@@ -5,7 +5,7 @@
 //! by path (and creating a time namespace, whose offsets must be written
 //! before any process is in it) happens in the runtime just before the
 //! clone. A new cgroup namespace is made by the init once the runtime has
-//! placed it in its cgroup. Everything else is either a clone flag or a
+//! placed it in its cgroup (`enter_cgroup_ns`). Everything else is either a clone flag or a
 //! `setns` in the init.
 
 use std::fs;
@@ -84,8 +84,12 @@ pub fn enter_in_init(config: &Config) -> Result<()> {
             sys::unshare(flags).map_err(|e| Error::sys("unshare namespaces", e))?;
         }
     }
-    // Last, and only now that the runtime has moved us into the
-    // container's cgroup: the namespace's root is the cgroup we are in.
+    Ok(())
+}
+
+/// In the init, once the runtime says it is in its cgroup: a new cgroup
+/// namespace has that cgroup as its root.
+pub fn enter_cgroup_ns(config: &Config) -> Result<()> {
     if config.creates(NsKind::Cgroup) {
         sys::unshare(libc::CLONE_NEWCGROUP).map_err(|e| Error::sys("create cgroup namespace", e))?;
     }

@@ -16,7 +16,14 @@ use crate::inroot::{self, Kind, Root};
 use crate::sys::{self, cpath};
 
 /// Everything up to and including the switch into the rootfs.
-pub fn setup(config: &Config, no_pivot: bool, cgroup: Option<&Cgroup>) -> Result<()> {
+/// `before_cgroup` runs before the first cgroup mount (the init must be in
+/// its cgroup and namespace by then).
+pub fn setup(
+    config: &Config,
+    no_pivot: bool,
+    cgroup: Option<&Cgroup>,
+    before_cgroup: &mut dyn FnMut() -> Result<()>,
+) -> Result<()> {
     let rootfs = &config.rootfs;
     // Keep our mounts from propagating back to the host.
     mount(None, Path::new("/"), None, config.rootfs_propagation, None)
@@ -27,6 +34,9 @@ pub fn setup(config: &Config, no_pivot: bool, cgroup: Option<&Cgroup>) -> Result
 
     let root = Root::open(rootfs).map_err(|e| Error::path("open rootfs", rootfs, e))?;
     for m in &config.mounts {
+        if m.typ == "cgroup" || m.typ == "cgroup2" {
+            before_cgroup()?;
+        }
         mount_one(&root, config, m, cgroup).map_err(|e| {
             Error::sys(
                 format!(

@@ -204,11 +204,23 @@ pub fn read_state(dir: &Path) -> Result<Option<State>> {
 
 /// Write a file so that readers see the old or the new content, never a mix.
 pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
+    write_via_temp(path, data, true)
+}
+
+/// Like `write_atomic`, without the fsync: for files that mean nothing
+/// after a reboot.
+pub fn write_replace(path: &Path, data: &[u8]) -> Result<()> {
+    write_via_temp(path, data, false)
+}
+
+fn write_via_temp(path: &Path, data: &[u8], durable: bool) -> Result<()> {
     let tmp = path.with_extension(format!("tmp{}", std::process::id()));
     let write = || -> std::io::Result<()> {
         let mut f = File::options().write(true).create(true).truncate(true).mode(0o644).open(&tmp)?;
         f.write_all(data)?;
-        f.sync_all()?;
+        if durable {
+            f.sync_all()?;
+        }
         fs::rename(&tmp, path)
     };
     write().map_err(|e| {

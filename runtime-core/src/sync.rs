@@ -8,9 +8,10 @@ use crate::sys;
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum Msg {
-    /// parent -> init: the init is in its cgroup and its id maps (if any)
-    /// are written: go on.
+    /// parent -> init: the id maps (if any) are written: go on.
     Proceed,
+    /// parent -> init: the init is in every hierarchy of its cgroup.
+    CgroupJoined,
     /// init -> parent: set up and blocked before the workload.
     Ready,
     /// init -> parent: setup failed with this message.
@@ -22,6 +23,7 @@ pub fn send(sock: &OwnedFd, msg: &Msg) -> Result<()> {
     match msg {
         Msg::Proceed => buf.push(1),
         Msg::Ready => buf.push(2),
+        Msg::CgroupJoined => buf.push(4),
         Msg::Failed(s) => {
             buf.push(3);
             buf.extend_from_slice(s.as_bytes());
@@ -41,6 +43,7 @@ pub fn recv(sock: &OwnedFd) -> Result<Option<Msg>> {
     Ok(Some(match buf[0] {
         1 => Msg::Proceed,
         2 => Msg::Ready,
+        4 => Msg::CgroupJoined,
         _ => Msg::Failed(String::from_utf8_lossy(&buf[1..n]).into_owned()),
     }))
 }
@@ -52,7 +55,7 @@ mod tests {
     #[test]
     fn messages_round_trip() {
         let (a, b) = sys::socketpair().unwrap();
-        for m in [Msg::Proceed, Msg::Ready, Msg::Failed("no such file".into())] {
+        for m in [Msg::Proceed, Msg::CgroupJoined, Msg::Ready, Msg::Failed("no such file".into())] {
             send(&a, &m).unwrap();
             assert_eq!(recv(&b).unwrap(), Some(m));
         }

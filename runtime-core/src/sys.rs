@@ -62,14 +62,18 @@ pub enum Forked {
     Parent { pid: i32, pidfd: OwnedFd },
 }
 
-/// `clone3` used like `fork`, straight into the namespaces in `flags`, with
-/// a pidfd for the child. The caller must be single-threaded.
-pub fn clone3(flags: u64) -> io::Result<Forked> {
+const CLONE_INTO_CGROUP: u64 = 0x200000000;
+
+/// `clone3` used like `fork`, straight into the namespaces in `flags` (and,
+/// given a cgroup2 directory fd, into that cgroup), with a pidfd for the
+/// child. The caller must be single-threaded.
+pub fn clone3(flags: u64, cgroup: Option<&OwnedFd>) -> io::Result<Forked> {
     let mut pidfd: RawFd = -1;
     let mut args = CloneArgs {
-        flags: flags | libc::CLONE_PIDFD as u64,
+        flags: flags | libc::CLONE_PIDFD as u64 | cgroup.map_or(0, |_| CLONE_INTO_CGROUP),
         pidfd: &mut pidfd as *mut RawFd as u64,
         exit_signal: libc::SIGCHLD as u64,
+        cgroup: cgroup.map_or(0, |fd| fd.as_raw_fd() as u64),
         ..Default::default()
     };
     // SAFETY: args is a valid clone_args of the size passed; with no stack

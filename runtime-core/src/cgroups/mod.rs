@@ -128,6 +128,22 @@ impl Cgroup {
 
     fn create_dirs(&self, made: &mut Vec<PathBuf>) -> Result<()> {
         for (name, dir) in &self.dirs {
+            let cpuset = name.split(',').any(|c| c == "cpuset");
+            // v1: the parents (`/tandem`) usually exist; try the leaf first.
+            if self.version == Version::V1 {
+                match fs::create_dir(dir) {
+                    Ok(()) => {
+                        made.push(dir.clone());
+                        if cpuset {
+                            v1::inherit_cpuset(dir)?;
+                        }
+                        continue;
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(Error::path("create cgroup", dir, e)),
+                }
+            }
             let mount = mount_of(dir, &self.path);
             let mut cur = mount.clone();
             for part in self.path.iter().skip(1) {
@@ -138,7 +154,7 @@ impl Cgroup {
                 match fs::create_dir(&cur) {
                     Ok(()) => {
                         made.push(cur.clone());
-                        if name.split(',').any(|c| c == "cpuset") {
+                        if cpuset {
                             v1::inherit_cpuset(&cur)?;
                         }
                     }
@@ -150,10 +166,20 @@ impl Cgroup {
         Ok(())
     }
 
-    /// Move a process into the cgroup, in every hierarchy.
-    pub fn join(&self, pid: i32) -> Result<()> {
-        for dir in self.dirs.values() {
-            write(dir, "cgroup.procs", &pid.to_string())?;
+    /// An fd on the cgroup2 directory, for clone3's CLONE_INTO_CGROUP.
+    pub fn clone_target(&self) -> Result<Option<OwnedFd>> {
+        self.unified_dir()
+            .map(|d| sys::open(d, libc::O_DIRECTORY | libc::O_RDONLY).map_err(|e| Error::path("open cgroup", d, e)))
+            .transpose()
+    }
+
+    /// Move a process into the cgroup, in every hierarchy (but the cgroup2
+    /// one when it was cloned into it).
+    pub fn join(&self, pid: i32, in_unified: bool) -> Result<()> {
+        for (name, dir) in &self.dirs {
+            if !(in_unified && name == UNIFIED) {
+                write(dir, "cgroup.procs", &pid.to_string())?;
+            }
         }
         Ok(())
     }

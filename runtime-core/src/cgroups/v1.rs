@@ -1,6 +1,8 @@
 //! `linux.resources` on cgroup v1: one hierarchy per controller, the
 //! files named as the kernel's v1 interface names them.
 
+use std::fs;
+use std::io::Write;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::Path;
 
@@ -176,10 +178,26 @@ fn blkio(dir: &Path, b: &LinuxBlockIo) -> Result<()> {
 }
 
 /// Device rules in order: a deny of everything resets the list, each later
-/// rule adds to it or cuts from it.
+/// rule adds to it or cuts from it. Each write is one rule, so each file is
+/// opened once.
 pub fn apply_devices(dir: &Path, rules: &[DeviceRule]) -> Result<()> {
+    let open = |name: &str| {
+        let path = dir.join(name);
+        fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .map(|f| (f, path.clone()))
+            .map_err(|e| Error::path("open", &path, e))
+    };
+    let (mut allow, mut deny) = (None, None);
     for r in rules {
-        write(dir, if r.allow { "devices.allow" } else { "devices.deny" }, &r.v1_line())?;
+        let (slot, name) = if r.allow { (&mut allow, "devices.allow") } else { (&mut deny, "devices.deny") };
+        let (file, path) = match slot {
+            Some(f) => f,
+            None => slot.insert(open(name)?),
+        };
+        let line = r.v1_line();
+        file.write_all(line.as_bytes()).map_err(|e| Error::sys(format!("write '{line}' to {}", path.display()), e))?;
     }
     Ok(())
 }
@@ -189,9 +207,7 @@ pub fn apply_devices(dir: &Path, rules: &[DeviceRule]) -> Result<()> {
 pub fn inherit_cpuset(dir: &Path) -> Result<()> {
     let parent = dir.parent().unwrap_or(dir);
     for file in ["cpuset.cpus", "cpuset.mems"] {
-        if read(dir, file)?.trim().is_empty() {
-            write(dir, file, read(parent, file)?.trim())?;
-        }
+        write(dir, file, read(parent, file)?.trim())?;
     }
     Ok(())
 }
