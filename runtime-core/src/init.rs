@@ -72,23 +72,7 @@ pub fn run(args: InitArgs) -> ! {
         if let Some(name) = &keyring {
             join_keyring(name)?;
         }
-        // Moving a process between cgroups waits out an RCU grace period
-        // (milliseconds); the runtime does it while we set up, and we wait
-        // for it only where the cgroup matters: its namespace and mounts.
-        let mut joined = false;
-        let mut wait_for_cgroup = || -> Result<()> {
-            if !joined {
-                match sync::recv(&sync)? {
-                    Some(Msg::CgroupJoined) => {}
-                    _ => return Err(Error::Init("runtime went away before placing the init in its cgroup".into())),
-                }
-                namespaces::enter_cgroup_ns(config)?;
-                joined = true;
-            }
-            Ok(())
-        };
-        rootfs::setup(config, no_pivot, cgroup, &mut wait_for_cgroup)?;
-        wait_for_cgroup()?;
+        rootfs::setup(config, no_pivot, cgroup)?;
         if config.process.terminal {
             let sock = console_socket
                 .as_ref()
@@ -103,6 +87,14 @@ pub fn run(args: InitArgs) -> ! {
             sys::setdomainname(d).map_err(|e| Error::sys(format!("set domainname '{d}'"), e))?;
         }
         rootfs::finish(config)?;
+        // Moving a process between cgroups waits out an RCU grace period
+        // (milliseconds): the runtime does it while we set up, and only the
+        // cgroup namespace (whose root is the cgroup we are in) waits for it.
+        match sync::recv(&sync)? {
+            Some(Msg::CgroupJoined) => {}
+            _ => return Err(Error::Init("runtime went away before placing the init in its cgroup".into())),
+        }
+        namespaces::enter_cgroup_ns(config)?;
         for r in &config.process.rlimits {
             sys::setrlimit(r.resource, r.soft, r.hard)
                 .map_err(|e| Error::sys(format!("set rlimit {} to {}/{}", r.resource, r.soft, r.hard), e))?;

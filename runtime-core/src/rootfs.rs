@@ -16,14 +16,7 @@ use crate::inroot::{self, Kind, Root};
 use crate::sys::{self, cpath};
 
 /// Everything up to and including the switch into the rootfs.
-/// `before_cgroup` runs before the first cgroup mount (the init must be in
-/// its cgroup and namespace by then).
-pub fn setup(
-    config: &Config,
-    no_pivot: bool,
-    cgroup: Option<&Cgroup>,
-    before_cgroup: &mut dyn FnMut() -> Result<()>,
-) -> Result<()> {
+pub fn setup(config: &Config, no_pivot: bool, cgroup: Option<&Cgroup>) -> Result<()> {
     let rootfs = &config.rootfs;
     // Keep our mounts from propagating back to the host.
     mount(None, Path::new("/"), None, config.rootfs_propagation, None)
@@ -34,10 +27,7 @@ pub fn setup(
 
     let root = Root::open(rootfs).map_err(|e| Error::path("open rootfs", rootfs, e))?;
     for m in &config.mounts {
-        if m.typ == "cgroup" || m.typ == "cgroup2" {
-            before_cgroup()?;
-        }
-        mount_one(&root, config, m, cgroup).map_err(|e| {
+        mount_one(&root, m, cgroup).map_err(|e| {
             Error::sys(
                 format!(
                     "mount {} on {}",
@@ -108,9 +98,9 @@ fn locked_flags(path: &Path) -> u64 {
     out
 }
 
-fn mount_one(root: &Root, config: &Config, m: &Mount, cgroup: Option<&Cgroup>) -> io::Result<()> {
+fn mount_one(root: &Root, m: &Mount, cgroup: Option<&Cgroup>) -> io::Result<()> {
     if m.typ == "cgroup" || m.typ == "cgroup2" {
-        return mount_cgroup(root, config, m, cgroup);
+        return mount_cgroup(root, m, cgroup);
     }
     let kind = match &m.source {
         Some(src) if m.is_bind() && !src.is_dir() => {
@@ -172,7 +162,6 @@ fn mount_one(root: &Root, config: &Config, m: &Mount, cgroup: Option<&Cgroup>) -
 struct CgroupMount {
     mount_point: PathBuf,
     fstype: String,
-    super_opts: String,
 }
 
 fn host_cgroup_mounts() -> io::Result<Vec<CgroupMount>> {
@@ -184,20 +173,20 @@ fn host_cgroup_mounts() -> io::Result<Vec<CgroupMount>> {
             let mount_point = PathBuf::from(pre.split(' ').nth(4)?);
             let mut post = post.split(' ');
             let fstype = post.next()?.to_string();
-            let super_opts = post.nth(1)?.to_string();
-            (fstype == "cgroup" || fstype == "cgroup2").then_some(CgroupMount { mount_point, fstype, super_opts })
+            (fstype == "cgroup" || fstype == "cgroup2").then_some(CgroupMount { mount_point, fstype })
         })
         .filter(|m| m.mount_point.starts_with("/sys/fs/cgroup"))
         .collect())
 }
 
 /// A `cgroup` mount: cgroup2 on a unified host; on a v1 or hybrid host a
-/// tmpfs holding one mount per hierarchy, as runc lays it out. In a cgroup
-/// namespace each hierarchy is mounted afresh, so the container sees its
-/// own cgroup as the root; otherwise the container's own cgroup directory
-/// is bound there (as runc does), or the hierarchy for one it did not join.
-fn mount_cgroup(root: &Root, config: &Config, m: &Mount, cgroup: Option<&Cgroup>) -> io::Result<()> {
-    let own_ns = config.namespace(crate::config::NsKind::Cgroup).is_some();
+/// tmpfs holding one mount per hierarchy, as runc lays it out. Each is a
+/// read-only-capable bind of the container's own cgroup directory, so the
+/// container sees its cgroup as the root with or without a cgroup
+/// namespace; and being binds of directories made before the clone, they
+/// need not wait for the init to be moved into its cgroup. A hierarchy the
+/// container did not join is bound whole.
+fn mount_cgroup(root: &Root, m: &Mount, cgroup: Option<&Cgroup>) -> io::Result<()> {
     let flags = m.flags.set & !(libc::MS_BIND | libc::MS_REC);
     let host = host_cgroup_mounts()?;
     let unified = host.iter().any(|h| h.fstype == "cgroup2" && h.mount_point == Path::new("/sys/fs/cgroup"));
@@ -205,23 +194,18 @@ fn mount_cgroup(root: &Root, config: &Config, m: &Mount, cgroup: Option<&Cgroup>
     let hierarchy = |h: &CgroupMount, at: &Path| -> io::Result<()> {
         let target_fd = root.ensure(at, Kind::Dir)?;
         let target = &inroot::fd_path(&target_fd);
-        if own_ns {
-            let data = if h.fstype == "cgroup" { cgroup_v1_options(&h.super_opts) } else { String::new() };
-            mount(Some(Path::new(&h.fstype)), target, Some(&h.fstype), flags, Some(&data))
-        } else {
-            let own = cgroup.map(|cg| h.mount_point.join(cg.path.strip_prefix("/").unwrap_or(&cg.path)));
-            let source = match own {
-                Some(dir) if cgroup.is_some_and(|cg| cg.dirs.values().any(|d| *d == dir)) => dir,
-                _ => h.mount_point.clone(),
-            };
-            mount(Some(&source), target, None, libc::MS_BIND | libc::MS_REC, None)?;
-            // The fd still names the directory under the new mount: open
-            // the mount itself to remount it.
-            let bound_fd = root.open_path(at)?;
-            let bound = &inroot::fd_path(&bound_fd);
-            let keep = locked_flags(bound);
-            mount(None, bound, None, libc::MS_BIND | libc::MS_REMOUNT | flags | keep, None)
-        }
+        let own = cgroup.map(|cg| h.mount_point.join(cg.path.strip_prefix("/").unwrap_or(&cg.path)));
+        let source = match own {
+            Some(dir) if cgroup.is_some_and(|cg| cg.dirs.values().any(|d| *d == dir)) => dir,
+            _ => h.mount_point.clone(),
+        };
+        mount(Some(&source), target, None, libc::MS_BIND | libc::MS_REC, None)?;
+        // The fd still names the directory under the new mount: open the
+        // mount itself to remount it.
+        let bound_fd = root.open_path(at)?;
+        let bound = &inroot::fd_path(&bound_fd);
+        let keep = locked_flags(bound);
+        mount(None, bound, None, libc::MS_BIND | libc::MS_REMOUNT | flags | keep, None)
     };
     if unified || m.typ == "cgroup2" {
         let h = host
@@ -262,15 +246,6 @@ fn mount_cgroup(root: &Root, config: &Config, m: &Mount, cgroup: Option<&Cgroup>
         mount(None, &d, None, libc::MS_REMOUNT | libc::MS_BIND | libc::MS_RDONLY | locked_flags(&d), None)?;
     }
     Ok(())
-}
-
-/// The controller (and name=) options of a v1 hierarchy's super options.
-fn cgroup_v1_options(super_opts: &str) -> String {
-    super_opts
-        .split(',')
-        .filter(|o| !matches!(*o, "rw" | "ro") && !o.starts_with("release_agent") && *o != "clone_children")
-        .collect::<Vec<_>>()
-        .join(",")
 }
 
 /// pivot_root into the rootfs, then detach the old root from underneath.
@@ -320,15 +295,4 @@ pub fn apply_sysctl(config: &Config) -> Result<()> {
         fs::write(&path, value).map_err(|e| Error::path(&format!("set sysctl {key}={value}:"), &path, e))?;
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn v1_options_keep_controllers_only() {
-        assert_eq!(cgroup_v1_options("rw,cpu,cpuacct"), "cpu,cpuacct");
-        assert_eq!(cgroup_v1_options("rw,xattr,release_agent=/x,name=systemd"), "xattr,name=systemd");
-    }
 }

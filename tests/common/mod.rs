@@ -186,7 +186,7 @@ pub fn cgroup_dirs(id: &str) -> Vec<PathBuf> {
         .unwrap()
         .flatten()
         .map(|e| e.path())
-        .filter(|p| !p.ends_with("systemd") && p.join("cgroup.procs").exists())
+        .filter(|p| p.join("cgroup.procs").exists())
         .map(|p| p.join("tandem").join(id))
         .collect()
 }

@@ -82,11 +82,10 @@ impl Cgroup {
                 // own cgroup in the memory hierarchy (or the first one).
                 let base = own.get("memory").or_else(|| own.values().next()).map(PathBuf::as_path);
                 let path = layout::resolve(requested, id, base)?;
-                let mut dirs: BTreeMap<String, PathBuf> = hierarchies
-                    .iter()
-                    .filter(|(name, _)| !name.starts_with("name="))
-                    .map(|(name, mount)| (name.clone(), under(mount, &path)))
-                    .collect();
+                // Named hierarchies (name=systemd) too, as runc joins them:
+                // the container sees its own place in every hierarchy.
+                let mut dirs: BTreeMap<String, PathBuf> =
+                    hierarchies.iter().map(|(name, mount)| (name.clone(), under(mount, &path))).collect();
                 if let Some(mount) = unified {
                     dirs.insert(UNIFIED.to_string(), under(mount, &path));
                 }
@@ -448,7 +447,8 @@ mod tests {
         assert_eq!(cg.dir("cpuacct"), Some(Path::new("/sys/fs/cgroup/cpu,cpuacct/box/pod/c1")));
         assert_eq!(cg.dir("memory"), Some(Path::new("/sys/fs/cgroup/memory/box/pod/c1")));
         assert_eq!(cg.unified_dir(), Some(Path::new("/sys/fs/cgroup/unified/box/pod/c1")));
-        assert_eq!(cg.dirs.len(), 3, "name=systemd is not joined: {:?}", cg.dirs);
+        assert_eq!(cg.dirs.get("name=systemd"), Some(&PathBuf::from("/sys/fs/cgroup/systemd/box/pod/c1")));
+        assert_eq!(cg.dirs.len(), 4, "{:?}", cg.dirs);
         assert_eq!(mount_of(cg.dir("memory").unwrap(), &cg.path), PathBuf::from("/sys/fs/cgroup/memory"));
     }
 
