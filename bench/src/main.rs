@@ -7,6 +7,7 @@
 //! A benchmark, not a test: nothing here asserts a timing.
 
 mod bundle;
+mod cgroup_probe;
 mod measure;
 mod peers;
 mod report;
@@ -66,6 +67,13 @@ fn run(args: &Args) -> Result<(), String> {
     let true_bundle = bundle::busybox(&work.join("true"), &["/bin/true"])?;
     let sleep_bundle = bundle::busybox(&work.join("sleep"), &["sleep", "1000"])?;
 
+    if let Some(ms) = cgroup_probe::migration_ms() {
+        notes.push(format!(
+            "one cgroup migration after an idle moment costs {ms:.1} ms on this host (an RCU grace period); every \
+             runtime pays one per create and run, and the bench idles {} ms before each timed command so each pays it alike",
+            cgroup_probe::SETTLE.as_millis()
+        ));
+    }
     let mut results = measure::Results::default();
     measure::lifecycle(&runtimes, &true_bundle, args.iterations, &mut results)?;
     if args.density > 0 {

@@ -6,6 +6,9 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use std::thread::sleep;
+
+use crate::cgroup_probe::SETTLE;
 use crate::peers::Runtime;
 
 /// Operations in table order.
@@ -87,7 +90,7 @@ fn wait_stopped(rt: &Runtime, id: &str) -> Result<(), String> {
 
 /// `run` of /bin/true, then create/start/delete separately, `n` times per
 /// runtime after one warm-up round; the order of runtimes rotates every
-/// iteration.
+/// iteration, and every timed command starts after `SETTLE` of idling.
 pub fn lifecycle(rts: &[Runtime], bundle: &Path, n: usize, res: &mut Results) -> Result<(), String> {
     let b = bundle.to_str().expect("utf-8 path");
     res.iterations = n;
@@ -95,10 +98,14 @@ pub fn lifecycle(rts: &[Runtime], bundle: &Path, n: usize, res: &mut Results) ->
         for k in 0..rts.len() {
             let rt = &rts[(i + k) % rts.len()];
             let (run_id, id) = (format!("run-{i}"), format!("life-{i}"));
+            sleep(SETTLE);
             let run = time(command(rt, &["run", "--bundle", b, &run_id]), &format!("{} run", rt.name))?;
+            sleep(SETTLE);
             let create = time(command(rt, &["create", "--bundle", b, &id]), &format!("{} create", rt.name))?;
+            sleep(SETTLE);
             let start = time(command(rt, &["start", &id]), &format!("{} start", rt.name))?;
             wait_stopped(rt, &id)?;
+            sleep(SETTLE);
             let delete = time(command(rt, &["delete", &id]), &format!("{} delete", rt.name))?;
             if i > 0 {
                 res.record("run", &rt.name, run);
@@ -121,6 +128,7 @@ pub fn density(rts: &[Runtime], bundle: &Path, m: usize, res: &mut Results) -> R
     for round in 0..3 {
         for rt in rts {
             let ids: Vec<String> = (0..m).map(|j| format!("dense-{round}-{j}")).collect();
+            sleep(SETTLE);
             let t0 = Instant::now();
             let children: Vec<_> = ids
                 .iter()
@@ -156,8 +164,11 @@ pub fn wasm(rt: &Runtime, wasm_bundle: &Path, native_bundle: &Path, n: usize, re
         if !prune.is_ok_and(|s| s.success()) {
             return Err("tandem wasm-cache prune failed".into());
         }
+        sleep(SETTLE);
         let cold = time(command(rt, &["run", "--bundle", w, &format!("wasm-cold-{i}")]), "wasm cold run")?;
+        sleep(SETTLE);
         let warm = time(command(rt, &["run", "--bundle", w, &format!("wasm-warm-{i}")]), "wasm warm run")?;
+        sleep(SETTLE);
         let native = time(command(rt, &["run", "--bundle", nb, &format!("native-hello-{i}")]), "native hello run")?;
         if i > 0 {
             res.record("wasm cold", &rt.name, cold);
