@@ -190,3 +190,16 @@ fn a_create_killed_half_way_is_cleaned_by_delete_force() {
     assert_eq!(env.status(&id), "running");
     env.ok(&["delete", "--force", &id]);
 }
+
+#[test]
+fn an_empty_state_file_left_by_a_power_cut_reads_as_creating() {
+    let env = Env::new("powercut");
+    let id = env.id("c");
+    // State is written with temp + rename but not fsynced: after a power
+    // cut the file may be empty.
+    std::fs::create_dir_all(env.root.join(&id)).unwrap();
+    std::fs::write(env.root.join(&id).join("state.json"), "").unwrap();
+    assert_eq!(env.status(&id), "creating");
+    env.ok(&["delete", "--force", &id]);
+    env.assert_gone(&id, None);
+}

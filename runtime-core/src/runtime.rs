@@ -73,8 +73,7 @@ impl Runtime {
         let made = (|| {
             let workload = executor.prepare(&PrepareContext { config: &config, state_root: &self.root })?;
             let cg = Cgroup::plan(&config, id)?;
-            // Not fsynced: cgroups do not outlive a reboot either.
-            state::write_replace(&dir.path.join(state::CGROUP_FILE), &serde_json::to_vec(&cg).expect("plain data"))?;
+            state::write_atomic(&dir.path.join(state::CGROUP_FILE), &serde_json::to_vec(&cg).expect("plain data"))?;
             let cg = cgroup.insert(cg);
             cg.create()?;
             cg.apply(&config.resources, &config.devices, true)?;

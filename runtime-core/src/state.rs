@@ -1,8 +1,8 @@
 //! A container's persistent state: `<root>/<id>/state.json`, its lock, and
 //! the status derived from the live system.
 //!
-//! The file is written with write-temp + fsync + rename, so a reader sees the
-//! old or the new state, never half of one. Every mutating command holds an
+//! The file is written with write-temp + rename, so a reader sees the old
+//! or the new state, never half of one. Every mutating command holds an
 //! exclusive `flock` on the container's directory while it works.
 
 use std::collections::BTreeMap;
@@ -194,6 +194,7 @@ fn lock_dir(path: &Path) -> Result<OwnedFd> {
 pub fn read_state(dir: &Path) -> Result<Option<State>> {
     let path = dir.join(STATE_FILE);
     match fs::read(&path) {
+        Ok(bytes) if bytes.is_empty() => Ok(None),
         Ok(bytes) => {
             serde_json::from_slice(&bytes).map(Some).map_err(|e| Error::path("parse", &path, std::io::Error::other(e)))
         }
@@ -202,25 +203,16 @@ pub fn read_state(dir: &Path) -> Result<Option<State>> {
     }
 }
 
-/// Write a file so that readers see the old or the new content, never a mix.
+/// Write a file so that readers see the old or the new content, never a
+/// mix (write a temp file, rename it over). Not fsynced: what it records
+/// (live processes, cgroups) does not survive a reboot either, and a state
+/// root is normally a tmpfs; an empty file left by a power cut reads as a
+/// create that never finished, which `delete --force` removes.
 pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
-    write_via_temp(path, data, true)
-}
-
-/// Like `write_atomic`, without the fsync: for files that mean nothing
-/// after a reboot.
-pub fn write_replace(path: &Path, data: &[u8]) -> Result<()> {
-    write_via_temp(path, data, false)
-}
-
-fn write_via_temp(path: &Path, data: &[u8], durable: bool) -> Result<()> {
     let tmp = path.with_extension(format!("tmp{}", std::process::id()));
     let write = || -> std::io::Result<()> {
         let mut f = File::options().write(true).create(true).truncate(true).mode(0o644).open(&tmp)?;
         f.write_all(data)?;
-        if durable {
-            f.sync_all()?;
-        }
         fs::rename(&tmp, path)
     };
     write().map_err(|e| {
