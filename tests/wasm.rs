@@ -309,3 +309,17 @@ fn a_module_in_a_bind_mounted_volume_runs() {
         "a link out of the volume was followed: {err}"
     );
 }
+
+#[test]
+fn exec_of_a_wasm_entrypoint_runs_in_wasmtime_inside_the_container() {
+    let env = Env::new("wasm-exec");
+    let b = demo(&env, "b", &["spin"]);
+    let id = env.id("c");
+    env.ok(&["run", "-d", "--bundle", b.str(), &id]);
+    // Chosen by the same rules as the init: the bundle says wasm.
+    assert_eq!(env.ok(&["exec", &id, "/app/demo.wasm"]), "hello from wasm, inside a tandem container\n");
+    let out = env.tandem(&["exec", &id, "/app/demo.wasm", "exit", "9"]);
+    assert_eq!(out.status.code(), Some(9));
+    env.ok(&["delete", "--force", &id]);
+    env.assert_gone(&id, None);
+}

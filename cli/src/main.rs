@@ -10,6 +10,7 @@ use tandem_executor_native as _;
 use tandem_executor_wasm as _;
 
 mod cgroup_cmds;
+mod exec;
 mod logging;
 mod run;
 mod signal;
@@ -127,6 +128,8 @@ enum Command {
     },
     /// Print what this runtime supports, as OCI features JSON.
     Features,
+    /// Run a process in a running container.
+    Exec(Box<exec::ExecArgs>),
     /// Freeze every process of a container.
     Pause { id: String },
     /// Thaw a paused container.
@@ -226,6 +229,7 @@ fn dispatch(cli: Cli, log: &logging::Log) -> Result<i32, Error> {
             return run::run(&rt, &create.id, &create.bundle, &create.options(cli.systemd_cgroup), detach);
         }
         Command::List { format, quiet } => list(&rt, &format, quiet)?,
+        Command::Exec(args) => return exec::exec(&rt, &args),
         Command::Pause { id } => cgroup_cmds::pause(&rt, &id)?,
         Command::Resume { id } => cgroup_cmds::resume(&rt, &id)?,
         Command::Ps { format, id, ps_args } => cgroup_cmds::ps(&rt, &id, &format, &ps_args)?,

@@ -33,12 +33,7 @@ pub fn run(rt: &Runtime, id: &str, bundle: &Path, opts: &CreateOptions, detach: 
         }
         return Ok(0);
     }
-    let mut watched: Vec<i32> = FORWARDED.to_vec();
-    watched.push(libc::SIGCHLD);
-    // Blocked before the clone so no signal is lost; the init unblocks
-    // everything before it runs the workload.
-    sys::set_sigmask(libc::SIG_BLOCK, &watched).map_err(|e| Error::sys("block signals", e))?;
-    let signals = sys::signalfd(&watched).map_err(|e| Error::sys("signalfd", e))?;
+    let signals = block_forwarded_signals()?;
 
     let mut opts = opts.clone();
     let console = if opts.console_socket.is_none() && wants_terminal(bundle) {
@@ -69,6 +64,16 @@ pub fn run(rt: &Runtime, id: &str, bundle: &Path, opts: &CreateOptions, detach: 
     let code = wait_forwarding(c.pid(), &signals, master.as_ref())?;
     rt.load(id)?.delete(true)?;
     Ok(code)
+}
+
+/// Block the signals a foreground command passes on (and SIGCHLD) and
+/// return a signalfd for them. Blocked before the clone so no signal is
+/// lost; the child unblocks everything before it runs the workload.
+pub fn block_forwarded_signals() -> Result<OwnedFd, Error> {
+    let mut watched: Vec<i32> = FORWARDED.to_vec();
+    watched.push(libc::SIGCHLD);
+    sys::set_sigmask(libc::SIG_BLOCK, &watched).map_err(|e| Error::sys("block signals", e))?;
+    sys::signalfd(&watched).map_err(|e| Error::sys("signalfd", e))
 }
 
 /// Read `process.terminal` from the bundle without a full validation (the
@@ -130,7 +135,8 @@ fn drain(master: &OwnedFd) {
     }
 }
 
-fn wait_forwarding(pid: i32, signals: &OwnedFd, master: Option<&OwnedFd>) -> Result<i32, Error> {
+/// Wait for `pid` (our child), passing signals on and proxying its pty.
+pub fn wait_forwarding(pid: i32, signals: &OwnedFd, master: Option<&OwnedFd>) -> Result<i32, Error> {
     let _raw = RawMode(match master {
         Some(m) if sys::isatty(0) => {
             if let Ok((rows, cols)) = sys::get_winsize(0) {

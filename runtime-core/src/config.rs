@@ -329,6 +329,20 @@ fn map_id(maps: &[IdMap], id: u32) -> Option<u32> {
         .map(|m| m.host_id + (id - m.container_id))
 }
 
+/// Parse and validate an OCI process object (`exec --process`), reporting
+/// the JSON path of the first bad field.
+pub fn parse_process(text: &[u8]) -> Result<Process> {
+    let de = &mut serde_json::Deserializer::from_slice(text);
+    let p: oci::Process = serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        Error::config(
+            if path == "." { "process".to_string() } else { format!("process.{path}") },
+            e.inner().to_string(),
+        )
+    })?;
+    convert_process(&p)
+}
+
 /// Parse config.json, reporting the JSON path of the first bad field.
 pub fn parse_spec(text: &[u8]) -> Result<Spec> {
     let de = &mut serde_json::Deserializer::from_slice(text);

@@ -156,7 +156,7 @@ fn join_keyring(name: &str) -> Result<()> {
 /// Groups, gid, uid, then the capability sets. The bounding set is cut
 /// while we are still root; KEEPCAPS carries the permitted set across the
 /// uid change.
-fn switch_identity(config: &Config) -> Result<()> {
+pub(crate) fn switch_identity(config: &Config) -> Result<()> {
     let p = &config.process;
     let caps = &p.capabilities;
     capabilities::drop_bounding(caps.bounding).map_err(|e| Error::sys("drop bounding capabilities", e))?;
@@ -175,7 +175,7 @@ fn switch_identity(config: &Config) -> Result<()> {
 }
 
 /// The preserved fds (3 .. 3+N) are handed on: clear their close-on-exec.
-fn preserve(count: u32) -> Result<()> {
+pub(crate) fn preserve(count: u32) -> Result<()> {
     for fd in 3..3 + count {
         match sys::clear_cloexec(fd as i32) {
             Err(e) if e.raw_os_error() == Some(libc::EBADF) => {}

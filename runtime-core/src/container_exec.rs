@@ -1,0 +1,230 @@
+//! `exec`: run another process in a live container. It joins every
+//! namespace of the container's init that differs from ours (the user
+//! namespace first), the container's cgroup, and gets the isolation the
+//! process spec asks for (identity, capabilities, rlimits, no_new_privs),
+//! then the executor chosen by the same rules as for the init runs it.
+//!
+//! pid and time namespaces take effect for children only, so the runtime
+//! joins those before the clone; the others are joined in the child, which
+//! is not dumpable until it becomes the workload (it is the tandem binary
+//! inside the container until then).
+
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::path::PathBuf;
+
+use crate::config::{Config, NsKind, Process};
+use crate::container::Container;
+use crate::error::{Error, Result};
+use crate::executor::{self, PrepareContext, Workload};
+use crate::state::{self, Status};
+use crate::sync::{self, Msg};
+use crate::sys::{self, Forked};
+use crate::{console, init, procfs};
+
+/// Options of `exec` beyond the process (runc's flags).
+#[derive(Debug, Default, Clone)]
+pub struct ExecOptions {
+    pub console_socket: Option<PathBuf>,
+    /// An already connected console socket (the caller keeps its own fd).
+    pub console_socket_fd: Option<RawFd>,
+    pub pid_file: Option<PathBuf>,
+    pub preserve_fds: u32,
+    /// Exec into a paused container (the process starts frozen).
+    pub ignore_paused: bool,
+}
+
+/// A process started by `exec`.
+pub struct ExecProcess {
+    pid: i32,
+    pidfd: OwnedFd,
+}
+
+impl ExecProcess {
+    pub fn pid(&self) -> i32 {
+        self.pid
+    }
+
+    /// Signal it (through its pidfd: never a reused pid).
+    pub fn signal(&self, sig: i32) -> Result<()> {
+        sys::pidfd_send_signal(&self.pidfd, sig).map_err(|e| Error::sys(format!("signal {sig} to {}", self.pid), e))
+    }
+
+    /// Wait for it (only in the process that called exec) and return its
+    /// exit status as a shell reports it.
+    pub fn wait(self) -> Result<i32> {
+        let (_, status) = sys::waitpid(self.pid, 0).map_err(|e| Error::sys(format!("wait for {}", self.pid), e))?;
+        Ok(sys::exit_code_of(status))
+    }
+}
+
+/// The namespaces an exec'd process joins, in order: user first (the
+/// others are owned by it), then the rest; pid and time are joined by the
+/// runtime before the clone.
+const JOIN_ORDER: [NsKind; 6] = [NsKind::User, NsKind::Mount, NsKind::Uts, NsKind::Ipc, NsKind::Net, NsKind::Cgroup];
+
+impl Container {
+    /// Start `process` inside the container. The runtime must be
+    /// single-threaded (it clones, and may join a pid namespace).
+    pub fn exec(&self, process: Process, opts: &ExecOptions) -> Result<ExecProcess> {
+        let status = self.status();
+        match status {
+            Status::Running | Status::Created => {}
+            Status::Paused if opts.ignore_paused => {}
+            Status::Paused => return Err(Error::Paused(self.id().to_string())),
+            _ => return Err(Error::NotRunning { id: self.id().to_string(), status: status.to_string() }),
+        }
+        let init_pid = self.state.pid;
+        // The bundle's config with the exec'd process: the executor is
+        // chosen and prepared the same way as for the init.
+        let mut config = Config::load(&self.state.bundle)?;
+        config.process = process;
+        let executor = executor::select(&config)?;
+        let workload = executor.prepare(&PrepareContext { config: &config, state_root: &self.root })?;
+
+        let init_ns = |kind: NsKind| procfs::ns_inode(init_pid, kind.proc_name());
+        let own_ns = |kind: NsKind| procfs::ns_inode(sys::getpid(), kind.proc_name());
+        let differs = |kind: NsKind| init_ns(kind).is_some() && init_ns(kind) != own_ns(kind);
+        // Opened now, while the init is known to be the container's.
+        let mut to_join = Vec::new();
+        for kind in JOIN_ORDER {
+            if differs(kind) {
+                let path = PathBuf::from(format!("/proc/{init_pid}/ns/{}", kind.proc_name()));
+                let fd = sys::open(&path, libc::O_RDONLY).map_err(|e| Error::path("open namespace", &path, e))?;
+                to_join.push((kind, fd));
+            }
+        }
+        if !procfs::is_alive(init_pid, self.state.init_start_time) {
+            return Err(Error::NotRunning { id: self.id().to_string(), status: "stopped".into() });
+        }
+        for kind in [NsKind::Pid, NsKind::Time] {
+            if differs(kind) {
+                let path = PathBuf::from(format!("/proc/{init_pid}/ns/{}", kind.proc_name()));
+                let fd = sys::open(&path, libc::O_RDONLY).map_err(|e| Error::path("open namespace", &path, e))?;
+                sys::setns(&fd, kind.clone_flag())
+                    .map_err(|e| Error::path(&format!("join {} namespace", kind.proc_name()), &path, e))?;
+            }
+        }
+        let console_socket = match (opts.console_socket_fd, &opts.console_socket) {
+            (Some(fd), _) => Some(sys::dup_cloexec(fd).map_err(|e| Error::Console(format!("dup fd {fd}: {e}")))?),
+            (None, Some(path)) => Some(console::connect(path)?),
+            (None, None) => None,
+        };
+        if config.process.terminal && console_socket.is_none() {
+            return Err(Error::Console("a terminal needs --console-socket".into()));
+        }
+        let cgroup = self.state.cgroup.as_ref();
+        // Into a frozen cgroup only at the very end: a frozen process could
+        // not finish its setup and report back.
+        let into = match status {
+            Status::Paused => None,
+            _ => cgroup.map(|cg| cg.clone_target()).transpose()?.flatten(),
+        };
+        let (parent_sock, child_sock) = sys::socketpair().map_err(|e| Error::sys("socketpair", e))?;
+        match sys::clone3(0, into.as_ref()).map_err(|e| Error::sys("clone the exec'd process", e))? {
+            Forked::Child => {
+                drop(parent_sock);
+                exec_child(&config, workload, child_sock, to_join, console_socket, opts.preserve_fds)
+            }
+            Forked::Parent { pid, pidfd } => {
+                drop(child_sock);
+                drop(console_socket);
+                let ready = (|| {
+                    sync::send(&parent_sock, &Msg::Proceed)?;
+                    match sync::recv(&parent_sock)? {
+                        Some(Msg::Ready) => {}
+                        Some(Msg::Failed(why)) => return Err(Error::Init(why)),
+                        _ => {
+                            let (_, status) = sys::waitpid(pid, 0).unwrap_or((0, 0));
+                            let code = sys::exit_code_of(status);
+                            return Err(Error::Init(format!("exec'd process exited during setup with status {code}")));
+                        }
+                    }
+                    // Set up: now into the cgroup (frozen there if the
+                    // container is paused), then on to the workload.
+                    if let Some(cg) = cgroup {
+                        cg.join(pid, into.is_some())?;
+                    }
+                    sync::send(&parent_sock, &Msg::CgroupJoined)
+                })();
+                if let Err(e) = ready {
+                    let _ = sys::pidfd_send_signal(&pidfd, libc::SIGKILL);
+                    let _ = sys::waitpid(pid, 0);
+                    return Err(e);
+                }
+                if let Some(p) = &opts.pid_file {
+                    state::write_atomic(p, pid.to_string().as_bytes())?;
+                }
+                Ok(ExecProcess { pid, pidfd })
+            }
+        }
+    }
+}
+
+/// The exec'd process: join, set up, report, become the workload.
+fn exec_child(
+    config: &Config,
+    mut workload: Box<dyn Workload>,
+    sync: OwnedFd,
+    to_join: Vec<(NsKind, OwnedFd)>,
+    console_socket: Option<OwnedFd>,
+    preserve_fds: u32,
+) -> ! {
+    // The tandem binary until execve: keep it out of the container's reach.
+    if sys::prctl(libc::PR_SET_DUMPABLE, 0).is_err() {
+        sys::exit_now(1);
+    }
+    let mut keep: Vec<i32> = to_join.iter().map(|(_, fd)| fd.as_raw_fd()).collect();
+    keep.push(sync.as_raw_fd());
+    keep.extend(console_socket.as_ref().map(|f| f.as_raw_fd()));
+    if let Err(e) = sys::close_fds_except(3 + preserve_fds as i32, &keep) {
+        let _ = sync::send(&sync, &Msg::Failed(format!("close inherited fds: {e}")));
+        sys::exit_now(1);
+    }
+    let setup = || -> Result<()> {
+        match sync::recv(&sync)? {
+            Some(Msg::Proceed) => {}
+            _ => return Err(Error::Init("runtime went away".into())),
+        }
+        for (kind, fd) in &to_join {
+            sys::setns(fd, kind.clone_flag())
+                .map_err(|e| Error::sys(format!("join the {} namespace", kind.proc_name()), e))?;
+        }
+        drop(to_join);
+        sys::setsid().map_err(|e| Error::sys("setsid", e))?;
+        if config.process.terminal {
+            let sock = console_socket.as_ref().expect("checked by the runtime");
+            console::setup(sock, config.process.console_size)?;
+        }
+        for r in &config.process.rlimits {
+            sys::setrlimit(r.resource, r.soft, r.hard)
+                .map_err(|e| Error::sys(format!("set rlimit {} to {}/{}", r.resource, r.soft, r.hard), e))?;
+        }
+        let cwd = &config.process.cwd;
+        std::env::set_current_dir(cwd).map_err(|e| Error::path("cwd: chdir to", cwd, e))?;
+        workload.locate(&config.process)?;
+        init::switch_identity(config)?;
+        if config.process.no_new_privileges {
+            sys::prctl(libc::PR_SET_NO_NEW_PRIVS, 1).map_err(|e| Error::sys("set no_new_privs", e))?;
+        }
+        init::preserve(preserve_fds)
+    };
+    if let Err(e) = setup() {
+        let _ = sync::send(&sync, &Msg::Failed(e.to_string()));
+        sys::exit_now(1);
+    }
+    drop(console_socket);
+    if sync::send(&sync, &Msg::Ready).is_err() || !matches!(sync::recv(&sync), Ok(Some(Msg::CgroupJoined))) {
+        sys::exit_now(1);
+    }
+    drop(sync);
+    if let Err(e) = sys::close_from(3 + preserve_fds) {
+        eprintln!("tandem: close fds: {e}");
+        sys::exit_now(127);
+    }
+    match workload.exec(&config.process) {
+        Err(e) => {
+            eprintln!("tandem: {e}");
+            sys::exit_now(127)
+        }
+    }
+}
