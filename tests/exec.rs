@@ -160,3 +160,43 @@ fn exec_joins_the_user_namespace() {
     assert_eq!(out, "0\n 0 310000 65536\n");
     env.ok(&["delete", "--force", &id]);
 }
+
+#[test]
+fn exec_can_run_in_a_sub_cgroup_and_forwards_signals() {
+    use std::process::{Command, Stdio};
+    let env = Env::new("exec-sub");
+    let id = running(&env, "c");
+    // A sub-cgroup of the container's, made inside it in every hierarchy.
+    let dirs = common::cgroup_dirs(&id);
+    for d in &dirs {
+        std::fs::create_dir(d.join("sub")).unwrap();
+        if d.join("cpuset.cpus").exists() {
+            std::fs::write(d.join("sub/cpuset.cpus"), std::fs::read(d.join("cpuset.cpus")).unwrap()).unwrap();
+            std::fs::write(d.join("sub/cpuset.mems"), std::fs::read(d.join("cpuset.mems")).unwrap()).unwrap();
+        }
+    }
+    let out = env.ok(&["exec", "--cgroup", "sub", &id, "cat", "/proc/self/cgroup"]);
+    assert!(out.lines().all(|l| l.ends_with(":/sub")), "{out}");
+    let (_, err) = env.fails(&["exec", "--cgroup", "../escape", &id, "true"]);
+    assert!(err.contains("--cgroup"), "{err}");
+    let (_, err) = env.fails(&["exec", "--cgroup", "nosuch", &id, "true"]);
+    assert!(err.contains("nosuch"), "{err}");
+
+    // A foreground exec passes SIGTERM on and returns the process's status.
+    let mut child = Command::new(common::tandem_bin())
+        .arg("--root")
+        .arg(&env.root)
+        .args(["exec", &id, "sh", "-c", "trap 'exit 42' TERM; echo up; while :; do sleep 0.05; done"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.take().unwrap()), &mut line).unwrap();
+    assert_eq!(line, "up\n");
+    tandem_runtime_core::sys::kill(child.id() as i32, libc::SIGTERM).unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(42));
+    env.ok(&["delete", "--force", &id]);
+    for d in &dirs {
+        assert!(!d.exists(), "{} left behind", d.display());
+    }
+}

@@ -52,6 +52,10 @@ pub struct ExecArgs {
     /// Exec into a paused container.
     #[arg(long)]
     pub ignore_paused: bool,
+    /// Run in an existing sub-cgroup of the container: PATH, or
+    /// CONTROLLER:PATH for one v1 controller; repeatable.
+    #[arg(long)]
+    pub cgroup: Vec<String>,
     pub id: String,
     /// The command and its arguments.
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
@@ -135,6 +139,14 @@ pub fn exec(rt: &Runtime, args: &ExecArgs) -> Result<i32, Error> {
         pid_file: args.pid_file.clone(),
         preserve_fds: args.preserve_fds,
         ignore_paused: args.ignore_paused,
+        sub_cgroups: args
+            .cgroup
+            .iter()
+            .map(|c| match c.split_once(':') {
+                Some((ctl, path)) => (Some(ctl.to_string()), path.to_string()),
+                None => (None, c.clone()),
+            })
+            .collect(),
     };
     if args.detach {
         c.exec(process, &opts)?;

@@ -31,6 +31,9 @@ pub struct ExecOptions {
     pub preserve_fds: u32,
     /// Exec into a paused container (the process starts frozen).
     pub ignore_paused: bool,
+    /// Existing sub-cgroups to run in instead of the container's cgroup:
+    /// `(controller, path)`, the controller None for every hierarchy.
+    pub sub_cgroups: Vec<(Option<String>, String)>,
 }
 
 /// A process started by `exec`.
@@ -112,7 +115,11 @@ impl Container {
         if config.process.terminal && console_socket.is_none() {
             return Err(Error::Console("a terminal needs --console-socket".into()));
         }
-        let cgroup = self.state.cgroup.as_ref();
+        let sub = match &self.state.cgroup {
+            Some(cg) if !opts.sub_cgroups.is_empty() => Some(cg.sub_cgroup(&opts.sub_cgroups)?),
+            _ => None,
+        };
+        let cgroup = sub.as_ref().or(self.state.cgroup.as_ref());
         // Into a frozen cgroup only at the very end: a frozen process could
         // not finish its setup and report back.
         let into = match status {

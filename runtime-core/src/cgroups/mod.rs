@@ -165,6 +165,37 @@ impl Cgroup {
         Ok(())
     }
 
+    /// The same cgroup with some hierarchies pointed at an existing
+    /// sub-cgroup (`exec --cgroup`): `(None, path)` for every hierarchy,
+    /// `(Some(controller), path)` for the v1 hierarchy holding it. A path
+    /// may not leave the container's cgroup.
+    pub fn sub_cgroup(&self, subs: &[(Option<String>, String)]) -> Result<Cgroup> {
+        let mut out = self.clone();
+        for (controller, path) in subs {
+            let rel = Path::new(path.trim_start_matches('/'));
+            if rel.components().any(|c| !matches!(c, std::path::Component::Normal(_))) {
+                return Err(Error::config(
+                    "--cgroup",
+                    format!("'{path}' must be a path inside the container's cgroup"),
+                ));
+            }
+            for (name, dir) in out.dirs.iter_mut() {
+                let wanted = match controller {
+                    None => true,
+                    Some(c) => name.split(',').any(|n| n == c) || (c == "unified" && name.is_empty()),
+                };
+                if wanted {
+                    let d = dir.join(rel);
+                    if !d.is_dir() {
+                        return Err(Error::path("use sub-cgroup", &d, io::Error::from_raw_os_error(libc::ENOENT)));
+                    }
+                    *dir = d;
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// An fd on the cgroup2 directory, for clone3's CLONE_INTO_CGROUP.
     pub fn clone_target(&self) -> Result<Option<OwnedFd>> {
         self.unified_dir()
@@ -256,10 +287,12 @@ impl Cgroup {
         }
     }
 
-    /// Every process in the cgroup.
+    /// Every process in the cgroup and the cgroups made inside it.
     pub fn pids(&self) -> Result<Vec<i32>> {
         let dir = self.procs_dir().ok_or_else(|| no_controller("pids"))?;
-        Ok(read(dir, "cgroup.procs")?.lines().filter_map(|l| l.trim().parse().ok()).collect())
+        let mut pids: Vec<i32> = read(dir, "cgroup.procs")?.lines().filter_map(|l| l.trim().parse().ok()).collect();
+        collect_sub_pids(dir, &mut pids);
+        Ok(pids)
     }
 
     /// The directory whose cgroup.procs lists the container's processes.
@@ -300,22 +333,13 @@ impl Cgroup {
         Ok(())
     }
 
-    /// Remove the container's directories (only the leaf: parents such as
-    /// `/tandem` may hold other containers). Waits for exiting processes
-    /// to leave; a directory already gone is fine.
+    /// Remove the container's directories and any cgroups made inside them
+    /// (never the parents: `/tandem` may hold other containers). Waits for
+    /// exiting processes to leave; a directory already gone is fine.
     pub fn destroy(&self) -> Result<()> {
         let deadline = Instant::now() + Duration::from_secs(5);
         for dir in self.dirs.values() {
-            loop {
-                match fs::remove_dir(dir) {
-                    Ok(()) => break,
-                    Err(e) if e.kind() == io::ErrorKind::NotFound => break,
-                    Err(e) if e.raw_os_error() == Some(libc::EBUSY) && Instant::now() < deadline => {
-                        std::thread::sleep(Duration::from_millis(5));
-                    }
-                    Err(e) => return Err(Error::path("remove cgroup", dir, e)),
-                }
-            }
+            remove_tree(dir, deadline)?;
         }
         Ok(())
     }
@@ -366,6 +390,37 @@ pub fn systemd_refusal() -> Error {
         "use the systemd cgroup driver (--systemd-cgroup)",
         io::Error::other(format!("{why}; run without --systemd-cgroup")),
     )
+}
+
+fn collect_sub_pids(dir: &Path, pids: &mut Vec<i32>) {
+    let Ok(entries) = fs::read_dir(dir) else { return };
+    for e in entries.flatten().filter(|e| e.file_type().is_ok_and(|t| t.is_dir())) {
+        let procs = fs::read_to_string(e.path().join("cgroup.procs")).unwrap_or_default();
+        pids.extend(procs.lines().filter_map(|l| l.trim().parse::<i32>().ok()));
+        collect_sub_pids(&e.path(), pids);
+    }
+}
+
+/// rmdir a cgroup after its child cgroups, depth first. (A cgroup's files
+/// are not removable; only its subdirectories are cgroups.)
+fn remove_tree(dir: &Path, deadline: Instant) -> Result<()> {
+    if let Ok(entries) = fs::read_dir(dir) {
+        for e in entries.flatten() {
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                remove_tree(&e.path(), deadline)?;
+            }
+        }
+    }
+    loop {
+        match fs::remove_dir(dir) {
+            Ok(()) => return Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e) if e.raw_os_error() == Some(libc::EBUSY) && Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            Err(e) => return Err(Error::path("remove cgroup", dir, e)),
+        }
+    }
 }
 
 fn no_controller(name: &str) -> Error {
