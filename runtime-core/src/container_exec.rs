@@ -224,14 +224,5 @@ fn exec_child(
         sys::exit_now(1);
     }
     drop(sync);
-    if let Err(e) = sys::close_from(3 + preserve_fds) {
-        eprintln!("tandem: close fds: {e}");
-        sys::exit_now(127);
-    }
-    match workload.exec(&config.process) {
-        Err(e) => {
-            eprintln!("tandem: {e}");
-            sys::exit_now(127)
-        }
-    }
+    init::become_workload(workload, &config.process, preserve_fds)
 }

@@ -14,7 +14,7 @@ use std::os::fd::{AsRawFd, OwnedFd};
 
 use crate::capabilities;
 use crate::cgroups::Cgroup;
-use crate::config::{Config, NsKind};
+use crate::config::{Config, NsKind, Process};
 use crate::console;
 use crate::error::{Error, Result};
 use crate::executor::Workload;
@@ -126,13 +126,18 @@ pub fn run(args: InitArgs) -> ! {
             _ => sys::exit_now(1),
         }
     }
-    // Only stdio and the preserved fds reach the workload. Closed, not just
-    // close-on-exec: an executor that runs in this process never execs.
+    become_workload(workload, &config.process, preserve_fds)
+}
+
+/// The last step of an init or an exec'd process: only stdio and the
+/// preserved fds reach the workload (closed, not just close-on-exec: an
+/// executor that runs in this process never execs), then the executor.
+pub(crate) fn become_workload(workload: Box<dyn Workload>, process: &Process, preserve_fds: u32) -> ! {
     if let Err(e) = sys::close_from(3 + preserve_fds) {
         eprintln!("tandem: close fds: {e}");
         sys::exit_now(127);
     }
-    match workload.exec(&config.process) {
+    match workload.exec(process) {
         Err(e) => {
             // stderr is the container's: the workload's failure belongs there.
             eprintln!("tandem: {e}");
