@@ -94,10 +94,14 @@ fn wait_ready(pid: i32, config: &Config, cgroup: Option<(&Cgroup, bool)>, sock: 
         namespaces::write_id_maps(pid, config)?;
     }
     sync::send(sock, &Msg::Proceed)?;
-    if let Some((cg, in_unified)) = cgroup {
-        cg.join(pid, in_unified)?;
+    // The init sets up meanwhile and may fail and leave first (this then
+    // fails with ESRCH or EPIPE): its own message says why.
+    let joined = cgroup
+        .map_or(Ok(()), |(cg, in_unified)| cg.join(pid, in_unified))
+        .and_then(|()| sync::send(sock, &Msg::CgroupJoined));
+    if let Err(e) = joined {
+        return Err(sync::pending_failure(sock).unwrap_or(e));
     }
-    sync::send(sock, &Msg::CgroupJoined)?;
     match sync::recv(sock)? {
         Some(Msg::Ready) => Ok(()),
         Some(Msg::Failed(why)) => Err(Error::Init(why)),

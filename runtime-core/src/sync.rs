@@ -33,6 +33,19 @@ pub fn send(sock: &OwnedFd, msg: &Msg) -> Result<()> {
     Ok(())
 }
 
+/// A failure the other side already reported, if one is waiting.
+pub fn pending_failure(sock: &OwnedFd) -> Option<Error> {
+    use std::os::fd::AsRawFd;
+    let ready = sys::poll(&[(sock.as_raw_fd(), libc::POLLIN)], 0).ok()?;
+    if ready[0] & libc::POLLIN == 0 {
+        return None;
+    }
+    match recv(sock) {
+        Ok(Some(Msg::Failed(why))) => Some(Error::Init(why)),
+        _ => None,
+    }
+}
+
 /// Receive one message; `None` when the other side closed.
 pub fn recv(sock: &OwnedFd) -> Result<Option<Msg>> {
     let mut buf = vec![0u8; 65536];
