@@ -141,3 +141,41 @@ fn a_failing_mount_undoes_everything() {
     b.mount(json!({"destination": "/data", "type": "bind", "source": "/no/such/source", "options": ["bind"]}));
     create_fails(&env, b.str(), &env.id("c"), &["/data", "/no/such/source"]);
 }
+
+#[test]
+fn lsm_labels_this_host_cannot_enforce_are_refused() {
+    let env = Env::new("lsm");
+    let id = env.id("c");
+    let apparmor = std::fs::read_to_string("/sys/module/apparmor/parameters/enabled").is_ok_and(|s| s.trim() == "Y");
+    let mut b = env.bundle("b", &["true"]);
+    b.process("apparmorProfile", serde_json::json!("tandem-test-no-such-profile"));
+    let (_, err) = env.fails(&["run", "--bundle", b.str(), &id]);
+    if apparmor {
+        assert!(err.contains("tandem-test-no-such-profile"), "{err}");
+    } else {
+        assert!(err.contains("process.apparmorProfile") && err.contains("AppArmor is not enabled"), "{err}");
+    }
+    env.assert_gone(&id, None);
+
+    let selinux = std::path::Path::new("/sys/fs/selinux/enforce").exists();
+    let mut b = env.bundle("b2", &["true"]);
+    b.process("selinuxLabel", serde_json::json!("system_u:system_r:container_t:s0"));
+    if !selinux {
+        let (_, err) = env.fails(&["run", "--bundle", b.str(), &id]);
+        assert!(err.contains("process.selinuxLabel") && err.contains("SELinux is not enabled"), "{err}");
+        env.assert_gone(&id, None);
+    }
+
+    // exec checks its process the same way.
+    let b = env.bundle("b3", &["sleep", "100"]);
+    env.ok(&["run", "-d", "--bundle", b.str(), &id]);
+    let file = env.dir.join("p.json");
+    std::fs::write(
+        &file,
+        r#"{"args":["true"],"cwd":"/","user":{"uid":0,"gid":0},"apparmorProfile":"tandem-test-no-such-profile"}"#,
+    )
+    .unwrap();
+    let (_, err) = env.fails(&["exec", "--process", file.to_str().unwrap(), &id]);
+    assert!(err.contains("apparmor") || err.contains("AppArmor"), "{err}");
+    env.ok(&["delete", "--force", &id]);
+}

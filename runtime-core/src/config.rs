@@ -60,6 +60,9 @@ pub struct Process {
     pub rlimits: Vec<Rlimit>,
     pub no_new_privileges: bool,
     pub oom_score_adj: Option<i32>,
+    /// The AppArmor profile and SELinux label the workload runs under.
+    pub apparmor_profile: Option<String>,
+    pub selinux_label: Option<String>,
 }
 
 /// PATH when `process.env` has none (runc's default).
@@ -407,6 +410,8 @@ fn convert_process(p: &oci::Process) -> Result<Process> {
         rlimits,
         no_new_privileges: p.no_new_privileges().unwrap_or(false),
         oom_score_adj: p.oom_score_adj(),
+        apparmor_profile: p.apparmor_profile().clone().filter(|s| !s.is_empty()),
+        selinux_label: p.selinux_label().clone().filter(|s| !s.is_empty()),
     })
 }
 

@@ -81,6 +81,7 @@ impl Container {
         // chosen and prepared the same way as for the init.
         let mut config = Config::load(&self.state.bundle)?;
         config.process = process;
+        crate::lsm::check(&config.process)?;
         let executor = executor::select(&config)?;
         let workload = executor.prepare(&PrepareContext { config: &config, state_root: &self.root })?;
 
@@ -209,6 +210,7 @@ fn exec_child(
         let cwd = &config.process.cwd;
         std::env::set_current_dir(cwd).map_err(|e| Error::path("cwd: chdir to", cwd, e))?;
         workload.locate(&config.process)?;
+        crate::lsm::set_on_exec(&config.process)?;
         init::switch_identity(config)?;
         if config.process.no_new_privileges {
             sys::prctl(libc::PR_SET_NO_NEW_PRIVS, 1).map_err(|e| Error::sys("set no_new_privs", e))?;

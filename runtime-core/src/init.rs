@@ -102,6 +102,7 @@ pub fn run(args: InitArgs) -> ! {
         let cwd = &config.process.cwd;
         std::env::set_current_dir(cwd).map_err(|e| Error::path("process.cwd: chdir to", cwd, e))?;
         workload.locate(&config.process)?;
+        crate::lsm::set_on_exec(&config.process)?;
         switch_identity(config)?;
         if config.process.no_new_privileges {
             sys::prctl(libc::PR_SET_NO_NEW_PRIVS, 1).map_err(|e| Error::sys("set no_new_privs", e))?;

@@ -31,6 +31,7 @@ pub mod executor;
 mod init;
 pub mod inroot;
 mod launch;
+mod lsm;
 pub mod mount_options;
 mod namespaces;
 pub mod procfs;

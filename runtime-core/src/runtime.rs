@@ -63,6 +63,7 @@ impl Runtime {
     pub fn create(&self, id: &str, bundle: &Path, opts: &CreateOptions) -> Result<Container> {
         state::validate_id(id)?;
         let config = Config::load(bundle)?;
+        crate::lsm::check(&config.process)?;
         if opts.systemd_cgroup {
             return Err(cgroups::systemd_refusal());
         }

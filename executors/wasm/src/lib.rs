@@ -58,6 +58,14 @@ impl Executor for Wasm {
 
     fn prepare(&self, ctx: &PrepareContext) -> Result<Box<dyn Workload>> {
         let config = ctx.config;
+        // The module runs in the init itself, which never execs: a label
+        // meant for the workload's execve would not apply.
+        if config.process.apparmor_profile.is_some() || config.process.selinux_label.is_some() {
+            return Err(err(
+                "process.apparmorProfile and process.selinuxLabel cannot be applied to a module run in the init (no execve)"
+                    .to_string(),
+            ));
+        }
         let path = entrypoint::resolve(config)?;
         let bytes = entrypoint::read(config, &path)?;
         let kind = entrypoint::kind(&bytes).ok_or_else(|| {
