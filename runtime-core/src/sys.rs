@@ -365,10 +365,19 @@ struct OpenHow {
 pub fn openat2(dir: &OwnedFd, path: &Path, flags: i32, resolve: u64) -> io::Result<OwnedFd> {
     let c = cpath(path)?;
     let how = OpenHow { flags: (flags | libc::O_CLOEXEC) as u64, mode: 0, resolve };
-    // SAFETY: valid fd, C string and open_how of the size passed.
-    let fd = retry(|| unsafe {
-        libc::syscall(libc::SYS_openat2, dir.as_raw_fd(), c.as_ptr(), &how as *const OpenHow, size_of::<OpenHow>())
-    })?;
+    // With RESOLVE_IN_ROOT the kernel answers EAGAIN when a mount or rename
+    // anywhere on the system raced with the walk (openat2(2)): try again.
+    let mut attempts = 0;
+    let fd = loop {
+        // SAFETY: valid fd, C string and open_how of the size passed.
+        let r = retry(|| unsafe {
+            libc::syscall(libc::SYS_openat2, dir.as_raw_fd(), c.as_ptr(), &how as *const OpenHow, size_of::<OpenHow>())
+        });
+        match r {
+            Err(e) if e.raw_os_error() == Some(libc::EAGAIN) && attempts < 1000 => attempts += 1,
+            r => break r?,
+        }
+    };
     // SAFETY: a new fd we own.
     Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
 }
