@@ -203,19 +203,7 @@ fn exec_child(
             let sock = console_socket.as_ref().expect("checked by the runtime");
             console::setup(sock, config.process.console_size)?;
         }
-        for r in &config.process.rlimits {
-            sys::setrlimit(r.resource, r.soft, r.hard)
-                .map_err(|e| Error::sys(format!("set rlimit {} to {}/{}", r.resource, r.soft, r.hard), e))?;
-        }
-        let cwd = &config.process.cwd;
-        std::env::set_current_dir(cwd).map_err(|e| Error::path("cwd: chdir to", cwd, e))?;
-        workload.locate(&config.process)?;
-        crate::lsm::set_on_exec(&config.process)?;
-        init::switch_identity(config)?;
-        if config.process.no_new_privileges {
-            sys::prctl(libc::PR_SET_NO_NEW_PRIVS, 1).map_err(|e| Error::sys("set no_new_privs", e))?;
-        }
-        init::preserve(preserve_fds)
+        init::prepare_process(config, workload.as_mut(), preserve_fds)
     };
     if let Err(e) = setup() {
         let _ = sync::send(&sync, &Msg::Failed(e.to_string()));

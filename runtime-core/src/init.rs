@@ -95,20 +95,7 @@ pub fn run(args: InitArgs) -> ! {
             _ => return Err(Error::Init("runtime went away before placing the init in its cgroup".into())),
         }
         namespaces::enter_cgroup_ns(config)?;
-        for r in &config.process.rlimits {
-            sys::setrlimit(r.resource, r.soft, r.hard)
-                .map_err(|e| Error::sys(format!("set rlimit {} to {}/{}", r.resource, r.soft, r.hard), e))?;
-        }
-        let cwd = &config.process.cwd;
-        std::env::set_current_dir(cwd).map_err(|e| Error::path("process.cwd: chdir to", cwd, e))?;
-        workload.locate(&config.process)?;
-        crate::lsm::set_on_exec(&config.process)?;
-        switch_identity(config)?;
-        if config.process.no_new_privileges {
-            sys::prctl(libc::PR_SET_NO_NEW_PRIVS, 1).map_err(|e| Error::sys("set no_new_privs", e))?;
-        }
-        preserve(preserve_fds)?;
-        Ok(())
+        prepare_process(config, workload.as_mut(), preserve_fds)
     };
     if let Err(e) = setup() {
         let _ = sync::send(&sync, &Msg::Failed(e.to_string()));
@@ -128,6 +115,26 @@ pub fn run(args: InitArgs) -> ! {
         }
     }
     become_workload(workload, &config.process, preserve_fds)
+}
+
+/// The process settings an init and an exec'd process both get, in this
+/// order: rlimits, cwd, locating the program (before identity changes can
+/// hide it), LSM labels, user, groups and capabilities, no_new_privs, and
+/// the preserved fds.
+pub(crate) fn prepare_process(config: &Config, workload: &mut dyn Workload, preserve_fds: u32) -> Result<()> {
+    let p = &config.process;
+    for r in &p.rlimits {
+        sys::setrlimit(r.resource, r.soft, r.hard)
+            .map_err(|e| Error::sys(format!("set rlimit {} to {}/{}", r.resource, r.soft, r.hard), e))?;
+    }
+    std::env::set_current_dir(&p.cwd).map_err(|e| Error::path("process.cwd: chdir to", &p.cwd, e))?;
+    workload.locate(p)?;
+    crate::lsm::set_on_exec(p)?;
+    switch_identity(config)?;
+    if p.no_new_privileges {
+        sys::prctl(libc::PR_SET_NO_NEW_PRIVS, 1).map_err(|e| Error::sys("set no_new_privs", e))?;
+    }
+    preserve(preserve_fds)
 }
 
 /// The last step of an init or an exec'd process: only stdio and the
@@ -162,7 +169,7 @@ fn join_keyring(name: &str) -> Result<()> {
 /// Groups, gid, uid, then the capability sets. The bounding set is cut
 /// while we are still root; KEEPCAPS carries the permitted set across the
 /// uid change.
-pub(crate) fn switch_identity(config: &Config) -> Result<()> {
+fn switch_identity(config: &Config) -> Result<()> {
     let p = &config.process;
     let caps = &p.capabilities;
     capabilities::drop_bounding(caps.bounding).map_err(|e| Error::sys("drop bounding capabilities", e))?;
@@ -181,7 +188,7 @@ pub(crate) fn switch_identity(config: &Config) -> Result<()> {
 }
 
 /// The preserved fds (3 .. 3+N) are handed on: clear their close-on-exec.
-pub(crate) fn preserve(count: u32) -> Result<()> {
+fn preserve(count: u32) -> Result<()> {
     for fd in 3..3 + count {
         match sys::clear_cloexec(fd as i32) {
             Err(e) if e.raw_os_error() == Some(libc::EBADF) => {}
