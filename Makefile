@@ -1,7 +1,7 @@
 # The few commands a newcomer needs. Everything runs as root on Debian 12.
 
 CARGO ?= cargo
-DEBIAN_PACKAGES = busybox-static pkg-config runc crun clang lld wasi-libc libclang-rt-14-dev-wasm32
+DEBIAN_PACKAGES = busybox-static pkg-config libseccomp-dev runc crun clang lld wasi-libc libclang-rt-14-dev-wasm32
 # The cgroup v2 test boots Debian's kernel under qemu (this host is v1 hybrid).
 TEST_PACKAGES = $(DEBIAN_PACKAGES) qemu-system-x86 linux-image-amd64 binutils
 # .cargo/config.toml names the target, so outputs live under it.

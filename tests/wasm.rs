@@ -57,6 +57,28 @@ fn hello_world_from_c_and_wat() {
 }
 
 #[test]
+fn wasmtime_runs_under_the_example_seccomp_profile() {
+    let env = Env::new("wasm-seccomp");
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/seccomp/default.json");
+    let mut profile: serde_json::Value = serde_json::from_slice(&fs::read(example).unwrap()).unwrap();
+    let mut b = demo(&env, "c", &["write", "/dev/shm/f", "x"]);
+    b.linux("seccomp", profile.clone());
+    env.run_ok(&env.id("c"), &b);
+
+    // The filter is in place before wasmtime starts: it holds the engine
+    // too: here its openat2 (how WASI opens files) fails.
+    let rules = profile["syscalls"].as_array_mut().unwrap();
+    rules[0]["names"].as_array_mut().unwrap().retain(|n| n != "openat2");
+    rules.push(json!({"names": ["openat2"], "action": "SCMP_ACT_ERRNO", "errnoRet": 122}));
+    let mut b = demo(&env, "w", &["write", "/dev/shm/f", "x"]);
+    b.linux("seccomp", profile);
+    let (code, _, err) = env.run(&env.id("w"), &b);
+    assert_eq!(code, 2, "{err}");
+    // cap-std reports EDQUOT as an I/O error.
+    assert!(err.contains("/dev/shm/f: I/O error"), "{err}");
+}
+
+#[test]
 fn argv_and_env() {
     let env = Env::new("wasm-args");
     let b = demo(&env, "b", &["args", "one two", "3"]);

@@ -23,6 +23,11 @@ impl Log {
         self.write("error", msg);
     }
 
+    pub fn warn(&self, msg: &str) {
+        eprintln!("tandem: warning: {msg}");
+        self.write("warning", msg);
+    }
+
     pub fn debug(&self, msg: &str) {
         if self.debug {
             if self.file.is_none() {

@@ -179,10 +179,21 @@ enum CacheAction {
     },
 }
 
+/// The log, for the engine's warnings and debug lines as well as ours.
+static LOG: std::sync::OnceLock<logging::Log> = std::sync::OnceLock::new();
+
 fn main() {
     let cli = Cli::parse();
-    let log = logging::Log::new(cli.log.clone(), cli.log_format == "json", cli.debug);
-    match dispatch(cli, &log) {
+    let log = LOG.get_or_init(|| logging::Log::new(cli.log.clone(), cli.log_format == "json", cli.debug));
+    tandem_runtime_core::log::set_sink(|level, msg| {
+        if let Some(log) = LOG.get() {
+            match level {
+                tandem_runtime_core::log::Level::Warning => log.warn(msg),
+                tandem_runtime_core::log::Level::Debug => log.debug(msg),
+            }
+        }
+    });
+    match dispatch(cli, log) {
         Ok(code) => std::process::exit(code),
         Err(e) => {
             log.error(&e.to_string());

@@ -40,6 +40,9 @@ pub struct Config {
     pub annotations: BTreeMap<String, String>,
     /// `linux.resources`, written to the container's cgroup.
     pub resources: oci::LinuxResources,
+    pub hooks: crate::hooks::Hooks,
+    /// `linux.seccomp`, validated.
+    pub seccomp: Option<crate::seccomp::Profile>,
     /// The spec as loaded, for executors and hooks that need a field the
     /// engine itself does not interpret.
     pub spec: Spec,
@@ -300,6 +303,8 @@ impl Config {
             rootfs_propagation,
             annotations: spec.annotations().clone().unwrap_or_default().into_iter().collect(),
             resources: linux.resources().clone().unwrap_or_default(),
+            hooks: spec.hooks().as_ref().map(crate::hooks::from_spec).transpose()?.unwrap_or_default(),
+            seccomp: linux.seccomp().as_ref().map(crate::seccomp::from_spec).transpose()?,
             spec,
         })
     }

@@ -39,6 +39,7 @@ impl Container {
             executor: String::new(),
             owner: String::new(),
             cgroup: None,
+            hooks: Default::default(),
         };
         let mut c = Container { root, state, pidfd: None, incomplete: true };
         c.state.cgroup = c.planned_cgroup();

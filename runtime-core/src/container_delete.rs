@@ -2,19 +2,26 @@
 
 use crate::container::Container;
 use crate::error::{Error, Result};
-use crate::state::Status;
+use crate::hooks::Kind;
+use crate::state::{StateDir, Status};
 use crate::sys;
 
 impl Container {
     /// Delete the container. A created or stopped one goes without force
     /// (as with runc); a running or paused one needs `force`. Every process
-    /// in its cgroup is killed, then the cgroup and the state go.
+    /// in its cgroup is killed, then the cgroup and the state go, then the
+    /// poststop hooks run.
     pub fn delete(mut self, force: bool) -> Result<()> {
         let dir = self.lock()?;
         let status = self.status();
         if matches!(status, Status::Running | Status::Paused | Status::Creating) && !force {
             return Err(Error::NotStopped { id: self.id().to_string(), status: status.to_string() });
         }
+        self.destroy(dir)
+    }
+
+    /// Undo what create did, under the lock `dir` holds.
+    pub(crate) fn destroy(&mut self, dir: StateDir) -> Result<()> {
         // The cgroup holds every process of the container, in its own pid
         // namespace or not; SIGKILL also reaches frozen ones (the cgroup is
         // thawed after it).
@@ -35,6 +42,8 @@ impl Container {
         if let Some(cg) = &self.state.cgroup {
             cg.destroy()?;
         }
-        dir.remove()
+        dir.remove()?;
+        self.state.hooks.run_warning(Kind::Poststop, &self.state.to_oci_json(Status::Stopped));
+        Ok(())
     }
 }

@@ -19,7 +19,7 @@ use crate::executor::{self, PrepareContext, Workload};
 use crate::state::{self, Status};
 use crate::sync::{self, Msg};
 use crate::sys::{self, Forked};
-use crate::{console, init, procfs};
+use crate::{console, init, procfs, seccomp};
 
 /// Options of `exec` beyond the process (runc's flags).
 #[derive(Debug, Default, Clone)]
@@ -138,13 +138,22 @@ impl Container {
                 drop(console_socket);
                 let ready = (|| {
                     sync::send(&parent_sock, &Msg::Proceed)?;
-                    match sync::recv(&parent_sock)? {
-                        Some(Msg::Ready) => {}
-                        Some(Msg::Failed(why)) => return Err(Error::Init(why)),
-                        _ => {
-                            let (_, status) = sys::waitpid(pid, 0).unwrap_or((0, 0));
-                            let code = sys::exit_code_of(status);
-                            return Err(Error::Init(format!("exec'd process exited during setup with status {code}")));
+                    loop {
+                        match sync::recv(&parent_sock)? {
+                            Some(Msg::Ready) => break,
+                            Some(Msg::SeccompFd(fd)) => {
+                                let listener = config.seccomp.as_ref().and_then(|s| s.listener.as_ref());
+                                let listener =
+                                    listener.ok_or_else(|| Error::Init("an unexpected seccomp fd".into()))?;
+                                seccomp::send_to_listener(listener, fd, pid, self.oci_state())?;
+                            }
+                            Some(Msg::Failed(why)) => return Err(Error::Init(why)),
+                            _ => {
+                                let (_, status) = sys::waitpid(pid, 0).unwrap_or((0, 0));
+                                let code = sys::exit_code_of(status);
+                                let why = format!("exec'd process exited during setup with status {code}");
+                                return Err(Error::Init(why));
+                            }
                         }
                     }
                     // Set up: now into the cgroup (frozen there if the
@@ -188,7 +197,8 @@ fn exec_child(
         let _ = sync::send(&sync, &Msg::Failed(format!("close inherited fds: {e}")));
         sys::exit_now(1);
     }
-    let setup = || -> Result<()> {
+    let setup = || -> Result<Option<OwnedFd>> {
+        let filter = config.seccomp.as_ref().map(|p| p.compile()).transpose()?;
         match sync::recv(&sync)? {
             Some(Msg::Proceed) => {}
             _ => return Err(Error::Init("runtime went away".into())),
@@ -203,13 +213,21 @@ fn exec_child(
             let sock = console_socket.as_ref().expect("checked by the runtime");
             console::setup(sock, config.process.console_size)?;
         }
-        init::prepare_process(config, workload.as_mut(), preserve_fds)
+        init::prepare_process(config, workload.as_mut(), preserve_fds, filter.as_ref())
     };
-    if let Err(e) = setup() {
-        let _ = sync::send(&sync, &Msg::Failed(e.to_string()));
+    let listener_fd = match setup() {
+        Ok(fd) => fd,
+        Err(e) => {
+            let _ = sync::send(&sync, &Msg::failure(e));
+            sys::exit_now(1);
+        }
+    };
+    drop(console_socket);
+    if let Some(fd) = listener_fd
+        && sync::send(&sync, &Msg::SeccompFd(fd)).is_err()
+    {
         sys::exit_now(1);
     }
-    drop(console_socket);
     if sync::send(&sync, &Msg::Ready).is_err() || !matches!(sync::recv(&sync), Ok(Some(Msg::CgroupJoined))) {
         sys::exit_now(1);
     }

@@ -43,6 +43,10 @@ pub enum Error {
     #[error("{executor}: {why}")]
     Executor { executor: String, why: String },
 
+    /// A hook that could not start, failed or timed out.
+    #[error("{0}")]
+    Hook(String),
+
     /// An error the container's init reported from inside the container.
     #[error("container init: {0}")]
     Init(String),
@@ -74,6 +78,7 @@ impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::System { .. } | Error::Init(_) => 1,
+            Error::Hook(_) => 11,
             Error::IdInUse(_) => 2,
             Error::InvalidIdFormat { .. } => 3,
             Error::NotFound(_) => 4,

@@ -6,8 +6,10 @@
 //! namespace last, so its root is the container's cgroup),
 //! mounts and devices, pivot_root, console, sysctl, hostname, read-only and
 //! masked paths, rlimits, cwd, locating the program, user and groups,
-//! capabilities, no_new_privs, the start barrier, closing every fd but
-//! stdio and the preserved ones, then the executor. Signal dispositions are
+//! capabilities, no_new_privs, seccomp, the start barrier, startContainer
+//! hooks, closing every fd but stdio and the preserved ones, then the
+//! executor. createContainer hooks run just before pivot_root, after the
+//! runtime's prestart and createRuntime hooks. Signal dispositions are
 //! the executor's business (the wasm engine keeps its trap handlers).
 
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -18,8 +20,10 @@ use crate::config::{Config, NsKind, Process};
 use crate::console;
 use crate::error::{Error, Result};
 use crate::executor::Workload;
+use crate::hooks;
 use crate::namespaces;
 use crate::rootfs;
+use crate::seccomp;
 use crate::sync::{self, Msg};
 use crate::sys;
 
@@ -30,6 +34,8 @@ pub struct InitArgs<'a> {
     pub sync: OwnedFd,
     /// The exec fifo, open read-write: `start` writes one byte to it.
     pub start_fifo: Option<OwnedFd>,
+    /// With startContainer hooks: the fifo `start` reads their verdict from.
+    pub start_reply: Option<OwnedFd>,
     pub console_socket: Option<OwnedFd>,
     pub preserve_fds: u32,
     pub no_pivot: bool,
@@ -39,8 +45,18 @@ pub struct InitArgs<'a> {
 
 /// Never returns: the process becomes the workload or exits.
 pub fn run(args: InitArgs) -> ! {
-    let InitArgs { config, mut workload, sync, start_fifo, console_socket, preserve_fds, no_pivot, keyring, cgroup } =
-        args;
+    let InitArgs {
+        config,
+        mut workload,
+        sync,
+        start_fifo,
+        start_reply,
+        console_socket,
+        preserve_fds,
+        no_pivot,
+        keyring,
+        cgroup,
+    } = args;
     // Until execve this process is the tandem binary: keep /proc/<pid>/exe
     // and our memory out of reach of anything sharing the container's pid
     // namespace (CVE-2019-5736). execve makes the workload dumpable again.
@@ -49,7 +65,7 @@ pub fn run(args: InitArgs) -> ! {
     }
     // Shed whatever the runtime held (the state lock above all): only stdio,
     // preserved fds and our own channels stay.
-    let keep: Vec<i32> = [Some(&sync), start_fifo.as_ref(), console_socket.as_ref()]
+    let keep: Vec<i32> = [Some(&sync), start_fifo.as_ref(), start_reply.as_ref(), console_socket.as_ref()]
         .into_iter()
         .flatten()
         .map(|f| f.as_raw_fd())
@@ -58,7 +74,11 @@ pub fn run(args: InitArgs) -> ! {
         let _ = sync::send(&sync, &Msg::Failed(format!("close inherited fds: {e}")));
         sys::exit_now(1);
     }
-    let mut setup = || -> Result<()> {
+    // The container's state as hooks see it, once the runtime sent it.
+    let mut state = serde_json::Value::Null;
+    let mut setup = || -> Result<Option<OwnedFd>> {
+        // Compiled while the runtime writes the id maps and joins cgroups.
+        let filter = config.seccomp.as_ref().map(|p| p.compile()).transpose()?;
         match sync::recv(&sync)? {
             Some(Msg::Proceed) => {}
             _ => return Err(Error::Init("runtime went away before writing the id maps".into())),
@@ -72,7 +92,26 @@ pub fn run(args: InitArgs) -> ! {
         if let Some(name) = &keyring {
             join_keyring(name)?;
         }
-        rootfs::setup(config, no_pivot, cgroup)?;
+        rootfs::setup(config, cgroup)?;
+        // Moving a process between cgroups waits out an RCU grace period
+        // (milliseconds): the runtime does it while we set up, and only the
+        // cgroup namespace (whose root is the cgroup we are in) and hooks
+        // wait for it. The runtime sends CgroupJoined before it reads
+        // anything from us, so it always comes first.
+        let mut joined = false;
+        if config.hooks.need_hook_point() {
+            sync::send(&sync, &Msg::HookPoint)?;
+            expect_joined(&sync)?;
+            joined = true;
+            match sync::recv(&sync)? {
+                Some(Msg::HooksRan(json)) => {
+                    state = serde_json::from_str(&json).map_err(|e| Error::Init(format!("state from runtime: {e}")))?
+                }
+                _ => return Err(Error::Init("runtime went away while running hooks".into())),
+            }
+            config.hooks.run(hooks::Kind::CreateContainer, &state)?;
+        }
+        rootfs::enter(config, no_pivot)?;
         if config.process.terminal {
             let sock = console_socket
                 .as_ref()
@@ -87,21 +126,25 @@ pub fn run(args: InitArgs) -> ! {
             sys::setdomainname(d).map_err(|e| Error::sys(format!("set domainname '{d}'"), e))?;
         }
         rootfs::finish(config)?;
-        // Moving a process between cgroups waits out an RCU grace period
-        // (milliseconds): the runtime does it while we set up, and only the
-        // cgroup namespace (whose root is the cgroup we are in) waits for it.
-        match sync::recv(&sync)? {
-            Some(Msg::CgroupJoined) => {}
-            _ => return Err(Error::Init("runtime went away before placing the init in its cgroup".into())),
+        if !joined {
+            expect_joined(&sync)?;
         }
         namespaces::enter_cgroup_ns(config)?;
-        prepare_process(config, workload.as_mut(), preserve_fds)
+        prepare_process(config, workload.as_mut(), preserve_fds, filter.as_ref())
     };
-    if let Err(e) = setup() {
-        let _ = sync::send(&sync, &Msg::Failed(e.to_string()));
+    let listener_fd = match setup() {
+        Ok(fd) => fd,
+        Err(e) => {
+            let _ = sync::send(&sync, &Msg::failure(e));
+            sys::exit_now(1);
+        }
+    };
+    drop(console_socket);
+    if let Some(fd) = listener_fd
+        && sync::send(&sync, &Msg::SeccompFd(fd)).is_err()
+    {
         sys::exit_now(1);
     }
-    drop(console_socket);
     if sync::send(&sync, &Msg::Ready).is_err() {
         sys::exit_now(1);
     }
@@ -114,14 +157,40 @@ pub fn run(args: InitArgs) -> ! {
             _ => sys::exit_now(1),
         }
     }
+    if let Some(reply) = start_reply {
+        // `start` waits for this verdict: it destroys the container on failure.
+        state["status"] = "created".into();
+        let verdict = config.hooks.run(hooks::Kind::StartContainer, &state);
+        let text = match &verdict {
+            Ok(()) => "0".to_string(),
+            Err(e) => e.to_string(),
+        };
+        if sys::write(&reply, text.as_bytes()).is_err() || verdict.is_err() {
+            sys::exit_now(1);
+        }
+    }
     become_workload(workload, &config.process, preserve_fds)
+}
+
+fn expect_joined(sync: &OwnedFd) -> Result<()> {
+    match sync::recv(sync)? {
+        Some(Msg::CgroupJoined) => Ok(()),
+        _ => Err(Error::Init("runtime went away before placing the init in its cgroup".into())),
+    }
 }
 
 /// The process settings an init and an exec'd process both get, in this
 /// order: rlimits, cwd, locating the program (before identity changes can
-/// hide it), LSM labels, user, groups and capabilities, no_new_privs, and
-/// the preserved fds.
-pub(crate) fn prepare_process(config: &Config, workload: &mut dyn Workload, preserve_fds: u32) -> Result<()> {
+/// hide it), LSM labels, user, groups and capabilities, no_new_privs, the
+/// preserved fds, and the seccomp filter. Without no_new_privs loading the
+/// filter needs CAP_SYS_ADMIN, so it goes before the identity switch (as
+/// in runc); with it, last. Returns the filter's notification fd, if any.
+pub(crate) fn prepare_process(
+    config: &Config,
+    workload: &mut dyn Workload,
+    preserve_fds: u32,
+    filter: Option<&seccomp::Filter>,
+) -> Result<Option<OwnedFd>> {
     let p = &config.process;
     for r in &p.rlimits {
         sys::setrlimit(r.resource, r.soft, r.hard)
@@ -130,11 +199,23 @@ pub(crate) fn prepare_process(config: &Config, workload: &mut dyn Workload, pres
     std::env::set_current_dir(&p.cwd).map_err(|e| Error::path("process.cwd: chdir to", &p.cwd, e))?;
     workload.locate(p)?;
     crate::lsm::set_on_exec(p)?;
+    let mut listener_fd = None;
+    if let Some(f) = filter
+        && !p.no_new_privileges
+    {
+        listener_fd = f.load()?;
+    }
     switch_identity(config)?;
     if p.no_new_privileges {
         sys::prctl(libc::PR_SET_NO_NEW_PRIVS, 1).map_err(|e| Error::sys("set no_new_privs", e))?;
     }
-    preserve(preserve_fds)
+    preserve(preserve_fds)?;
+    if let Some(f) = filter
+        && p.no_new_privileges
+    {
+        listener_fd = f.load()?;
+    }
+    Ok(listener_fd)
 }
 
 /// The last step of an init or an exec'd process: only stdio and the

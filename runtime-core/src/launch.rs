@@ -8,9 +8,11 @@ use crate::cgroups::Cgroup;
 use crate::config::{Config, NsKind};
 use crate::error::{Error, Result};
 use crate::executor::Workload;
+use crate::hooks::Kind;
 use crate::init::{self, InitArgs};
 use crate::namespaces;
 use crate::procfs;
+use crate::seccomp;
 use crate::sync::{self, Msg};
 use crate::sys::{self, Forked};
 
@@ -18,6 +20,8 @@ pub struct LaunchArgs<'a> {
     pub config: &'a Config,
     pub workload: Box<dyn Workload>,
     pub start_fifo: Option<OwnedFd>,
+    /// With startContainer hooks: where the init tells `start` how they went.
+    pub start_reply: Option<OwnedFd>,
     pub console_socket: Option<OwnedFd>,
     pub preserve_fds: u32,
     pub no_pivot: bool,
@@ -25,6 +29,9 @@ pub struct LaunchArgs<'a> {
     pub keyring: Option<String>,
     /// The cgroup (made, resources written) the init joins before it goes on.
     pub cgroup: Option<&'a Cgroup>,
+    /// The container's OCI state (status creating, pid unset), for hooks
+    /// and a seccomp listener.
+    pub state: serde_json::Value,
 }
 
 /// A live init, blocked before its workload.
@@ -54,6 +61,7 @@ pub fn launch(args: LaunchArgs) -> Result<Launched> {
                 workload: args.workload,
                 sync: child_sock,
                 start_fifo: args.start_fifo,
+                start_reply: args.start_reply,
                 console_socket: args.console_socket,
                 preserve_fds: args.preserve_fds,
                 no_pivot: args.no_pivot,
@@ -64,8 +72,11 @@ pub fn launch(args: LaunchArgs) -> Result<Launched> {
         Forked::Parent { pid, pidfd } => {
             drop(child_sock);
             drop(args.start_fifo);
+            drop(args.start_reply);
             drop(args.console_socket);
-            match wait_ready(pid, config, args.cgroup.map(|cg| (cg, into.is_some())), &parent_sock) {
+            let mut state = args.state;
+            state["pid"] = pid.into();
+            match wait_ready(pid, config, args.cgroup.map(|cg| (cg, into.is_some())), &parent_sock, &state) {
                 Ok(()) => {
                     let start_time = procfs::start_time(pid)
                         .ok_or_else(|| Error::Init(format!("init (pid {pid}) exited right after reporting ready")))?;
@@ -83,7 +94,13 @@ pub fn launch(args: LaunchArgs) -> Result<Launched> {
 
 /// `cgroup`: the container's cgroup, and whether the init was cloned into
 /// its cgroup2 directory already.
-fn wait_ready(pid: i32, config: &Config, cgroup: Option<(&Cgroup, bool)>, sock: &OwnedFd) -> Result<()> {
+fn wait_ready(
+    pid: i32,
+    config: &Config,
+    cgroup: Option<(&Cgroup, bool)>,
+    sock: &OwnedFd,
+    state: &serde_json::Value,
+) -> Result<()> {
     // Written from here: the init is not dumpable, so in a user namespace it
     // could not write its own /proc files. It survives execve.
     if let Some(adj) = config.process.oom_score_adj {
@@ -102,13 +119,28 @@ fn wait_ready(pid: i32, config: &Config, cgroup: Option<(&Cgroup, bool)>, sock: 
     if let Err(e) = joined {
         return Err(sync::pending_failure(sock).unwrap_or(e));
     }
-    match sync::recv(sock)? {
-        Some(Msg::Ready) => Ok(()),
-        Some(Msg::Failed(why)) => Err(Error::Init(why)),
-        Some(other) => Err(Error::Init(format!("unexpected message {other:?}"))),
-        None => {
-            let (_, status) = sys::waitpid(pid, 0).unwrap_or((0, 0));
-            Err(Error::Init(format!("init exited during setup with status {}", sys::exit_code_of(status))))
+    loop {
+        match sync::recv(sock)? {
+            Some(Msg::Ready) => return Ok(()),
+            Some(Msg::HookPoint) => {
+                let ran =
+                    config.hooks.run(Kind::Prestart, state).and_then(|()| config.hooks.run(Kind::CreateRuntime, state));
+                ran?;
+                sync::send(sock, &Msg::HooksRan(state.to_string()))?;
+            }
+            Some(Msg::SeccompFd(fd)) => {
+                let listener = config.seccomp.as_ref().and_then(|s| s.listener.as_ref());
+                let listener = listener.ok_or_else(|| Error::Init("a seccomp fd nobody listens for".into()))?;
+                seccomp::send_to_listener(listener, fd, pid, state.clone())?;
+            }
+            Some(Msg::HookFailed(why)) => return Err(Error::Hook(why)),
+            Some(Msg::Failed(why)) => return Err(Error::Init(why)),
+            Some(other) => return Err(Error::Init(format!("unexpected message {other:?}"))),
+            None => {
+                let (_, status) = sys::waitpid(pid, 0).unwrap_or((0, 0));
+                let code = sys::exit_code_of(status);
+                return Err(Error::Init(format!("init exited during setup with status {code}")));
+            }
         }
     }
 }

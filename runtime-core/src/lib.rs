@@ -9,7 +9,8 @@
 //! when it hands over to the executor's [`Workload`].
 //!
 //! Modules follow one concern each: `config` (validation), `namespaces`,
-//! `rootfs`, `devices`, `cgroups`, `capabilities`, `console`, `launch` (runtime side)
+//! `rootfs`, `devices`, `cgroups`, `capabilities`, `seccomp`, `hooks`, `console`,
+//! `launch` (runtime side)
 //! and `init` (container side), `state`, and one `container_<verb>` file per
 //! lifecycle verb. All `unsafe` code lives in `sys`.
 
@@ -28,15 +29,18 @@ mod container_update;
 mod devices;
 pub mod error;
 pub mod executor;
+pub mod hooks;
 mod init;
 pub mod inroot;
 mod launch;
+pub mod log;
 mod lsm;
 pub mod mount_options;
 mod namespaces;
 pub mod procfs;
 mod rootfs;
 mod runtime;
+pub mod seccomp;
 pub mod state;
 mod sync;
 pub mod sys;

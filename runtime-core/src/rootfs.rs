@@ -15,8 +15,9 @@ use crate::error::{Error, Result};
 use crate::inroot::{self, Kind, Root};
 use crate::sys::{self, cpath};
 
-/// Everything up to and including the switch into the rootfs.
-pub fn setup(config: &Config, no_pivot: bool, cgroup: Option<&Cgroup>) -> Result<()> {
+/// The rootfs bind, the mounts and devices: everything before the switch
+/// (createRuntime and createContainer hooks run between the two).
+pub fn setup(config: &Config, cgroup: Option<&Cgroup>) -> Result<()> {
     let rootfs = &config.rootfs;
     // Keep our mounts from propagating back to the host.
     mount(None, Path::new("/"), None, config.rootfs_propagation, None)
@@ -42,8 +43,13 @@ pub fn setup(config: &Config, no_pivot: bool, cgroup: Option<&Cgroup>) -> Result
         devices::populate(&root, config)?;
     }
     devices::symlinks(&root)?;
+    Ok(())
+}
 
-    if no_pivot { move_root(rootfs) } else { pivot(rootfs) }
+/// Make the prepared rootfs the process's `/` (pivot_root, or a move and
+/// chroot with `--no-pivot`).
+pub fn enter(config: &Config, no_pivot: bool) -> Result<()> {
+    if no_pivot { move_root(&config.rootfs) } else { pivot(&config.rootfs) }
 }
 
 /// After the switch: read-only and masked paths, then a read-only `/`.

@@ -9,6 +9,7 @@ use crate::config::Config;
 use crate::container::Container;
 use crate::error::{Error, Result};
 use crate::executor::{self, PrepareContext};
+use crate::hooks::{Hooks, Kind};
 use crate::launch::{self, LaunchArgs};
 use crate::state::{self, State, StateDir, Status};
 use crate::{console, sys};
@@ -67,19 +68,44 @@ impl Runtime {
         if opts.systemd_cgroup {
             return Err(cgroups::systemd_refusal());
         }
+        for name in config.seccomp.iter().flat_map(|p| &p.unknown) {
+            crate::log::debug(&format!("seccomp: syscall {name} is unknown on this architecture: rule skipped"));
+        }
         let executor = executor::select(&config)?;
         let dir = StateDir::create(&self.root, id)?;
         let fifo_path = dir.fifo();
-        let mut cgroup: Option<Cgroup> = None;
+        let reply_path = dir.path.join(state::START_REPLY);
+        let mut state = State {
+            oci_version: config.oci_version.clone(),
+            id: id.to_string(),
+            status: Status::Creating,
+            pid: 0,
+            bundle: config.bundle.clone(),
+            annotations: config.annotations.clone(),
+            rootfs: config.rootfs.clone(),
+            created: state::now(),
+            init_start_time: 0,
+            executor: executor.name().to_string(),
+            owner: String::new(),
+            cgroup: None,
+            hooks: Hooks { prestart: vec![], create_runtime: vec![], create_container: vec![], ..config.hooks.clone() },
+        };
         let made = (|| {
             let workload = executor.prepare(&PrepareContext { config: &config, state_root: &self.root })?;
             let cg = Cgroup::plan(&config, id)?;
             state::write_atomic(&dir.path.join(state::CGROUP_FILE), &serde_json::to_vec(&cg).expect("plain data"))?;
-            let cg = cgroup.insert(cg);
+            state.cgroup = Some(cg);
+            let cg = state.cgroup.as_ref().expect("just set");
             cg.create()?;
             cg.apply(&config.resources, &config.devices, true)?;
             sys::mkfifo(&fifo_path, 0o622).map_err(|e| Error::path("mkfifo", &fifo_path, e))?;
             let fifo = sys::open(&fifo_path, libc::O_RDWR).map_err(|e| Error::path("open", &fifo_path, e))?;
+            let start_reply = if config.hooks.start_container.is_empty() {
+                None
+            } else {
+                sys::mkfifo(&reply_path, 0o600).map_err(|e| Error::path("mkfifo", &reply_path, e))?;
+                Some(sys::open(&reply_path, libc::O_RDWR).map_err(|e| Error::path("open", &reply_path, e))?)
+            };
             let console_socket = match (opts.console_socket_fd, &opts.console_socket) {
                 (Some(fd), _) => Some(sys::dup_cloexec(fd).map_err(|e| Error::Console(format!("dup fd {fd}: {e}")))?),
                 (None, Some(path)) => Some(console::connect(path)?),
@@ -89,26 +115,17 @@ impl Runtime {
                 config: &config,
                 workload,
                 start_fifo: Some(fifo),
+                start_reply,
                 console_socket,
                 preserve_fds: opts.preserve_fds,
                 no_pivot: opts.no_pivot,
                 keyring: (!opts.no_new_keyring).then(|| id.to_string()),
                 cgroup: Some(cg),
+                state: state.to_oci_json(Status::Creating),
             })?;
-            let state = State {
-                oci_version: config.oci_version.clone(),
-                id: id.to_string(),
-                status: Status::Created,
-                pid: launched.pid,
-                bundle: config.bundle.clone(),
-                annotations: config.annotations.clone(),
-                rootfs: config.rootfs.clone(),
-                created: state::now(),
-                init_start_time: launched.start_time,
-                executor: executor.name().to_string(),
-                owner: String::new(),
-                cgroup: Some(cg.clone()),
-            };
+            state.status = Status::Created;
+            state.pid = launched.pid;
+            state.init_start_time = launched.start_time;
             let persisted = dir.save(&state).and_then(|()| match &opts.pid_file {
                 Some(p) => state::write_atomic(p, launched.pid.to_string().as_bytes()),
                 None => Ok(()),
@@ -118,15 +135,19 @@ impl Runtime {
                 let _ = sys::waitpid(launched.pid, 0);
                 return Err(e);
             }
-            Ok(Container::new(self.root.clone(), state, Some(launched.pidfd)))
+            Ok(launched.pidfd)
         })();
         match made {
-            Ok(c) => Ok(c),
+            Ok(pidfd) => Ok(Container::new(self.root.clone(), state, Some(pidfd))),
             Err(e) => {
-                if let Some(cg) = &cgroup {
+                if let Some(cg) = &state.cgroup {
                     let _ = cg.destroy();
                 }
                 let _ = dir.remove();
+                // A failed hook stops the lifecycle at "delete": poststop runs.
+                if matches!(e, Error::Hook(_)) {
+                    state.hooks.run_warning(Kind::Poststop, &state.to_oci_json(Status::Stopped));
+                }
                 Err(e)
             }
         }

@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::cgroups::Cgroup;
 use crate::error::{Error, Result};
+use crate::hooks::Hooks;
 use crate::{procfs, sys};
 
 pub const STATE_FILE: &str = "state.json";
@@ -24,6 +25,8 @@ pub const EXEC_FIFO: &str = "exec.fifo";
 /// Written before the cgroup is made, so `delete --force` finds a cgroup
 /// that a runtime killed half-way through `create` left behind.
 pub const CGROUP_FILE: &str = "cgroup.json";
+/// With startContainer hooks: the fifo the init reports their outcome on.
+pub const START_REPLY: &str = "start.reply";
 
 /// OCI's four statuses plus paused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -73,6 +76,14 @@ pub struct State {
     /// The container's cgroup (absent in states written before cgroups).
     #[serde(default)]
     pub cgroup: Option<Cgroup>,
+    /// The hooks still to come after create (startContainer, poststart,
+    /// poststop): the bundle may be gone by then.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub hooks: Hooks,
+}
+
+fn is_default<T: Default + PartialEq>(v: &T) -> bool {
+    *v == T::default()
 }
 
 impl State {
@@ -280,6 +291,7 @@ mod tests {
             executor: "native".into(),
             owner: String::new(),
             cgroup: None,
+            hooks: Default::default(),
         };
         assert_eq!(s.live_status(Path::new("/nonexistent")), Status::Stopped);
         assert_eq!(s.to_oci_json(Status::Stopped)["pid"], 0);

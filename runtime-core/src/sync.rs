@@ -1,63 +1,108 @@
-//! Small typed messages between the runtime and the container's init, over
-//! one SOCK_SEQPACKET socketpair (each message is one packet).
+//! Small typed messages between the runtime and the container's init (or
+//! an exec'd process), over one SOCK_SEQPACKET socketpair (each message is
+//! one packet; a seccomp notification fd travels with its packet).
 
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 
 use crate::error::{Error, Result};
 use crate::sys;
 
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum Msg {
     /// parent -> init: the id maps (if any) are written: go on.
     Proceed,
     /// parent -> init: the init is in every hierarchy of its cgroup.
     CgroupJoined,
+    /// init -> parent: namespaces and mounts are made, pivot_root is next:
+    /// run the prestart and createRuntime hooks.
+    HookPoint,
+    /// parent -> init: they ran; the container's state (JSON) for the
+    /// hooks the init runs itself.
+    HooksRan(String),
+    /// init -> parent: the seccomp filter is loaded; its notification fd,
+    /// for the listener.
+    SeccompFd(OwnedFd),
     /// init -> parent: set up and blocked before the workload.
     Ready,
     /// init -> parent: setup failed with this message.
     Failed(String),
+    /// init -> parent: a hook it ran failed (the container is destroyed
+    /// and poststop hooks run).
+    HookFailed(String),
 }
 
-pub fn send(sock: &OwnedFd, msg: &Msg) -> Result<()> {
-    let mut buf = Vec::with_capacity(64);
-    match msg {
-        Msg::Proceed => buf.push(1),
-        Msg::Ready => buf.push(2),
-        Msg::CgroupJoined => buf.push(4),
-        Msg::Failed(s) => {
-            buf.push(3);
-            buf.extend_from_slice(s.as_bytes());
+impl Msg {
+    /// How the init reports `e`.
+    pub fn failure(e: Error) -> Msg {
+        match e {
+            Error::Hook(why) => Msg::HookFailed(why),
+            // The runtime says "container init:" itself.
+            Error::Init(why) => Msg::Failed(why),
+            e => Msg::Failed(e.to_string()),
         }
     }
-    sys::write(sock, &buf).map_err(|e| Error::sys("send to container init", e))?;
+}
+
+const PROCEED: u8 = 1;
+const READY: u8 = 2;
+const FAILED: u8 = 3;
+const CGROUP_JOINED: u8 = 4;
+const HOOK_POINT: u8 = 5;
+const HOOKS_RAN: u8 = 6;
+const SECCOMP_FD: u8 = 7;
+const HOOK_FAILED: u8 = 8;
+
+pub fn send(sock: &OwnedFd, msg: &Msg) -> Result<()> {
+    let fail = |e| Error::sys("send to container init", e);
+    let (tag, text) = match msg {
+        Msg::Proceed => (PROCEED, ""),
+        Msg::Ready => (READY, ""),
+        Msg::CgroupJoined => (CGROUP_JOINED, ""),
+        Msg::HookPoint => (HOOK_POINT, ""),
+        Msg::HooksRan(state) => (HOOKS_RAN, state.as_str()),
+        Msg::Failed(s) => (FAILED, s.as_str()),
+        Msg::HookFailed(s) => (HOOK_FAILED, s.as_str()),
+        Msg::SeccompFd(fd) => return sys::send_fd(sock, fd.as_raw_fd(), &[SECCOMP_FD]).map_err(fail),
+    };
+    let mut buf = Vec::with_capacity(1 + text.len());
+    buf.push(tag);
+    buf.extend_from_slice(text.as_bytes());
+    sys::write(sock, &buf).map_err(fail)?;
     Ok(())
 }
 
 /// A failure the other side already reported, if one is waiting.
 pub fn pending_failure(sock: &OwnedFd) -> Option<Error> {
-    use std::os::fd::AsRawFd;
     let ready = sys::poll(&[(sock.as_raw_fd(), libc::POLLIN)], 0).ok()?;
     if ready[0] & libc::POLLIN == 0 {
         return None;
     }
     match recv(sock) {
         Ok(Some(Msg::Failed(why))) => Some(Error::Init(why)),
+        Ok(Some(Msg::HookFailed(why))) => Some(Error::Hook(why)),
         _ => None,
     }
 }
 
 /// Receive one message; `None` when the other side closed.
 pub fn recv(sock: &OwnedFd) -> Result<Option<Msg>> {
-    let mut buf = vec![0u8; 65536];
-    let n = sys::read(sock, &mut buf).map_err(|e| Error::sys("receive from container init", e))?;
+    // Room for a state JSON with generous annotations.
+    let mut buf = vec![0u8; 1 << 18];
+    let (n, fd) = sys::recv_with_fd(sock, &mut buf).map_err(|e| Error::sys("receive from container init", e))?;
     if n == 0 {
         return Ok(None);
     }
-    Ok(Some(match buf[0] {
-        1 => Msg::Proceed,
-        2 => Msg::Ready,
-        4 => Msg::CgroupJoined,
-        _ => Msg::Failed(String::from_utf8_lossy(&buf[1..n]).into_owned()),
+    let text = || String::from_utf8_lossy(&buf[1..n]).into_owned();
+    Ok(Some(match (buf[0], fd) {
+        (PROCEED, _) => Msg::Proceed,
+        (READY, _) => Msg::Ready,
+        (CGROUP_JOINED, _) => Msg::CgroupJoined,
+        (HOOK_POINT, _) => Msg::HookPoint,
+        (HOOKS_RAN, _) => Msg::HooksRan(text()),
+        (SECCOMP_FD, Some(fd)) => Msg::SeccompFd(fd),
+        (FAILED, _) => Msg::Failed(text()),
+        (HOOK_FAILED, _) => Msg::HookFailed(text()),
+        (tag, _) => Msg::Failed(format!("unknown message {tag} from the other side")),
     }))
 }
 
@@ -68,11 +113,22 @@ mod tests {
     #[test]
     fn messages_round_trip() {
         let (a, b) = sys::socketpair().unwrap();
-        for m in [Msg::Proceed, Msg::CgroupJoined, Msg::Ready, Msg::Failed("no such file".into())] {
+        for m in [
+            Msg::Proceed,
+            Msg::CgroupJoined,
+            Msg::HookPoint,
+            Msg::HooksRan("{\"id\":\"x\"}".into()),
+            Msg::Ready,
+            Msg::Failed("no such file".into()),
+            Msg::HookFailed("createContainer hook /bin/false exited with status 1".into()),
+        ] {
             send(&a, &m).unwrap();
-            assert_eq!(recv(&b).unwrap(), Some(m));
+            assert_eq!(format!("{:?}", recv(&b).unwrap().unwrap()), format!("{m:?}"));
         }
+        let (r, _w) = sys::socketpair().unwrap();
+        send(&a, &Msg::SeccompFd(r)).unwrap();
+        assert!(matches!(recv(&b).unwrap(), Some(Msg::SeccompFd(_))));
         drop(a);
-        assert_eq!(recv(&b).unwrap(), None);
+        assert!(recv(&b).unwrap().is_none());
     }
 }

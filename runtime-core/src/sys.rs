@@ -523,10 +523,19 @@ pub fn send_fd(sock: &impl AsRawFd, fd: RawFd, name: &[u8]) -> io::Result<()> {
 
 /// Receive one fd sent by [`send_fd`]; returns it and the payload.
 pub fn recv_fd(sock: &impl AsRawFd) -> io::Result<(OwnedFd, Vec<u8>)> {
-    // SAFETY: as in send_fd; the fd taken from the control message is new
+    let mut buf = vec![0u8; 4096];
+    let (n, fd) = recv_with_fd(sock, &mut buf)?;
+    let fd = fd.ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "no fd in message"))?;
+    buf.truncate(n);
+    Ok((fd, buf))
+}
+
+/// Receive one message into `buf`, and the fd sent with it if there is one
+/// (a plain read would close it unseen).
+pub fn recv_with_fd(sock: &impl AsRawFd, buf: &mut [u8]) -> io::Result<(usize, Option<OwnedFd>)> {
+    // SAFETY: as in send_fd; an fd taken from the control message is new
     // and owned by us.
     unsafe {
-        let mut buf = vec![0u8; 4096];
         let mut iov = libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: buf.len() };
         let space = libc::CMSG_SPACE(size_of::<RawFd>() as u32) as usize;
         let mut cbuf = vec![0u8; space];
@@ -537,12 +546,11 @@ pub fn recv_fd(sock: &impl AsRawFd) -> io::Result<(OwnedFd, Vec<u8>)> {
         msg.msg_controllen = space;
         let n = retry(|| libc::recvmsg(sock.as_raw_fd(), &mut msg, libc::MSG_CMSG_CLOEXEC) as i64)?;
         let cmsg = libc::CMSG_FIRSTHDR(&msg);
-        if cmsg.is_null() || (*cmsg).cmsg_type != libc::SCM_RIGHTS {
-            return Err(io::Error::new(io::ErrorKind::InvalidData, "no fd in message"));
+        if cmsg.is_null() || (*cmsg).cmsg_level != libc::SOL_SOCKET || (*cmsg).cmsg_type != libc::SCM_RIGHTS {
+            return Ok((n as usize, None));
         }
         let fd = ptr::read_unaligned(libc::CMSG_DATA(cmsg) as *const RawFd);
-        buf.truncate(n as usize);
-        Ok((OwnedFd::from_raw_fd(fd), buf))
+        Ok((n as usize, Some(OwnedFd::from_raw_fd(fd))))
     }
 }
 
@@ -811,4 +819,33 @@ pub fn bpf_prog_fd_by_id(id: u32) -> io::Result<OwnedFd> {
     let mut attr = BpfAttr::new();
     attr.0[0] = id;
     bpf(BPF_PROG_GET_FD_BY_ID, &mut attr).map(owned)
+}
+
+// ---- seccomp -------------------------------------------------------------------
+
+/// An anonymous in-memory file (close-on-exec).
+pub fn memfd(name: &CStr) -> io::Result<OwnedFd> {
+    // SAFETY: name is a valid C string; the fd returned is new and ours.
+    let fd = cvt(unsafe { libc::memfd_create(name.as_ptr(), libc::MFD_CLOEXEC) })?;
+    // SAFETY: a new fd we own.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Install a classic BPF program as this thread's seccomp filter. With
+/// SECCOMP_FILTER_FLAG_NEW_LISTENER in `flags` the kernel returns the
+/// notification fd.
+pub fn seccomp_set_filter(flags: u64, prog: &[libc::sock_filter]) -> io::Result<Option<OwnedFd>> {
+    let len = u16::try_from(prog.len()).map_err(|_| io::Error::from_raw_os_error(libc::E2BIG))?;
+    let fprog = libc::sock_fprog { len, filter: prog.as_ptr() as *mut libc::sock_filter };
+    // SAFETY: fprog points at `prog`, which outlives the call; the kernel
+    // copies the program.
+    let r = cvt(unsafe {
+        libc::syscall(libc::SYS_seccomp, libc::SECCOMP_SET_MODE_FILTER, flags, &fprog as *const libc::sock_fprog)
+    } as i32)?;
+    if flags & libc::SECCOMP_FILTER_FLAG_NEW_LISTENER != 0 {
+        // SAFETY: with NEW_LISTENER the return value is a new fd we own.
+        Ok(Some(unsafe { OwnedFd::from_raw_fd(r) }))
+    } else {
+        Ok(None)
+    }
 }
