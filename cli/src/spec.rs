@@ -109,13 +109,40 @@ pub fn features() -> String {
         "unbindable",
     ]
     .to_vec();
+    let flags = [
+        "SECCOMP_FILTER_FLAG_TSYNC",
+        "SECCOMP_FILTER_FLAG_LOG",
+        "SECCOMP_FILTER_FLAG_SPEC_ALLOW",
+        "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV",
+    ];
     let v = json!({
         "ociVersionMin": config::OCI_VERSION_MIN,
         "ociVersionMax": config::OCI_VERSION_MAX,
+        "hooks": ["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"],
         "mountOptions": mount_options,
         "linux": {
             "namespaces": namespaces,
             "capabilities": caps,
+            "cgroup": { "v1": true, "v2": true, "systemd": false, "systemdUser": false },
+            "seccomp": {
+                "enabled": true,
+                "actions": [
+                    "SCMP_ACT_ALLOW", "SCMP_ACT_ERRNO", "SCMP_ACT_KILL", "SCMP_ACT_KILL_PROCESS",
+                    "SCMP_ACT_KILL_THREAD", "SCMP_ACT_LOG", "SCMP_ACT_NOTIFY", "SCMP_ACT_TRACE", "SCMP_ACT_TRAP"
+                ],
+                "operators": [
+                    "SCMP_CMP_EQ", "SCMP_CMP_GE", "SCMP_CMP_GT", "SCMP_CMP_LE", "SCMP_CMP_LT",
+                    "SCMP_CMP_MASKED_EQ", "SCMP_CMP_NE"
+                ],
+                // The ones a filter can hold next to this (little-endian) host's own.
+                "archs": [
+                    "SCMP_ARCH_AARCH64", "SCMP_ARCH_ARM", "SCMP_ARCH_MIPSEL", "SCMP_ARCH_MIPSEL64",
+                    "SCMP_ARCH_MIPSEL64N32", "SCMP_ARCH_PPC64LE", "SCMP_ARCH_RISCV64", "SCMP_ARCH_X32",
+                    "SCMP_ARCH_X86", "SCMP_ARCH_X86_64"
+                ],
+                "knownFlags": flags,
+                "supportedFlags": flags,
+            },
             "apparmor": { "enabled": false },
             "selinux": { "enabled": false },
         },
@@ -130,6 +157,21 @@ pub fn features() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What features advertises for seccomp, a profile may use.
+    #[test]
+    fn advertised_seccomp_features_validate() {
+        let f: serde_json::Value = serde_json::from_str(&features()).unwrap();
+        let sc = &f["linux"]["seccomp"];
+        for action in sc["actions"].as_array().unwrap() {
+            let p = json!({"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": "/l", "architectures": sc["archs"],
+                "flags": sc["knownFlags"], "syscalls": [{"names": ["mkdir"], "action": action,
+                "args": sc["operators"].as_array().unwrap().iter().enumerate()
+                    .map(|(i, op)| json!({"index": i % 6, "value": 1, "op": op})).collect::<Vec<_>>()}]});
+            let p: oci_spec::runtime::LinuxSeccomp = serde_json::from_value(p).unwrap();
+            tandem_runtime_core::seccomp::from_spec(&p).unwrap().compile().unwrap();
+        }
+    }
 
     #[test]
     fn default_spec_validates() {
