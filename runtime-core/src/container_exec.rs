@@ -142,10 +142,7 @@ impl Container {
                         match sync::recv(&parent_sock)? {
                             Some(Msg::Ready) => break,
                             Some(Msg::SeccompFd(fd)) => {
-                                let listener = config.seccomp.as_ref().and_then(|s| s.listener.as_ref());
-                                let listener =
-                                    listener.ok_or_else(|| Error::Init("an unexpected seccomp fd".into()))?;
-                                seccomp::send_to_listener(listener, fd, pid, self.oci_state())?;
+                                seccomp::hand_over(config.seccomp.as_ref(), fd, pid, self.oci_state())?
                             }
                             Some(Msg::Failed(why)) => return Err(Error::Init(why)),
                             _ => {

@@ -123,16 +123,11 @@ fn wait_ready(
         match sync::recv(sock)? {
             Some(Msg::Ready) => return Ok(()),
             Some(Msg::HookPoint) => {
-                let ran =
-                    config.hooks.run(Kind::Prestart, state).and_then(|()| config.hooks.run(Kind::CreateRuntime, state));
-                ran?;
+                config.hooks.run(Kind::Prestart, state)?;
+                config.hooks.run(Kind::CreateRuntime, state)?;
                 sync::send(sock, &Msg::HooksRan(state.to_string()))?;
             }
-            Some(Msg::SeccompFd(fd)) => {
-                let listener = config.seccomp.as_ref().and_then(|s| s.listener.as_ref());
-                let listener = listener.ok_or_else(|| Error::Init("a seccomp fd nobody listens for".into()))?;
-                seccomp::send_to_listener(listener, fd, pid, state.clone())?;
-            }
+            Some(Msg::SeccompFd(fd)) => seccomp::hand_over(config.seccomp.as_ref(), fd, pid, state.clone())?,
             Some(Msg::HookFailed(why)) => return Err(Error::Hook(why)),
             Some(Msg::Failed(why)) => return Err(Error::Init(why)),
             Some(other) => return Err(Error::Init(format!("unexpected message {other:?}"))),

@@ -293,10 +293,14 @@ impl Filter {
     }
 }
 
-/// Hand the notification fd to the agent listening at `listener.path`,
-/// with the container's state, as the spec's ContainerProcessState.
-pub fn send_to_listener(listener: &Listener, fd: OwnedFd, pid: i32, state: serde_json::Value) -> Result<()> {
+/// Hand the notification fd of process `pid` to the agent listening at
+/// the profile's `listenerPath`, with the container's state, as the spec's
+/// ContainerProcessState.
+pub fn hand_over(profile: Option<&Profile>, fd: OwnedFd, pid: i32, state: serde_json::Value) -> Result<()> {
     use std::os::fd::AsRawFd;
+    let listener = profile
+        .and_then(|p| p.listener.as_ref())
+        .ok_or_else(|| Error::Init("a seccomp notification fd, but no listenerPath".into()))?;
     let path = &listener.path;
     let sock = std::os::unix::net::UnixStream::connect(path)
         .map_err(|e| Error::path("seccomp: connect to the listener at", path, e))?;
