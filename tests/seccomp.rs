@@ -253,3 +253,28 @@ fn a_bad_profile_is_refused_at_create() {
         env.assert_gone(&id, None);
     }
 }
+
+#[test]
+fn a_compiled_filter_is_cached_under_the_state_root() {
+    let env = Env::new("sc-cache");
+    let p = profile("SCMP_ACT_ALLOW", json!([{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO"}]));
+    let b = with_profile(&env, "b", "mkdir /dev/shm/d 2>/dev/null; echo mkdir=$?", p);
+    let cached = || -> Vec<std::path::PathBuf> {
+        let dir = env.root.join(".cache/seccomp");
+        std::fs::read_dir(dir).map(|d| d.flatten().map(|e| e.path()).collect()).unwrap_or_default()
+    };
+    assert_eq!(env.run_ok(&env.id("first"), &b), "mkdir=1\n");
+    let entries = cached();
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    let ino = |p: &Path| std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(p).unwrap());
+    let written = ino(&entries[0]);
+    // The same profile again: loaded from the cache, not compiled and stored again.
+    assert_eq!(env.run_ok(&env.id("second"), &b), "mkdir=1\n");
+    assert_eq!(cached(), entries);
+    assert_eq!(ino(&entries[0]), written, "rewritten: no cache hit");
+    // A damaged entry is compiled again, and the container still filtered.
+    std::fs::write(&entries[0], b"damaged").unwrap();
+    assert_eq!(env.run_ok(&env.id("third"), &b), "mkdir=1\n");
+    assert_ne!(std::fs::read(&entries[0]).unwrap(), b"damaged");
+    assert_eq!(env.ok(&["list", "-q"]), "", "the cache is no container");
+}

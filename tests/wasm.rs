@@ -191,7 +191,7 @@ fn kill_stops_a_looping_module() {
 }
 
 fn cache_entries(env: &Env) -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = fs::read_dir(env.root.join("wasm-cache"))
+    let mut v: Vec<PathBuf> = fs::read_dir(env.root.join(".cache/wasm"))
         .map(|d| d.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "cwasm")).collect())
         .unwrap_or_default();
     v.sort();
@@ -213,6 +213,8 @@ fn the_second_create_of_a_module_uses_the_cache() {
     assert_eq!(fs::metadata(&entries[0]).unwrap().ino(), ino, "the artifact was rewritten: no cache hit");
     let listed = env.ok(&["wasm-cache", "list"]);
     assert_eq!(listed.lines().count(), 1, "{listed}");
+    // The cache lives in the state root, but it is no container.
+    assert_eq!(env.ok(&["list", "-q"]), "");
 
     // A corrupted artifact fails its check and is compiled again.
     fs::write(&entries[0], b"garbage").unwrap();

@@ -58,3 +58,16 @@ pub fn wasm_hello(dir: &Path) -> Result<Option<PathBuf>, String> {
     std::fs::write(&path, spec.to_string()).map_err(|e| e.to_string())?;
     Ok(Some(bundle))
 }
+
+/// The busybox bundle at `dir` running `args` under the example default
+/// seccomp profile (examples/seccomp/default.json).
+pub fn busybox_seccomp(dir: &Path, args: &[&str]) -> Result<PathBuf, String> {
+    let bundle = busybox(dir, args)?;
+    let path = dir.join("config.json");
+    let mut spec: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).map_err(|e| e.to_string())?).expect("json");
+    let profile = include_str!("../../examples/seccomp/default.json");
+    spec["linux"]["seccomp"] = serde_json::from_str(profile).expect("the example profile is JSON");
+    std::fs::write(&path, spec.to_string()).map_err(|e| e.to_string())?;
+    Ok(bundle)
+}

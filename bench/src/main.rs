@@ -1,6 +1,7 @@
 //! tandem-bench: times tandem against every peer runtime it finds (runc,
 //! crun) on the same busybox bundle, in one run, interleaving runtimes so
-//! drift on the machine is shared. Reports min/median/p90 per operation,
+//! drift on the machine is shared (`run` also under the example seccomp
+//! profile). Reports min/median/p90 per operation,
 //! peak RSS per command, a density run, ratios against the fastest peer, the
 //! raw numbers as JSON and an SVG chart.
 //!
@@ -65,6 +66,7 @@ fn run(args: &Args) -> Result<(), String> {
         return Err(format!("tandem binary not found at {}", tandem.display()));
     }
     let true_bundle = bundle::busybox(&work.join("true"), &["/bin/true"])?;
+    let seccomp_bundle = bundle::busybox_seccomp(&work.join("true-seccomp"), &["/bin/true"])?;
     let sleep_bundle = bundle::busybox(&work.join("sleep"), &["sleep", "1000"])?;
 
     if let Some(ms) = cgroup_probe::migration_ms() {
@@ -75,7 +77,7 @@ fn run(args: &Args) -> Result<(), String> {
         ));
     }
     let mut results = measure::Results::default();
-    measure::lifecycle(&runtimes, &true_bundle, args.iterations, &mut results)?;
+    measure::lifecycle(&runtimes, &true_bundle, &seccomp_bundle, args.iterations, &mut results)?;
     if args.density > 0 {
         measure::density(&runtimes, &sleep_bundle, args.density, &mut results)?;
     }

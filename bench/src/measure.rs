@@ -12,7 +12,7 @@ use crate::cgroup_probe::SETTLE;
 use crate::peers::Runtime;
 
 /// Operations in table order.
-pub const OPS: &[&str] = &["run", "create", "start", "delete"];
+pub const OPS: &[&str] = &["run", "run seccomp", "create", "start", "delete"];
 
 /// Rows measured for tandem alone, with their peak RSS.
 pub const WASM_OPS: &[&str] = &["wasm cold", "wasm warm", "native hello"];
@@ -88,11 +88,13 @@ fn wait_stopped(rt: &Runtime, id: &str) -> Result<(), String> {
     }
 }
 
-/// `run` of /bin/true, then create/start/delete separately, `n` times per
-/// runtime after one warm-up round; the order of runtimes rotates every
-/// iteration, and every timed command starts after `SETTLE` of idling.
-pub fn lifecycle(rts: &[Runtime], bundle: &Path, n: usize, res: &mut Results) -> Result<(), String> {
+/// `run` of /bin/true, the same under the example seccomp profile, then
+/// create/start/delete separately, `n` times per runtime after one warm-up
+/// round; the order of runtimes rotates every iteration, and every timed
+/// command starts after `SETTLE` of idling.
+pub fn lifecycle(rts: &[Runtime], bundle: &Path, seccomp: &Path, n: usize, res: &mut Results) -> Result<(), String> {
     let b = bundle.to_str().expect("utf-8 path");
+    let sb = seccomp.to_str().expect("utf-8 path");
     res.iterations = n;
     for i in 0..=n {
         for k in 0..rts.len() {
@@ -100,6 +102,9 @@ pub fn lifecycle(rts: &[Runtime], bundle: &Path, n: usize, res: &mut Results) ->
             let (run_id, id) = (format!("run-{i}"), format!("life-{i}"));
             sleep(SETTLE);
             let run = time(command(rt, &["run", "--bundle", b, &run_id]), &format!("{} run", rt.name))?;
+            sleep(SETTLE);
+            let what = format!("{} run with seccomp", rt.name);
+            let run_seccomp = time(command(rt, &["run", "--bundle", sb, &format!("sc-{run_id}")]), &what)?;
             sleep(SETTLE);
             let create = time(command(rt, &["create", "--bundle", b, &id]), &format!("{} create", rt.name))?;
             sleep(SETTLE);
@@ -109,6 +114,7 @@ pub fn lifecycle(rts: &[Runtime], bundle: &Path, n: usize, res: &mut Results) ->
             let delete = time(command(rt, &["delete", &id]), &format!("{} delete", rt.name))?;
             if i > 0 {
                 res.record("run", &rt.name, run);
+                res.record("run seccomp", &rt.name, run_seccomp);
                 res.record("create", &rt.name, create);
                 res.record("start", &rt.name, start);
                 res.record("delete", &rt.name, delete);

@@ -127,11 +127,14 @@ impl Container {
             Status::Paused => None,
             _ => cgroup.map(|cg| cg.clone_target()).transpose()?.flatten(),
         };
+        let cache = crate::runtime::seccomp_cache(&self.root);
+        let filter = config.seccomp.as_ref().map(|p| p.filter(&cache)).transpose()?;
         let (parent_sock, child_sock) = sys::socketpair().map_err(|e| Error::sys("socketpair", e))?;
         match sys::clone3(0, into.as_ref()).map_err(|e| Error::sys("clone the exec'd process", e))? {
             Forked::Child => {
                 drop(parent_sock);
-                exec_child(&config, workload, child_sock, to_join, console_socket, opts.preserve_fds)
+                let channels = Channels { sync: child_sock, console_socket };
+                exec_child(&config, workload, channels, to_join, filter.as_ref(), opts.preserve_fds)
             }
             Forked::Parent { pid, pidfd } => {
                 drop(child_sock);
@@ -174,15 +177,22 @@ impl Container {
     }
 }
 
+/// The exec'd process's lines to the runtime and to the console.
+struct Channels {
+    sync: OwnedFd,
+    console_socket: Option<OwnedFd>,
+}
+
 /// The exec'd process: join, set up, report, become the workload.
 fn exec_child(
     config: &Config,
     mut workload: Box<dyn Workload>,
-    sync: OwnedFd,
+    channels: Channels,
     to_join: Vec<(NsKind, OwnedFd)>,
-    console_socket: Option<OwnedFd>,
+    filter: Option<&seccomp::Filter>,
     preserve_fds: u32,
 ) -> ! {
+    let Channels { sync, console_socket } = channels;
     // The tandem binary until execve: keep it out of the container's reach.
     if sys::prctl(libc::PR_SET_DUMPABLE, 0).is_err() {
         sys::exit_now(1);
@@ -195,7 +205,6 @@ fn exec_child(
         sys::exit_now(1);
     }
     let setup = || -> Result<Option<OwnedFd>> {
-        let filter = config.seccomp.as_ref().map(|p| p.compile()).transpose()?;
         match sync::recv(&sync)? {
             Some(Msg::Proceed) => {}
             _ => return Err(Error::Init("runtime went away".into())),
@@ -210,22 +219,12 @@ fn exec_child(
             let sock = console_socket.as_ref().expect("checked by the runtime");
             console::setup(sock, config.process.console_size)?;
         }
-        init::prepare_process(config, workload.as_mut(), preserve_fds, filter.as_ref())
+        init::prepare_process(config, workload.as_mut(), preserve_fds, filter)
     };
-    let listener_fd = match setup() {
-        Ok(fd) => fd,
-        Err(e) => {
-            let _ = sync::send(&sync, &Msg::failure(e));
-            sys::exit_now(1);
-        }
-    };
+    let outcome = setup();
     drop(console_socket);
-    if let Some(fd) = listener_fd
-        && sync::send(&sync, &Msg::SeccompFd(fd)).is_err()
-    {
-        sys::exit_now(1);
-    }
-    if sync::send(&sync, &Msg::Ready).is_err() || !matches!(sync::recv(&sync), Ok(Some(Msg::CgroupJoined))) {
+    init::report_setup(&sync, outcome);
+    if !matches!(sync::recv(&sync), Ok(Some(Msg::CgroupJoined))) {
         sys::exit_now(1);
     }
     drop(sync);

@@ -41,6 +41,7 @@ pub struct InitArgs<'a> {
     pub no_pivot: bool,
     pub keyring: Option<String>,
     pub cgroup: Option<&'a Cgroup>,
+    pub filter: Option<&'a seccomp::Filter>,
 }
 
 /// Never returns: the process becomes the workload or exits.
@@ -56,6 +57,7 @@ pub fn run(args: InitArgs) -> ! {
         no_pivot,
         keyring,
         cgroup,
+        filter,
     } = args;
     // Until execve this process is the tandem binary: keep /proc/<pid>/exe
     // and our memory out of reach of anything sharing the container's pid
@@ -77,8 +79,6 @@ pub fn run(args: InitArgs) -> ! {
     // The container's state as hooks see it, once the runtime sent it.
     let mut state = serde_json::Value::Null;
     let mut setup = || -> Result<Option<OwnedFd>> {
-        // Compiled while the runtime writes the id maps and joins cgroups.
-        let filter = config.seccomp.as_ref().map(|p| p.compile()).transpose()?;
         match sync::recv(&sync)? {
             Some(Msg::Proceed) => {}
             _ => return Err(Error::Init("runtime went away before writing the id maps".into())),
@@ -130,24 +130,11 @@ pub fn run(args: InitArgs) -> ! {
             expect_joined(&sync)?;
         }
         namespaces::enter_cgroup_ns(config)?;
-        prepare_process(config, workload.as_mut(), preserve_fds, filter.as_ref())
+        prepare_process(config, workload.as_mut(), preserve_fds, filter)
     };
-    let listener_fd = match setup() {
-        Ok(fd) => fd,
-        Err(e) => {
-            let _ = sync::send(&sync, &Msg::failure(e));
-            sys::exit_now(1);
-        }
-    };
+    let outcome = setup();
     drop(console_socket);
-    if let Some(fd) = listener_fd
-        && sync::send(&sync, &Msg::SeccompFd(fd)).is_err()
-    {
-        sys::exit_now(1);
-    }
-    if sync::send(&sync, &Msg::Ready).is_err() {
-        sys::exit_now(1);
-    }
+    report_setup(&sync, outcome);
     drop(sync);
 
     if let Some(fifo) = start_fifo {
@@ -170,6 +157,23 @@ pub fn run(args: InitArgs) -> ! {
         }
     }
     become_workload(workload, &config.process, preserve_fds)
+}
+
+/// Tell the runtime how setup went: the failure (then exit), or the
+/// seccomp notification fd if there is one, then Ready.
+pub(crate) fn report_setup(sync: &OwnedFd, outcome: Result<Option<OwnedFd>>) {
+    let sent = match outcome {
+        Err(e) => {
+            let _ = sync::send(sync, &Msg::failure(e));
+            sys::exit_now(1)
+        }
+        Ok(listener_fd) => listener_fd
+            .map_or(Ok(()), |fd| sync::send(sync, &Msg::SeccompFd(fd)))
+            .and_then(|()| sync::send(sync, &Msg::Ready)),
+    };
+    if sent.is_err() {
+        sys::exit_now(1);
+    }
 }
 
 fn expect_joined(sync: &OwnedFd) -> Result<()> {

@@ -29,6 +29,8 @@ pub struct LaunchArgs<'a> {
     pub keyring: Option<String>,
     /// The cgroup (made, resources written) the init joins before it goes on.
     pub cgroup: Option<&'a Cgroup>,
+    /// The compiled seccomp filter the init loads.
+    pub filter: Option<&'a seccomp::Filter>,
     /// The container's OCI state (status creating, pid unset), for hooks
     /// and a seccomp listener.
     pub state: serde_json::Value,
@@ -67,6 +69,7 @@ pub fn launch(args: LaunchArgs) -> Result<Launched> {
                 no_pivot: args.no_pivot,
                 keyring: args.keyring,
                 cgroup: args.cgroup,
+                filter: args.filter,
             })
         }
         Forked::Parent { pid, pidfd } => {

@@ -111,6 +111,7 @@ impl Runtime {
                 (None, Some(path)) => Some(console::connect(path)?),
                 (None, None) => None,
             };
+            let filter = config.seccomp.as_ref().map(|p| p.filter(&self.seccomp_cache())).transpose()?;
             let launched = launch::launch(LaunchArgs {
                 config: &config,
                 workload,
@@ -121,6 +122,7 @@ impl Runtime {
                 no_pivot: opts.no_pivot,
                 keyring: (!opts.no_new_keyring).then(|| id.to_string()),
                 cgroup: Some(cg),
+                filter: filter.as_ref(),
                 state: state.to_oci_json(Status::Creating),
             })?;
             state.status = Status::Created;
@@ -153,6 +155,11 @@ impl Runtime {
         }
     }
 
+    /// Where compiled seccomp filters are kept.
+    pub(crate) fn seccomp_cache(&self) -> PathBuf {
+        seccomp_cache(&self.root)
+    }
+
     /// A container by id.
     pub fn load(&self, id: &str) -> Result<Container> {
         state::validate_id(id)?;
@@ -176,4 +183,9 @@ impl Runtime {
         ids.sort();
         Ok(ids.iter().filter_map(|id| self.load(id).ok()).collect())
     }
+}
+
+/// Where compiled seccomp filters are kept under a state root.
+pub(crate) fn seccomp_cache(root: &Path) -> PathBuf {
+    root.join(state::CACHE_DIR).join("seccomp")
 }

@@ -11,13 +11,16 @@
 //! goes in before the identity switch can drop that (see
 //! `init::prepare_process`).
 
+use std::fs;
 use std::io::{Read, Seek};
 use std::os::fd::OwnedFd;
-use std::path::PathBuf;
+use std::os::unix::fs::DirBuilderExt;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use libseccomp::{ScmpAction, ScmpArch, ScmpArgCompare, ScmpCompareOp, ScmpFilterAttr, ScmpFilterContext, ScmpSyscall};
 use oci_spec::runtime::{self as oci, LinuxSeccompAction as A, LinuxSeccompFilterFlag as F, LinuxSeccompOperator as O};
+use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
 use crate::sys;
@@ -198,6 +201,40 @@ impl Profile {
     /// hold; several on the same argument match if any holds, each becoming
     /// a rule of its own (libseccomp cannot AND them), as in runc.
     pub fn compile(&self) -> Result<Filter> {
+        Ok(Filter { prog: self.compile_prog()?, flags: self.load_flags() })
+    }
+
+    /// The compiled filter, from `cache_dir` when this profile was compiled
+    /// before: libseccomp takes about 10 ms here for a profile covering
+    /// x86_64, x86 and x32, reading it back about 0.1 ms. Entries are named
+    /// by a sha256 of the profile as this build resolved it and of
+    /// libseccomp's version, and written under a temporary name then
+    /// renamed, so a reader sees a whole program or none.
+    pub fn filter(&self, cache_dir: &Path) -> Result<Filter> {
+        let path = cache_dir.join(format!("{}.bpf", self.cache_key()));
+        if let Some(prog) = fs::read(&path).ok().and_then(|b| decode(&b)) {
+            return Ok(Filter { prog, flags: self.load_flags() });
+        }
+        let filter = self.compile()?;
+        let stored = fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(cache_dir)
+            .map_err(|e| Error::path("create", cache_dir, e))
+            .and_then(|()| crate::state::write_atomic(&path, &encode(&filter.prog)));
+        if let Err(e) = stored {
+            crate::log::debug(&format!("seccomp: filter not cached: {e}"));
+        }
+        Ok(filter)
+    }
+
+    fn cache_key(&self) -> String {
+        let v = libseccomp::ScmpVersion::current().map(|v| (v.major, v.minor, v.micro)).unwrap_or_default();
+        let text = format!("tandem seccomp 1 {v:?} {:?} {:?} {:?}", self.default, self.archs, self.rules);
+        Sha256::digest(text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    fn compile_prog(&self) -> Result<Vec<libc::sock_filter>> {
         let fail =
             |what: String| move |e: libseccomp::error::SeccompError| Error::Init(format!("seccomp: {what}: {e}"));
         let mut ctx = ScmpFilterContext::new(self.default.to_scmp()).map_err(fail("new filter".into()))?;
@@ -232,21 +269,17 @@ impl Profile {
                 ctx.add_rule_conditional(r.action.to_scmp(), syscall, &conds).map_err(fail(what()))?;
             }
         }
-        let mut mem = std::fs::File::from(sys::memfd(c"seccomp").map_err(|e| Error::sys("seccomp: memfd_create", e))?);
+        let mut mem = fs::File::from(sys::memfd(c"seccomp").map_err(|e| Error::sys("seccomp: memfd_create", e))?);
         ctx.export_bpf(&mem).map_err(fail("export the program".into()))?;
         let mut bytes = Vec::new();
         mem.rewind()
             .and_then(|_| mem.read_to_end(&mut bytes))
             .map_err(|e| Error::sys("seccomp: read the program", e))?;
-        let prog = bytes
-            .chunks_exact(size_of::<libc::sock_filter>())
-            .map(|c| libc::sock_filter {
-                code: u16::from_ne_bytes([c[0], c[1]]),
-                jt: c[2],
-                jf: c[3],
-                k: u32::from_ne_bytes([c[4], c[5], c[6], c[7]]),
-            })
-            .collect();
+        decode(&bytes).ok_or_else(|| Error::Init(format!("seccomp: libseccomp made a {}-byte program", bytes.len())))
+    }
+
+    /// The seccomp(2) flags: the profile's, and a listener's.
+    fn load_flags(&self) -> u64 {
         let mut flags = self.flags;
         if self.listener.is_none() {
             // Only notifications wait, and the kernel refuses it without a listener.
@@ -259,8 +292,34 @@ impl Profile {
                 flags |= libc::SECCOMP_FILTER_FLAG_TSYNC_ESRCH;
             }
         }
-        Ok(Filter { prog, flags })
+        flags
     }
+}
+
+/// A classic BPF program as libseccomp exports it: 8-byte instructions
+/// in host byte order; `None` unless whole and within the kernel's limit.
+fn decode(bytes: &[u8]) -> Option<Vec<libc::sock_filter>> {
+    const INSN: usize = size_of::<libc::sock_filter>();
+    if bytes.is_empty() || !bytes.len().is_multiple_of(INSN) || bytes.len() / INSN > libc::BPF_MAXINSNS as usize {
+        return None;
+    }
+    let insn = |c: &[u8]| libc::sock_filter {
+        code: u16::from_ne_bytes([c[0], c[1]]),
+        jt: c[2],
+        jf: c[3],
+        k: u32::from_ne_bytes([c[4], c[5], c[6], c[7]]),
+    };
+    Some(bytes.chunks_exact(INSN).map(insn).collect())
+}
+
+fn encode(prog: &[libc::sock_filter]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(size_of_val(prog));
+    for i in prog {
+        out.extend_from_slice(&i.code.to_ne_bytes());
+        out.extend_from_slice(&[i.jt, i.jf]);
+        out.extend_from_slice(&i.k.to_ne_bytes());
+    }
+    out
 }
 
 impl Filter {
@@ -368,6 +427,30 @@ mod tests {
             "linux.seccomp.syscalls[0].args[0].index",
         );
         bad(r#"{"defaultAction":"SCMP_ACT_ERRNO","defaultErrnoRet":70000}"#, "linux.seccomp.defaultErrnoRet");
+    }
+
+    #[test]
+    fn compiled_filters_are_cached_and_a_bad_entry_is_compiled_again() {
+        let dir = std::env::temp_dir().join(format!("tandem-seccomp-cache-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        let p =
+            profile(r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mkdir"],"action":"SCMP_ACT_ERRNO"}]}"#)
+                .unwrap();
+        let first = p.filter(&dir).unwrap();
+        let entries: Vec<_> = fs::read_dir(&dir).unwrap().flatten().map(|e| e.path()).collect();
+        assert_eq!(entries.len(), 1);
+        assert_eq!(fs::read(&entries[0]).unwrap(), encode(&first.prog));
+        assert_eq!(encode(&p.filter(&dir).unwrap().prog), encode(&first.prog));
+        fs::write(&entries[0], b"short").unwrap();
+        assert_eq!(encode(&p.filter(&dir).unwrap().prog), encode(&first.prog));
+        assert_eq!(fs::read(&entries[0]).unwrap(), encode(&first.prog), "rewritten");
+        // Another profile, another entry.
+        let q =
+            profile(r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["rmdir"],"action":"SCMP_ACT_ERRNO"}]}"#)
+                .unwrap();
+        q.filter(&dir).unwrap();
+        assert_eq!(fs::read_dir(&dir).unwrap().count(), 2);
+        fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -25,6 +25,9 @@ pub const EXEC_FIFO: &str = "exec.fifo";
 /// Written before the cgroup is made, so `delete --force` finds a cgroup
 /// that a runtime killed half-way through `create` left behind.
 pub const CGROUP_FILE: &str = "cgroup.json";
+/// Caches under a state root (compiled wasm, seccomp filters): a name no
+/// container id can take, so `list` never mistakes it for a container.
+pub const CACHE_DIR: &str = ".cache";
 /// With startContainer hooks: the fifo the init reports their outcome on.
 pub const START_REPLY: &str = "start.reply";
 

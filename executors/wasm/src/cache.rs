@@ -1,4 +1,4 @@
-//! The compiled-code cache: `<state root>/wasm-cache/<module sha256>-<engine
+//! The compiled-code cache: `<state root>/.cache/wasm/<module sha256>-<engine
 //! hash>.cwasm`, with the artifact's own sha256 beside it, checked before
 //! every load. Entries are written to a temporary name and renamed, so
 //! concurrent creates of the same module are safe: a reader sees a whole
@@ -75,7 +75,7 @@ pub struct Entry {
 
 impl Cache {
     pub fn at(state_root: &Path) -> Cache {
-        Cache { dir: state_root.join("wasm-cache") }
+        Cache { dir: state_root.join(tandem_runtime_core::state::CACHE_DIR).join("wasm") }
     }
 
     pub fn dir(&self) -> &Path {
