@@ -1,9 +1,10 @@
 //! The container's init: what the cloned child does, top to bottom, until
 //! it becomes the workload.
 //!
-//! Order matters and follows the OCI runtime spec and runc: the runtime's
-//! go-ahead (cgroup joined, id maps written), namespaces (the cgroup
-//! namespace last, so its root is the container's cgroup),
+//! Order matters and follows the OCI runtime spec and runc: the cgroup
+//! (the init moves itself into the v1 hierarchies; clone3 put it in the
+//! cgroup2 one), the runtime's go-ahead (id maps written), namespaces (the
+//! cgroup namespace last, so its root is the container's cgroup),
 //! mounts and devices, pivot_root, console, sysctl, hostname, read-only and
 //! masked paths, rlimits, cwd, locating the program, user and groups,
 //! capabilities, no_new_privs, seccomp, the start barrier, startContainer
@@ -13,9 +14,10 @@
 //! the executor's business (the wasm engine keeps its trap handlers).
 
 use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::PathBuf;
 
 use crate::capabilities;
-use crate::cgroups::Cgroup;
+use crate::cgroups::{self, Cgroup};
 use crate::config::{Config, NsKind, Process};
 use crate::console;
 use crate::error::{Error, Result};
@@ -41,6 +43,8 @@ pub struct InitArgs<'a> {
     pub no_pivot: bool,
     pub keyring: Option<String>,
     pub cgroup: Option<&'a Cgroup>,
+    /// The v1 hierarchies' `tasks` files, for the init to move itself.
+    pub cgroup_joins: Vec<(PathBuf, OwnedFd)>,
     pub filter: Option<&'a seccomp::Filter>,
 }
 
@@ -57,6 +61,7 @@ pub fn run(args: InitArgs) -> ! {
         no_pivot,
         keyring,
         cgroup,
+        cgroup_joins,
         filter,
     } = args;
     // Until execve this process is the tandem binary: keep /proc/<pid>/exe
@@ -70,6 +75,7 @@ pub fn run(args: InitArgs) -> ! {
     let keep: Vec<i32> = [Some(&sync), start_fifo.as_ref(), start_reply.as_ref(), console_socket.as_ref()]
         .into_iter()
         .flatten()
+        .chain(cgroup_joins.iter().map(|(_, fd)| fd))
         .map(|f| f.as_raw_fd())
         .collect();
     if let Err(e) = sys::close_fds_except(3 + preserve_fds as i32, &keep) {
@@ -78,7 +84,10 @@ pub fn run(args: InitArgs) -> ! {
     }
     // The container's state as hooks see it, once the runtime sent it.
     let mut state = serde_json::Value::Null;
-    let mut setup = || -> Result<Option<OwnedFd>> {
+    let setup = || -> Result<Option<OwnedFd>> {
+        // First, while the runtime writes the id maps: everything from here
+        // on is charged to the container's cgroup.
+        cgroups::join_self(cgroup_joins)?;
         match sync::recv(&sync)? {
             Some(Msg::Proceed) => {}
             _ => return Err(Error::Init("runtime went away before writing the id maps".into())),
@@ -93,16 +102,8 @@ pub fn run(args: InitArgs) -> ! {
             join_keyring(name)?;
         }
         rootfs::setup(config, cgroup)?;
-        // Moving a process between cgroups waits out an RCU grace period
-        // (milliseconds): the runtime does it while we set up, and only the
-        // cgroup namespace (whose root is the cgroup we are in) and hooks
-        // wait for it. The runtime sends CgroupJoined before it reads
-        // anything from us, so it always comes first.
-        let mut joined = false;
         if config.hooks.need_hook_point() {
             sync::send(&sync, &Msg::HookPoint)?;
-            expect_joined(&sync)?;
-            joined = true;
             match sync::recv(&sync)? {
                 Some(Msg::HooksRan(json)) => {
                     state = serde_json::from_str(&json).map_err(|e| Error::Init(format!("state from runtime: {e}")))?
@@ -126,9 +127,6 @@ pub fn run(args: InitArgs) -> ! {
             sys::setdomainname(d).map_err(|e| Error::sys(format!("set domainname '{d}'"), e))?;
         }
         rootfs::finish(config)?;
-        if !joined {
-            expect_joined(&sync)?;
-        }
         namespaces::enter_cgroup_ns(config)?;
         prepare_process(config, workload.as_mut(), preserve_fds, filter)
     };
@@ -173,13 +171,6 @@ pub(crate) fn report_setup(sync: &OwnedFd, outcome: Result<Option<OwnedFd>>) {
     };
     if sent.is_err() {
         sys::exit_now(1);
-    }
-}
-
-fn expect_joined(sync: &OwnedFd) -> Result<()> {
-    match sync::recv(sync)? {
-        Some(Msg::CgroupJoined) => Ok(()),
-        _ => Err(Error::Init("runtime went away before placing the init in its cgroup".into())),
     }
 }
 

@@ -53,6 +53,8 @@ pub fn launch(args: LaunchArgs) -> Result<Launched> {
     // Straight into the cgroup2 directory where there is one: no migration
     // afterwards there (and no RCU grace period to wait for).
     let into = args.cgroup.map(Cgroup::clone_target).transpose()?.flatten();
+    // The other (v1) hierarchies: the init moves itself, the cheap way.
+    let cgroup_joins = args.cgroup.map(Cgroup::self_join_files).transpose()?.unwrap_or_default();
     match sys::clone3(flags, into.as_ref())
         .map_err(|e| Error::sys(format!("clone the container init (flags {flags:#x})"), e))?
     {
@@ -69,6 +71,7 @@ pub fn launch(args: LaunchArgs) -> Result<Launched> {
                 no_pivot: args.no_pivot,
                 keyring: args.keyring,
                 cgroup: args.cgroup,
+                cgroup_joins,
                 filter: args.filter,
             })
         }
@@ -79,7 +82,8 @@ pub fn launch(args: LaunchArgs) -> Result<Launched> {
             drop(args.console_socket);
             let mut state = args.state;
             state["pid"] = pid.into();
-            match wait_ready(pid, config, args.cgroup.map(|cg| (cg, into.is_some())), &parent_sock, &state) {
+            drop(cgroup_joins);
+            match wait_ready(pid, config, &parent_sock, &state) {
                 Ok(()) => {
                     let start_time = procfs::start_time(pid)
                         .ok_or_else(|| Error::Init(format!("init (pid {pid}) exited right after reporting ready")))?;
@@ -95,15 +99,7 @@ pub fn launch(args: LaunchArgs) -> Result<Launched> {
     }
 }
 
-/// `cgroup`: the container's cgroup, and whether the init was cloned into
-/// its cgroup2 directory already.
-fn wait_ready(
-    pid: i32,
-    config: &Config,
-    cgroup: Option<(&Cgroup, bool)>,
-    sock: &OwnedFd,
-    state: &serde_json::Value,
-) -> Result<()> {
+fn wait_ready(pid: i32, config: &Config, sock: &OwnedFd, state: &serde_json::Value) -> Result<()> {
     // Written from here: the init is not dumpable, so in a user namespace it
     // could not write its own /proc files. It survives execve.
     if let Some(adj) = config.process.oom_score_adj {
@@ -113,13 +109,9 @@ fn wait_ready(
     if config.creates(NsKind::User) {
         namespaces::write_id_maps(pid, config)?;
     }
-    sync::send(sock, &Msg::Proceed)?;
-    // The init sets up meanwhile and may fail and leave first (this then
-    // fails with ESRCH or EPIPE): its own message says why.
-    let joined = cgroup
-        .map_or(Ok(()), |(cg, in_unified)| cg.join(pid, in_unified))
-        .and_then(|()| sync::send(sock, &Msg::CgroupJoined));
-    if let Err(e) = joined {
+    // The init may have failed and left already (this then fails with
+    // EPIPE): its own message says why.
+    if let Err(e) = sync::send(sock, &Msg::Proceed) {
         return Err(sync::pending_failure(sock).unwrap_or(e));
     }
     loop {

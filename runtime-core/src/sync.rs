@@ -11,7 +11,7 @@ use crate::sys;
 pub enum Msg {
     /// parent -> init: the id maps (if any) are written: go on.
     Proceed,
-    /// parent -> init: the init is in every hierarchy of its cgroup.
+    /// parent -> exec'd process: it is in every hierarchy of the cgroup.
     CgroupJoined,
     /// init -> parent: namespaces and mounts are made, pivot_root is next:
     /// run the prestart and createRuntime hooks.

@@ -44,6 +44,15 @@ pub enum Version {
 /// The key of the cgroup2 directory in `Cgroup::dirs`.
 const UNIFIED: &str = "";
 
+/// Move the calling (single-threaded) process into the hierarchies whose
+/// `tasks` files [`Cgroup::self_join_files`] opened.
+pub fn join_self(files: Vec<(PathBuf, OwnedFd)>) -> Result<()> {
+    for (path, fd) in files {
+        sys::write(&fd, b"0").map_err(|e| Error::path("join the cgroup: write 0 to", &path, e))?;
+    }
+    Ok(())
+}
+
 /// A container's cgroup on this host: its directory in each hierarchy.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Cgroup {
@@ -201,6 +210,24 @@ impl Cgroup {
         self.unified_dir()
             .map(|d| sys::open(d, libc::O_DIRECTORY | libc::O_RDONLY).map_err(|e| Error::path("open cgroup", d, e)))
             .transpose()
+    }
+
+    /// For a process about to be cloned into the cgroup2 directory: the
+    /// `tasks` file of each v1 hierarchy, opened here for the child to move
+    /// itself with [`join_self`]. A process moving its own (only) thread
+    /// skips the threadgroup lock whose RCU grace period makes a move by
+    /// pid cost milliseconds (measured here: 0.15 ms for nine hierarchies
+    /// against 5 to 7 ms by pid).
+    pub fn self_join_files(&self) -> Result<Vec<(PathBuf, OwnedFd)>> {
+        self.dirs
+            .iter()
+            .filter(|(name, _)| name.as_str() != UNIFIED)
+            .map(|(_, dir)| {
+                let path = dir.join("tasks");
+                let fd = sys::open(&path, libc::O_WRONLY).map_err(|e| Error::path("open", &path, e))?;
+                Ok((path, fd))
+            })
+            .collect()
     }
 
     /// Move a process into the cgroup, in every hierarchy (but the cgroup2
