@@ -1,9 +1,11 @@
 //! What one cgroup migration costs on this host. Moving a process between
 //! cgroups takes the kernel's cgroup threadgroup lock for writing, which
 //! waits out an RCU grace period unless another migration happened a
-//! moment ago. Every runtime moves its container's init once per create,
-//! so this sets a floor under every runtime's `create` and `run`; the bench
-//! idles before each timed command (`SETTLE`) so that each pays it alike.
+//! moment ago. runc and crun move their container's init by pid once per
+//! create, so this sets a floor under their `create` and `run` (tandem's
+//! init moves its own thread, which does not wait); the bench idles before
+//! each timed command (`SETTLE`) so that none rides on the previous one's
+//! migration.
 
 use std::fs;
 use std::path::PathBuf;

@@ -71,8 +71,9 @@ fn run(args: &Args) -> Result<(), String> {
 
     if let Some(ms) = cgroup_probe::migration_ms() {
         notes.push(format!(
-            "one cgroup migration after an idle moment costs {ms:.1} ms on this host (an RCU grace period); every \
-             runtime pays one per create and run, and the bench idles {} ms before each timed command so each pays it alike",
+            "one cgroup migration by pid after an idle moment costs {ms:.1} ms on this host (an RCU grace period); \
+             runc and crun pay one per create and run (tandem's init moves itself, which does not wait), and the \
+             bench idles {} ms before each timed command so none rides on the previous one's migration",
             cgroup_probe::SETTLE.as_millis()
         ));
     }
