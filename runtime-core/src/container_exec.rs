@@ -123,22 +123,27 @@ impl Container {
         let cgroup = sub.as_ref().or(self.state.cgroup.as_ref());
         // Into a frozen cgroup only at the very end: a frozen process could
         // not finish its setup and report back.
-        let into = match status {
-            Status::Paused => None,
-            _ => cgroup.map(|cg| cg.clone_target()).transpose()?.flatten(),
+        // Otherwise straight into the cgroup2 directory, and the process
+        // moves itself into the v1 hierarchies first thing (cheap, as the
+        // init does).
+        let (into, self_joins) = match (status, cgroup) {
+            (Status::Paused, _) | (_, None) => (None, Vec::new()),
+            (_, Some(cg)) => (cg.clone_target()?, cg.self_join_files()?),
         };
+        let joins_self = into.is_some() || !self_joins.is_empty();
         let cache = crate::runtime::seccomp_cache(&self.root);
         let filter = config.seccomp.as_ref().map(|p| p.filter(&cache)).transpose()?;
         let (parent_sock, child_sock) = sys::socketpair().map_err(|e| Error::sys("socketpair", e))?;
         match sys::clone3(0, into.as_ref()).map_err(|e| Error::sys("clone the exec'd process", e))? {
             Forked::Child => {
                 drop(parent_sock);
-                let channels = Channels { sync: child_sock, console_socket };
+                let channels = Channels { sync: child_sock, console_socket, cgroup_joins: self_joins };
                 exec_child(&config, workload, channels, to_join, filter.as_ref(), opts.preserve_fds)
             }
             Forked::Parent { pid, pidfd } => {
                 drop(child_sock);
                 drop(console_socket);
+                drop(self_joins);
                 let ready = (|| {
                     sync::send(&parent_sock, &Msg::Proceed)?;
                     loop {
@@ -156,10 +161,12 @@ impl Container {
                             }
                         }
                     }
-                    // Set up: now into the cgroup (frozen there if the
-                    // container is paused), then on to the workload.
-                    if let Some(cg) = cgroup {
-                        cg.join(pid, into.is_some())?;
+                    // Set up: into a paused container's cgroup now (frozen
+                    // there), then on to the workload.
+                    if let Some(cg) = cgroup
+                        && !joins_self
+                    {
+                        cg.join(pid, false)?;
                     }
                     sync::send(&parent_sock, &Msg::CgroupJoined)
                 })();
@@ -177,10 +184,12 @@ impl Container {
     }
 }
 
-/// The exec'd process's lines to the runtime and to the console.
+/// What the exec'd process inherits to talk to the runtime and console,
+/// and the v1 `tasks` files it moves itself with.
 struct Channels {
     sync: OwnedFd,
     console_socket: Option<OwnedFd>,
+    cgroup_joins: Vec<(PathBuf, OwnedFd)>,
 }
 
 /// The exec'd process: join, set up, report, become the workload.
@@ -192,7 +201,7 @@ fn exec_child(
     filter: Option<&seccomp::Filter>,
     preserve_fds: u32,
 ) -> ! {
-    let Channels { sync, console_socket } = channels;
+    let Channels { sync, console_socket, cgroup_joins } = channels;
     // The tandem binary until execve: keep it out of the container's reach.
     if sys::prctl(libc::PR_SET_DUMPABLE, 0).is_err() {
         sys::exit_now(1);
@@ -200,11 +209,13 @@ fn exec_child(
     let mut keep: Vec<i32> = to_join.iter().map(|(_, fd)| fd.as_raw_fd()).collect();
     keep.push(sync.as_raw_fd());
     keep.extend(console_socket.as_ref().map(|f| f.as_raw_fd()));
+    keep.extend(cgroup_joins.iter().map(|(_, fd)| fd.as_raw_fd()));
     if let Err(e) = sys::close_fds_except(3 + preserve_fds as i32, &keep) {
         let _ = sync::send(&sync, &Msg::Failed(format!("close inherited fds: {e}")));
         sys::exit_now(1);
     }
     let setup = || -> Result<Option<OwnedFd>> {
+        crate::cgroups::join_self(cgroup_joins)?;
         match sync::recv(&sync)? {
             Some(Msg::Proceed) => {}
             _ => return Err(Error::Init("runtime went away".into())),
