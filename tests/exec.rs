@@ -200,3 +200,21 @@ fn exec_can_run_in_a_sub_cgroup_and_forwards_signals() {
         assert!(!d.exists(), "{} left behind", d.display());
     }
 }
+
+#[test]
+fn exec_uses_the_config_the_container_was_created_with() {
+    let env = Env::new("exec-config");
+    let mut b = env.bundle("b", &["sleep", "100"]);
+    b.process("env", json!(["PATH=/bin", "MARK=original"]));
+    let id = env.id("c");
+    env.ok(&["run", "-d", "--bundle", b.str(), &id]);
+    // The bundle changes after create: exec must not pick that up (runc
+    // keeps the config it created the container with, too).
+    b.process("env", json!(["PATH=/bin", "MARK=changed"]));
+    b.linux("seccomp", json!({"defaultAction": "SCMP_ACT_ALLOW",
+        "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO"}]}));
+    let out = env.ok(&["exec", &id, "sh", "-c", "echo $MARK; mkdir /dev/shm/d && echo made"]);
+    assert_eq!(out, "original\nmade\n");
+    env.ok(&["delete", "--force", &id]);
+    env.assert_gone(&id, None);
+}

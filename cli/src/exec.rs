@@ -6,8 +6,8 @@
 use std::os::fd::AsRawFd;
 use std::path::PathBuf;
 
-use tandem_runtime_core::config::{self, Config, Process};
-use tandem_runtime_core::{Error, ExecOptions, Runtime, capabilities, sys};
+use tandem_runtime_core::config::{self, Process};
+use tandem_runtime_core::{Container, Error, ExecOptions, Runtime, capabilities, sys};
 
 use crate::run;
 
@@ -65,7 +65,7 @@ pub struct ExecArgs {
 impl ExecArgs {
     /// The process to run: the --process file, or the container's own
     /// process with the command and the flags on top (as runc builds it).
-    fn process(&self, bundle: &std::path::Path) -> Result<Process, Error> {
+    fn process(&self, container: &Container) -> Result<Process, Error> {
         let mut p = match &self.process {
             Some(file) => {
                 let text = std::fs::read(file).map_err(|e| Error::path("read", file, e))?;
@@ -75,7 +75,7 @@ impl ExecArgs {
                 if self.command.is_empty() {
                     return Err(Error::config("exec", "give a command to run, or --process FILE"));
                 }
-                let mut p = Config::load(bundle)?.process;
+                let mut p = container.config()?.process;
                 p.args = self.command.clone();
                 p.terminal = self.tty;
                 p
@@ -132,7 +132,7 @@ impl ExecArgs {
 
 pub fn exec(rt: &Runtime, args: &ExecArgs) -> Result<i32, Error> {
     let c = rt.load(&args.id)?;
-    let process = args.process(&c.state().bundle)?;
+    let process = args.process(&c)?;
     let mut opts = ExecOptions {
         console_socket: args.console_socket.clone(),
         console_socket_fd: None,

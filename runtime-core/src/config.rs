@@ -170,8 +170,14 @@ pub struct Device {
 impl Config {
     /// Load and validate `<bundle>/config.json`.
     pub fn load(bundle: &Path) -> Result<Config> {
+        Config::load_with_source(bundle, None).map(|(c, _)| c)
+    }
+
+    /// Load and validate `file` (by default `<bundle>/config.json`) for
+    /// the bundle at `bundle`; also returns the text as read.
+    pub fn load_with_source(bundle: &Path, file: Option<&Path>) -> Result<(Config, Vec<u8>)> {
         let bundle = fs::canonicalize(bundle).map_err(|e| Error::path("bundle", bundle, e))?;
-        let path = bundle.join("config.json");
+        let path = file.map_or_else(|| bundle.join("config.json"), Path::to_path_buf);
         let text = fs::read(&path).map_err(|e| Error::path("read", &path, e))?;
         let spec = parse_spec(&text).map_err(|e| match e {
             Error::ConfigInvalid { field, why } => {
@@ -179,7 +185,7 @@ impl Config {
             }
             other => other,
         })?;
-        Config::from_spec(spec, &bundle)
+        Ok((Config::from_spec(spec, &bundle)?, text))
     }
 
     /// Validate a parsed spec for a bundle at `bundle` (absolute).

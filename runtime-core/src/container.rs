@@ -115,6 +115,14 @@ impl Container {
         Ok(sys::exit_code_of(status))
     }
 
+    /// The container's config as create read it (for a container made by
+    /// an older tandem, which kept no copy: the bundle's).
+    pub fn config(&self) -> Result<crate::config::Config> {
+        let saved = self.dir().join(crate::state::CONFIG_FILE);
+        let file = saved.exists().then_some(saved.as_path());
+        crate::config::Config::load_with_source(&self.state.bundle, file).map(|(c, _)| c)
+    }
+
     pub(crate) fn fifo(&self) -> PathBuf {
         self.dir().join(crate::state::EXEC_FIFO)
     }

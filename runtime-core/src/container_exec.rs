@@ -79,7 +79,7 @@ impl Container {
         let init_pid = self.state.pid;
         // The bundle's config with the exec'd process: the executor is
         // chosen and prepared the same way as for the init.
-        let mut config = Config::load(&self.state.bundle)?;
+        let mut config = self.config()?;
         config.process = process;
         crate::lsm::check(&config.process)?;
         let executor = executor::select(&config)?;

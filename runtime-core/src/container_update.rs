@@ -17,7 +17,8 @@ impl Container {
             return Err(Error::NotRunning { id: self.id().to_string(), status: status.to_string() });
         }
         let own_devices = match res.devices() {
-            Some(_) => crate::config::Config::load(&self.state.bundle)
+            Some(_) => self
+                .config()
                 .map(|c| c.devices)
                 .map_err(|e| Error::config("linux.resources.devices", format!("read the bundle's devices: {e}")))?,
             None => Vec::new(),

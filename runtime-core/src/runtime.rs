@@ -63,7 +63,7 @@ impl Runtime {
     /// ```
     pub fn create(&self, id: &str, bundle: &Path, opts: &CreateOptions) -> Result<Container> {
         state::validate_id(id)?;
-        let config = Config::load(bundle)?;
+        let (config, config_text) = Config::load_with_source(bundle, None)?;
         crate::lsm::check(&config.process)?;
         if opts.systemd_cgroup {
             return Err(cgroups::systemd_refusal());
@@ -92,6 +92,7 @@ impl Runtime {
         };
         let made = (|| {
             let workload = executor.prepare(&PrepareContext { config: &config, state_root: &self.root })?;
+            state::write_atomic(&dir.path.join(state::CONFIG_FILE), &config_text)?;
             let cg = Cgroup::plan(&config, id)?;
             state::write_atomic(&dir.path.join(state::CGROUP_FILE), &serde_json::to_vec(&cg).expect("plain data"))?;
             state.cgroup = Some(cg);

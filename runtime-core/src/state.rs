@@ -28,6 +28,9 @@ pub const CGROUP_FILE: &str = "cgroup.json";
 /// Caches under a state root (compiled wasm, seccomp filters): a name no
 /// container id can take, so `list` never mistakes it for a container.
 pub const CACHE_DIR: &str = ".cache";
+/// The bundle's config.json as create read it: exec and update use this
+/// copy, not a bundle that may have changed since (as runc does).
+pub const CONFIG_FILE: &str = "config.json";
 /// With startContainer hooks: the fifo the init reports their outcome on.
 pub const START_REPLY: &str = "start.reply";
 
