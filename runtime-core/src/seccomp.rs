@@ -1,10 +1,11 @@
 //! seccomp: `linux.seccomp` becomes a [`Profile`] when the bundle is
 //! validated (actions, operators, architectures and flags checked, syscall
-//! names resolved for this architecture). The init compiles it into a
-//! classic BPF program with libseccomp while the runtime is still joining
-//! its cgroups, and loads it with seccomp(2) itself, so the kernel flags
-//! (TSYNC, LOG, SPEC_ALLOW, NEW_LISTENER, WAIT_KILLABLE_RECV) are ours to
-//! pass and the notification fd comes back to us.
+//! names resolved for this architecture). The runtime compiles it into a
+//! classic BPF program with libseccomp, or finds it in the cache under the
+//! state root ([`Profile::filter`]); the init (or an exec'd process) loads
+//! it with seccomp(2) itself, so the kernel flags (TSYNC, LOG, SPEC_ALLOW,
+//! NEW_LISTENER, WAIT_KILLABLE_RECV) are ours to pass and the notification
+//! fd comes back to us.
 //!
 //! When it is loaded follows runc: with `noNewPrivileges` it is the last
 //! step before the workload; without it loading needs CAP_SYS_ADMIN, so it
