@@ -211,8 +211,11 @@ fn exec_uses_the_config_the_container_was_created_with() {
     // The bundle changes after create: exec must not pick that up (runc
     // keeps the config it created the container with, too).
     b.process("env", json!(["PATH=/bin", "MARK=changed"]));
-    b.linux("seccomp", json!({"defaultAction": "SCMP_ACT_ALLOW",
-        "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO"}]}));
+    b.linux(
+        "seccomp",
+        json!({"defaultAction": "SCMP_ACT_ALLOW",
+        "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO"}]}),
+    );
     let out = env.ok(&["exec", &id, "sh", "-c", "echo $MARK; mkdir /dev/shm/d && echo made"]);
     assert_eq!(out, "original\nmade\n");
     env.ok(&["delete", "--force", &id]);
