@@ -43,7 +43,7 @@ impl Container {
             cg.destroy()?;
         }
         dir.remove()?;
-        self.state.hooks.run_warning(Kind::Poststop, &self.state.to_oci_json(Status::Stopped));
+        self.state.hooks.run_warning(Kind::Poststop, || self.state.to_oci_json(Status::Stopped));
         Ok(())
     }
 }

@@ -46,7 +46,7 @@ impl Container {
                 return Err(e);
             }
         }
-        self.state.hooks.run_warning(Kind::Poststart, &self.state.to_oci_json(Status::Running));
+        self.state.hooks.run_warning(Kind::Poststart, || self.state.to_oci_json(Status::Running));
         Ok(())
     }
 }

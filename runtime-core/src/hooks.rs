@@ -157,8 +157,13 @@ impl Hooks {
     }
 
     /// Run every hook of `kind`; failures are warnings (poststart, poststop).
-    pub fn run_warning(&self, kind: Kind, state: &serde_json::Value) {
-        let input = state.to_string();
+    /// The state is only made when there is a hook to read it: start and
+    /// delete pay nothing for hooks a container does not have.
+    pub fn run_warning(&self, kind: Kind, state: impl FnOnce() -> serde_json::Value) {
+        if self.of(kind).is_empty() {
+            return;
+        }
+        let input = state().to_string();
         for h in self.of(kind) {
             if let Err(e) = run_one(h, kind, input.as_bytes()) {
                 crate::log::warn(&e.to_string());

@@ -112,7 +112,7 @@ impl Runtime {
                 (None, Some(path)) => Some(console::connect(path)?),
                 (None, None) => None,
             };
-            let filter = config.seccomp.as_ref().map(|p| p.filter(&self.seccomp_cache())).transpose()?;
+            let filter = config.seccomp.as_ref().map(|p| p.filter(&seccomp_cache(&self.root))).transpose()?;
             let launched = launch::launch(LaunchArgs {
                 config: &config,
                 workload,
@@ -149,16 +149,11 @@ impl Runtime {
                 let _ = dir.remove();
                 // A failed hook stops the lifecycle at "delete": poststop runs.
                 if matches!(e, Error::Hook(_)) {
-                    state.hooks.run_warning(Kind::Poststop, &state.to_oci_json(Status::Stopped));
+                    state.hooks.run_warning(Kind::Poststop, || state.to_oci_json(Status::Stopped));
                 }
                 Err(e)
             }
         }
-    }
-
-    /// Where compiled seccomp filters are kept.
-    pub(crate) fn seccomp_cache(&self) -> PathBuf {
-        seccomp_cache(&self.root)
     }
 
     /// A container by id.
