@@ -36,7 +36,7 @@ struct Cli {
     log_format: String,
     #[arg(long, global = true)]
     debug: bool,
-    /// Manage cgroups through systemd (refused: cgroupfs is the only driver).
+    /// Make containers' cgroups as systemd units (linux.cgroupsPath is slice:prefix:name).
     #[arg(long, global = true)]
     systemd_cgroup: bool,
     /// true, false or auto; `spec --rootless` writes a rootless spec.

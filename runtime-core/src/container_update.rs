@@ -23,6 +23,6 @@ impl Container {
                 .map_err(|e| Error::config("linux.resources.devices", format!("read the bundle's devices: {e}")))?,
             None => Vec::new(),
         };
-        self.cgroup("update")?.apply(res, &own_devices, false)
+        self.cgroup("update")?.update(res, &own_devices)
     }
 }

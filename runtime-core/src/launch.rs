@@ -27,7 +27,8 @@ pub struct LaunchArgs<'a> {
     pub no_pivot: bool,
     /// Name of the session keyring to join, unless --no-new-keyring.
     pub keyring: Option<String>,
-    /// The cgroup (made, resources written) the init joins before it goes on.
+    /// The cgroup the init joins before it goes on: made and written
+    /// already, or (systemd's) placed by `Cgroup::place` once cloned.
     pub cgroup: Option<&'a Cgroup>,
     /// The compiled seccomp filter the init loads.
     pub filter: Option<&'a seccomp::Filter>,
@@ -52,9 +53,10 @@ pub fn launch(args: LaunchArgs) -> Result<Launched> {
     let flags = namespaces::clone_flags(config);
     // Straight into the cgroup2 directory where there is one: no migration
     // afterwards there (and no RCU grace period to wait for).
-    let into = args.cgroup.map(Cgroup::clone_target).transpose()?.flatten();
+    let made = args.cgroup.filter(|cg| !cg.by_systemd());
+    let into = made.map(Cgroup::clone_target).transpose()?.flatten();
     // The other (v1) hierarchies: the init moves itself, the cheap way.
-    let cgroup_joins = args.cgroup.map(Cgroup::self_join_files).transpose()?.unwrap_or_default();
+    let cgroup_joins = made.map(Cgroup::self_join_files).transpose()?.unwrap_or_default();
     match sys::clone3(flags, into.as_ref())
         .map_err(|e| Error::sys(format!("clone the container init (flags {flags:#x})"), e))?
     {
@@ -83,7 +85,8 @@ pub fn launch(args: LaunchArgs) -> Result<Launched> {
             let mut state = args.state;
             state["pid"] = pid.into();
             drop(cgroup_joins);
-            match wait_ready(pid, config, &parent_sock, &state) {
+            let systemd = args.cgroup.filter(|cg| cg.by_systemd());
+            match wait_ready(pid, config, systemd, &parent_sock, &state) {
                 Ok(()) => {
                     let start_time = procfs::start_time(pid)
                         .ok_or_else(|| Error::Init(format!("init (pid {pid}) exited right after reporting ready")))?;
@@ -99,7 +102,16 @@ pub fn launch(args: LaunchArgs) -> Result<Launched> {
     }
 }
 
-fn wait_ready(pid: i32, config: &Config, sock: &OwnedFd, state: &serde_json::Value) -> Result<()> {
+fn wait_ready(
+    pid: i32,
+    config: &Config,
+    systemd: Option<&Cgroup>,
+    sock: &OwnedFd,
+    state: &serde_json::Value,
+) -> Result<()> {
+    if let Some(cg) = systemd {
+        cg.place(pid, config)?;
+    }
     // Written from here: the init is not dumpable, so in a user namespace it
     // could not write its own /proc files. It survives execve.
     if let Some(adj) = config.process.oom_score_adj {

@@ -26,6 +26,7 @@ mod container_kill;
 mod container_pause;
 mod container_start;
 mod container_update;
+mod dbus;
 mod devices;
 pub mod error;
 pub mod executor;

@@ -4,7 +4,7 @@ use std::fs;
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
-use crate::cgroups::{self, Cgroup};
+use crate::cgroups::Cgroup;
 use crate::config::Config;
 use crate::container::Container;
 use crate::error::{Error, Result};
@@ -65,9 +65,6 @@ impl Runtime {
         state::validate_id(id)?;
         let (config, config_text) = Config::load_with_source(bundle, None)?;
         crate::lsm::check(&config.process)?;
-        if opts.systemd_cgroup {
-            return Err(cgroups::systemd_refusal());
-        }
         for name in config.seccomp.iter().flat_map(|p| &p.unknown) {
             crate::log::debug(&format!("seccomp: syscall {name} is unknown on this architecture: rule skipped"));
         }
@@ -93,12 +90,15 @@ impl Runtime {
         let made = (|| {
             let workload = executor.prepare(&PrepareContext { config: &config, state_root: &self.root })?;
             state::write_atomic(&dir.path.join(state::CONFIG_FILE), &config_text)?;
-            let cg = Cgroup::plan(&config, id)?;
+            let cg = Cgroup::plan(&config, id, opts.systemd_cgroup)?;
             state::write_atomic(&dir.path.join(state::CGROUP_FILE), &serde_json::to_vec(&cg).expect("plain data"))?;
             state.cgroup = Some(cg);
             let cg = state.cgroup.as_ref().expect("just set");
-            cg.create()?;
-            cg.apply(&config.resources, &config.devices, true)?;
+            // systemd makes its unit once the init exists (Cgroup::place).
+            if !cg.by_systemd() {
+                cg.create()?;
+                cg.apply(&config.resources, &config.devices, true)?;
+            }
             sys::mkfifo(&fifo_path, 0o622).map_err(|e| Error::path("mkfifo", &fifo_path, e))?;
             let fifo = sys::open(&fifo_path, libc::O_RDWR).map_err(|e| Error::path("open", &fifo_path, e))?;
             let start_reply = if config.hooks.start_container.is_empty() {

@@ -12,6 +12,7 @@ mod device_filter;
 mod devices;
 pub mod layout;
 pub mod stats;
+pub mod systemd;
 mod v1;
 mod v2;
 
@@ -63,15 +64,44 @@ pub struct Cgroup {
     /// the cgroup2 directory (the only one on v2, the systemd-style
     /// companion on a hybrid host).
     pub dirs: BTreeMap<String, PathBuf>,
+    /// With the systemd driver: the unit that is the cgroup.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub systemd: Option<systemd::Unit>,
+    /// Set when systemd refused the unit because it is already there:
+    /// the cgroup is someone else's, and `destroy` leaves it alone.
+    #[serde(skip)]
+    foreign: std::cell::Cell<bool>,
 }
 
 impl Cgroup {
-    /// Where the container's cgroup goes on this host.
-    pub fn plan(config: &Config, id: &str) -> Result<Cgroup> {
+    /// A cgroup of our own (no systemd unit) at these directories.
+    pub fn at(version: Version, path: PathBuf, dirs: BTreeMap<String, PathBuf>) -> Cgroup {
+        Cgroup { version, path, dirs, systemd: None, foreign: Default::default() }
+    }
+
+    /// Where the container's cgroup goes on this host: a directory of our
+    /// own, or with `by_systemd` the cgroup of a systemd unit.
+    pub fn plan(config: &Config, id: &str, by_systemd: bool) -> Result<Cgroup> {
+        let requested = config.spec.linux().as_ref().and_then(|l| l.cgroups_path().clone());
+        let unit = if by_systemd {
+            systemd::check_running()?;
+            let requested = requested
+                .as_deref()
+                .map(|p| p.to_str().ok_or_else(|| Error::config("linux.cgroupsPath", "it is not UTF-8")));
+            Some(systemd::Unit::parse(requested.transpose()?, id)?)
+        } else {
+            None
+        };
         let layout = Layout::detect()?;
         let own = layout::own_cgroups()?;
-        let requested = config.spec.linux().as_ref().and_then(|l| l.cgroups_path().clone());
-        Cgroup::plan_in(&layout, &own, requested.as_deref(), id)
+        match unit {
+            Some(unit) => {
+                let mut cg = Cgroup::plan_in(&layout, &own, Some(&unit.cgroup_path()?), id)?;
+                cg.systemd = Some(unit);
+                Ok(cg)
+            }
+            None => Cgroup::plan_in(&layout, &own, requested.as_deref(), id),
+        }
     }
 
     pub fn plan_in(
@@ -84,7 +114,7 @@ impl Cgroup {
             Layout::Unified { mount } => {
                 let path = layout::resolve(requested, id, own.get(UNIFIED).map(PathBuf::as_path))?;
                 let dirs = BTreeMap::from([(UNIFIED.to_string(), under(mount, &path))]);
-                Ok(Cgroup { version: Version::V2, path, dirs })
+                Ok(Cgroup::at(Version::V2, path, dirs))
             }
             Layout::Legacy { hierarchies, unified } => {
                 // One path for every hierarchy: relative paths start from our
@@ -98,7 +128,7 @@ impl Cgroup {
                 if let Some(mount) = unified {
                     dirs.insert(UNIFIED.to_string(), under(mount, &path));
                 }
-                Ok(Cgroup { version: Version::V1, path, dirs })
+                Ok(Cgroup::at(Version::V1, path, dirs))
             }
         }
     }
@@ -203,6 +233,57 @@ impl Cgroup {
             }
         }
         Ok(out)
+    }
+
+    /// True when systemd makes the cgroup: the init is placed with
+    /// [`Cgroup::place`] once cloned, not cloned into it.
+    pub fn by_systemd(&self) -> bool {
+        self.systemd.is_some()
+    }
+
+    /// The systemd driver's create: start the unit with `pid` in it,
+    /// check that systemd put it where the plan says, make and join what
+    /// systemd does not manage (v1 hierarchies; a slice unit), then write
+    /// the resources as the cgroupfs driver does.
+    pub fn place(&self, pid: i32, config: &Config) -> Result<()> {
+        let unit = self.systemd.as_ref().expect("place is for a systemd cgroup");
+        let props = systemd::properties(&config.resources, self.version, &config.annotations)?;
+        if let Err(e) = systemd::start(unit, pid, props) {
+            self.foreign.set(matches!(e, systemd::StartError::Exists(_)));
+            return Err(e.into());
+        }
+        let proc_cgroup = format!("/proc/{pid}/cgroup");
+        let text = fs::read_to_string(&proc_cgroup).map_err(|e| Error::path("read", &proc_cgroup, e))?;
+        let now = layout::parse_proc_cgroup(&text);
+        let placed_by_systemd = now.get("name=systemd").or_else(|| now.get(UNIFIED));
+        if !unit.is_slice() && placed_by_systemd != Some(&self.path) {
+            return Err(Error::sys(
+                format!("place the init in systemd unit {}", unit.name),
+                io::Error::other(format!(
+                    "systemd put it in {}, not {}: systemd's cgroup root is not this host's",
+                    placed_by_systemd.map_or("no cgroup".into(), |p| p.display().to_string()),
+                    self.path.display()
+                )),
+            ));
+        }
+        if self.version == Version::V1 {
+            self.create()?;
+        }
+        for (name, dir) in &self.dirs {
+            if now.get(name) != Some(&self.path) {
+                write(dir, "cgroup.procs", &pid.to_string())?;
+            }
+        }
+        self.apply(&config.resources, &config.devices, true)
+    }
+
+    /// `update`: systemd's properties first (so it keeps them), then the
+    /// files.
+    pub fn update(&self, res: &LinuxResources, devices: &[crate::config::Device]) -> Result<()> {
+        if let Some(unit) = &self.systemd {
+            systemd::set_properties(&unit.name, &systemd::properties(res, self.version, &BTreeMap::new())?)?;
+        }
+        self.apply(res, devices, false)
     }
 
     /// An fd on the cgroup2 directory, for clone3's CLONE_INTO_CGROUP.
@@ -326,9 +407,11 @@ impl Cgroup {
     fn procs_dir(&self) -> Option<&Path> {
         match self.version {
             Version::V2 => self.unified_dir(),
+            // One that is still there: systemd removes its hierarchies'
+            // directories of an emptied scope, not those tandem made.
             Version::V1 => ["pids", "freezer", "memory", "cpu", "devices"]
                 .iter()
-                .find_map(|c| self.dir(c))
+                .find_map(|c| self.dir(c).filter(|d| d.exists()))
                 .or_else(|| self.dirs.values().next().map(PathBuf::as_path)),
         }
     }
@@ -364,6 +447,16 @@ impl Cgroup {
     /// (never the parents: `/tandem` may hold other containers). Waits for
     /// exiting processes to leave; a directory already gone is fine.
     pub fn destroy(&self) -> Result<()> {
+        if self.foreign.get() {
+            return Ok(());
+        }
+        // Its processes are dead: an emptied scope stops by itself, so a
+        // failure here is only worth a warning; the directories still go.
+        if let Some(unit) = &self.systemd
+            && let Err(e) = systemd::stop(&unit.name)
+        {
+            crate::log::warn(&e.to_string());
+        }
         let deadline = Instant::now() + Duration::from_secs(5);
         for dir in self.dirs.values() {
             remove_tree(dir, deadline)?;
@@ -403,20 +496,6 @@ impl Cgroup {
             }
         }
     }
-}
-
-/// Why `--systemd-cgroup` is refused: cgroups are managed through cgroupfs
-/// only; the systemd driver (transient units over D-Bus) is not built.
-pub fn systemd_refusal() -> Error {
-    let why = if Path::new("/run/systemd/system").exists() {
-        "tandem manages cgroups through cgroupfs only; the systemd driver (D-Bus transient units) is not built yet"
-    } else {
-        "systemd is not running on this host (no /run/systemd/system)"
-    };
-    Error::sys(
-        "use the systemd cgroup driver (--systemd-cgroup)",
-        io::Error::other(format!("{why}; run without --systemd-cgroup")),
-    )
 }
 
 fn collect_sub_pids(dir: &Path, pids: &mut Vec<i32>) {

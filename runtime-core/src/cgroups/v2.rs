@@ -333,11 +333,7 @@ mod tests {
         for f in files {
             std::fs::write(d.0.join(f), "").unwrap();
         }
-        let cg = Cgroup {
-            version: super::super::Version::V2,
-            path: "/t".into(),
-            dirs: [(String::new(), d.0.clone())].into(),
-        };
+        let cg = Cgroup::at(super::super::Version::V2, "/t".into(), [(String::new(), d.0.clone())].into());
         (d, cg)
     }
 
