@@ -347,3 +347,44 @@ fn exec_of_a_wasm_entrypoint_runs_in_wasmtime_inside_the_container() {
     env.ok(&["delete", "--force", &id]);
     env.assert_gone(&id, None);
 }
+
+/// `tandem` has no wasm engine linked in: wasm containers run in
+/// `tandem-wasm`, next to it (the tests above go through that hand-over).
+#[test]
+fn the_native_binary_links_no_wasm_engine() {
+    let native = fs::read(common::tandem_bin()).unwrap();
+    let wasm = fs::read(env!("CARGO_BIN_EXE_tandem-wasm")).unwrap();
+    let has = |bin: &[u8], s: &str| bin.windows(s.len()).any(|w| w == s.as_bytes());
+    assert!(has(&wasm, "cranelift"), "tandem-wasm should have the engine");
+    assert!(!has(&native, "cranelift") && !has(&native, "wasmtime_environ"), "tandem links wasmtime");
+}
+
+/// Without `tandem-wasm` beside it, `tandem` refuses a wasm container with
+/// a clear error (exit 10) and makes nothing; native ones still run.
+#[test]
+fn without_its_sibling_tandem_refuses_wasm_and_makes_nothing() {
+    let env = Env::new("wasm-lone");
+    let lone = env.dir.join("lone");
+    fs::create_dir_all(&lone).unwrap();
+    fs::copy(common::tandem_bin(), lone.join("tandem")).unwrap();
+    let b = demo(&env, "w", &[]);
+    let id = env.id("w");
+    let out = std::process::Command::new(lone.join("tandem"))
+        .arg("--root")
+        .arg(&env.root)
+        .args(["run", "--bundle", b.str(), &id])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(10), "{err}");
+    assert!(err.contains("tandem-wasm") && err.contains("No such file"), "{err}");
+    env.assert_gone(&id, None);
+    let native = env.bundle("n", &["true"]);
+    let out = std::process::Command::new(lone.join("tandem"))
+        .arg("--root")
+        .arg(&env.root)
+        .args(["run", "--bundle", native.str(), &env.id("n")])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+}

@@ -38,6 +38,13 @@ pub trait Executor: Sync {
     /// Runs in the runtime at `create`: do here whatever can fail early or
     /// is expensive, so `start` is instant.
     fn prepare(&self, ctx: &PrepareContext) -> Result<Box<dyn Workload>>;
+    /// For an executor this build can choose but not run: the binary (next
+    /// to this one) that has it. `create` and `exec` then fail with
+    /// [`Error::RunsIn`] before making anything, for the caller to hand
+    /// the whole command over.
+    fn runs_in(&self) -> Option<&'static str> {
+        None
+    }
 }
 
 /// A prepared workload, carried into the init by the clone.
@@ -64,8 +71,17 @@ pub fn names() -> Vec<&'static str> {
 }
 
 /// Choose the executor for a container: the annotation's name wins, then
-/// the strongest claim.
+/// the strongest claim. One that runs in another binary is an
+/// [`Error::RunsIn`].
 pub fn select(config: &Config) -> Result<&'static dyn Executor> {
+    let chosen = choose(config)?;
+    match chosen.runs_in() {
+        Some(binary) => Err(Error::RunsIn { executor: chosen.name().to_string(), binary }),
+        None => Ok(chosen),
+    }
+}
+
+fn choose(config: &Config) -> Result<&'static dyn Executor> {
     if let Some(name) = config.annotations.get(EXECUTOR_ANNOTATION) {
         return registered().find(|e| e.name() == name).ok_or_else(|| {
             Error::config(

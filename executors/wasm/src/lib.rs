@@ -2,10 +2,9 @@
 //! component, run by wasmtime + WASI inside the isolation the engine built
 //! (namespaces, rootfs, capabilities: the same as a native container).
 //!
-//! Selection follows the ecosystem's annotations: crun's `run.oci.handler`
-//! (`wasm`, `wasmtime`), `module.wasm.image/variant` (`compat`: always wasm;
-//! `compat-smart`: wasm only when the entrypoint starts with the wasm magic
-//! bytes), or tandem's `dev.tandem.executor=wasm`.
+//! Which containers it claims is decided in `tandem-wasm-select`, which the
+//! native-only `tandem` shares to hand wasm containers over to
+//! `tandem-wasm`, the binary this executor is linked into.
 //!
 //! At `create` ([`Executor::prepare`], in the runtime): the entrypoint is
 //! read from the rootfs, validated and compiled, or loaded from the
@@ -16,12 +15,13 @@
 //! exit code becomes the container's.
 
 pub mod cache;
-mod entrypoint;
 mod run;
 
 use std::path::Path;
 
-use tandem_runtime_core::{Claim, Config, Error, Executor, PrepareContext, Registration, Result, Workload};
+use tandem_runtime_core::{Claim, Config, Executor, PrepareContext, Registration, Result, Workload};
+pub use tandem_wasm_select::{HANDLER_ANNOTATION, VARIANT_ANNOTATION};
+use tandem_wasm_select::{entrypoint, err};
 
 pub use run::TRAP_EXIT_CODE;
 
@@ -29,31 +29,13 @@ pub struct Wasm;
 
 tandem_runtime_core::inventory::submit!(Registration(&Wasm));
 
-pub const HANDLER_ANNOTATION: &str = "run.oci.handler";
-pub const VARIANT_ANNOTATION: &str = "module.wasm.image/variant";
-
-pub(crate) fn err(why: impl Into<String>) -> Error {
-    Error::Executor { executor: "wasm".into(), why: why.into() }
-}
-
 impl Executor for Wasm {
     fn name(&self) -> &'static str {
-        "wasm"
+        tandem_wasm_select::NAME
     }
 
     fn can_handle(&self, config: &Config) -> Claim {
-        let ann = |k: &str| config.annotations.get(k).map(String::as_str);
-        if matches!(ann(HANDLER_ANNOTATION), Some("wasm" | "wasmtime")) || ann(VARIANT_ANNOTATION) == Some("compat") {
-            return Claim::Explicit;
-        }
-        if ann(VARIANT_ANNOTATION) == Some("compat-smart") {
-            // Only this case reads a file, and only four bytes of it.
-            return match entrypoint::resolve(config) {
-                Ok(path) if entrypoint::has_wasm_magic(config, &path) => Claim::Maybe,
-                _ => Claim::No,
-            };
-        }
-        Claim::No
+        tandem_wasm_select::claim(config)
     }
 
     fn prepare(&self, ctx: &PrepareContext) -> Result<Box<dyn Workload>> {

@@ -1,0 +1,308 @@
+//! The runc-compatible command line over tandem's runtime-core, shared by
+//! the two binaries: `tandem` (native executor only: what every native
+//! container command maps and pages in stays small) and `tandem-wasm` (the
+//! same with wasmtime). `tandem` hands a command that needs the wasm
+//! executor to `tandem-wasm`, next to it, before making anything.
+//!
+//! Each subcommand maps onto one `Runtime`/`Container` call; errors come
+//! back as one line on stderr (and in the `--log` file, as text or JSON
+//! lines that containerd reads) with a distinct exit status per error kind.
+
+// Link the native executor so its registration is in both binaries.
+use tandem_executor_native as _;
+
+mod cgroup_cmds;
+mod exec;
+mod logging;
+mod run;
+mod signal;
+mod spec;
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+use tandem_runtime_core::{CreateOptions, Error, Runtime};
+
+#[derive(Parser)]
+#[command(name = "tandem", version, about = "An OCI runtime for native and WebAssembly containers")]
+struct Cli {
+    /// Directory holding container state.
+    #[arg(long, global = true, default_value = tandem_runtime_core::DEFAULT_ROOT)]
+    root: PathBuf,
+    /// Also write errors (and with --debug, debug lines) to this file.
+    #[arg(long, global = true)]
+    log: Option<PathBuf>,
+    /// Format of --log lines: text or json.
+    #[arg(long, global = true, default_value = "text", value_parser = ["text", "json"])]
+    log_format: String,
+    #[arg(long, global = true)]
+    debug: bool,
+    /// Make containers' cgroups as systemd units (linux.cgroupsPath is slice:prefix:name).
+    #[arg(long, global = true)]
+    systemd_cgroup: bool,
+    /// true, false or auto; `spec --rootless` writes a rootless spec.
+    #[arg(long, global = true, num_args = 0..=1, default_missing_value = "true")]
+    rootless: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(clap::Args)]
+struct CreateArgs {
+    /// Path to the bundle directory.
+    #[arg(short, long, default_value = ".")]
+    bundle: PathBuf,
+    /// Unix socket that receives the pty master when process.terminal is set.
+    #[arg(long)]
+    console_socket: Option<PathBuf>,
+    /// Write the init's pid to this file.
+    #[arg(long)]
+    pid_file: Option<PathBuf>,
+    /// Use MS_MOVE + chroot instead of pivot_root (for a ramdisk root).
+    #[arg(long)]
+    no_pivot: bool,
+    /// Keep the caller's session keyring instead of making one for the container.
+    #[arg(long)]
+    no_new_keyring: bool,
+    /// Pass this many extra fds (3, 4, ...) to the workload.
+    #[arg(long, default_value_t = 0)]
+    preserve_fds: u32,
+    id: String,
+}
+
+impl CreateArgs {
+    fn options(&self, systemd_cgroup: bool) -> CreateOptions {
+        CreateOptions {
+            pid_file: self.pid_file.clone(),
+            console_socket: self.console_socket.clone(),
+            console_socket_fd: None,
+            preserve_fds: self.preserve_fds,
+            no_pivot: self.no_pivot,
+            no_new_keyring: self.no_new_keyring,
+            systemd_cgroup,
+        }
+    }
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create a container; its workload waits for `start`.
+    Create(CreateArgs),
+    /// Start a created container's workload.
+    Start { id: String },
+    /// Print a container's OCI state as JSON.
+    State { id: String },
+    /// Send a signal (default SIGTERM) to a container's init.
+    Kill {
+        /// Signal every process of the container.
+        #[arg(short, long)]
+        all: bool,
+        id: String,
+        #[arg(default_value = "SIGTERM")]
+        signal: String,
+    },
+    /// Delete a container (a running one only with --force).
+    Delete {
+        #[arg(short, long)]
+        force: bool,
+        id: String,
+    },
+    /// Create and start a container; in the foreground, wait and delete it.
+    Run {
+        #[arg(short, long)]
+        detach: bool,
+        #[command(flatten)]
+        create: CreateArgs,
+    },
+    /// List containers.
+    List {
+        #[arg(short, long, default_value = "table", value_parser = ["table", "json"])]
+        format: String,
+        /// Print only the ids.
+        #[arg(short, long)]
+        quiet: bool,
+    },
+    /// Write a default config.json for a new bundle.
+    Spec {
+        #[arg(short, long, default_value = ".")]
+        bundle: PathBuf,
+    },
+    /// Print what this runtime supports, as OCI features JSON.
+    Features,
+    /// Run a process in a running container.
+    Exec(Box<exec::ExecArgs>),
+    /// Freeze every process of a container.
+    Pause { id: String },
+    /// Thaw a paused container.
+    Resume { id: String },
+    /// List a container's processes (table: the host's `ps` output, filtered).
+    Ps {
+        #[arg(short, long, default_value = "table", value_parser = ["table", "json"])]
+        format: String,
+        id: String,
+        /// Arguments for ps (default -ef).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        ps_args: Vec<String>,
+    },
+    /// Stream a container's stats and OOM events as JSON lines.
+    Events {
+        /// Time between stats, e.g. 5s or 500ms.
+        #[arg(long, default_value = "5s")]
+        interval: String,
+        /// Print the stats once and exit.
+        #[arg(long)]
+        stats: bool,
+        id: String,
+    },
+    /// Change a running container's resources.
+    Update {
+        id: String,
+        #[command(flatten)]
+        args: Box<cgroup_cmds::UpdateArgs>,
+    },
+    /// The wasm executor's compiled-code cache under --root.
+    WasmCache {
+        #[command(subcommand)]
+        action: CacheAction,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum CacheAction {
+    /// List cached artifacts: module sha256, engine hash, size, path.
+    List,
+    /// Remove artifacts the current engine cannot use (and, with --all, every one).
+    Prune {
+        #[arg(long)]
+        all: bool,
+    },
+}
+
+/// The log, for the engine's warnings and debug lines as well as ours.
+static LOG: std::sync::OnceLock<logging::Log> = std::sync::OnceLock::new();
+
+/// What `tandem-wasm` adds to the shared command line: its cache command.
+pub type WasmCache = fn(&Runtime, CacheAction) -> Result<(), Error>;
+
+/// The whole command line; `wasm_cache` is `tandem-wasm`'s.
+pub fn main(wasm_cache: Option<WasmCache>) {
+    let cli = Cli::parse();
+    let log = LOG.get_or_init(|| logging::Log::new(cli.log.clone(), cli.log_format == "json", cli.debug));
+    tandem_runtime_core::log::set_sink(|level, msg| {
+        if let Some(log) = LOG.get() {
+            match level {
+                tandem_runtime_core::log::Level::Warning => log.warn(msg),
+                tandem_runtime_core::log::Level::Debug => log.debug(msg),
+            }
+        }
+    });
+    match dispatch(cli, log, wasm_cache) {
+        Ok(code) => std::process::exit(code),
+        Err(Error::RunsIn { executor, binary }) => {
+            let e = hand_over(executor, binary);
+            log.error(&e.to_string());
+            std::process::exit(e.exit_code());
+        }
+        Err(e) => {
+            log.error(&e.to_string());
+            std::process::exit(e.exit_code());
+        }
+    }
+}
+
+/// Run this very command line in `binary`, next to this one (only
+/// returns on failure). Nothing was made yet; signals blocked on the way
+/// here are unblocked, as for a fresh start.
+fn hand_over(executor: String, binary: &str) -> Error {
+    use std::os::unix::process::CommandExt;
+    let sibling = match std::env::current_exe() {
+        Ok(exe) => exe.with_file_name(binary),
+        Err(e) => return Error::sys("find this binary (/proc/self/exe)", e),
+    };
+    let _ = tandem_runtime_core::sys::set_sigmask(libc::SIG_SETMASK, &[]);
+    let e = std::process::Command::new(&sibling).args(std::env::args_os().skip(1)).exec();
+    Error::Executor { executor, why: format!("this needs {binary}, and running {} failed: {e}", sibling.display()) }
+}
+
+fn dispatch(cli: Cli, log: &logging::Log, wasm_cache: Option<WasmCache>) -> Result<i32, Error> {
+    let root = cli.root;
+    match cli.command {
+        Command::Spec { bundle } => {
+            let rootless = cli.rootless.as_deref().is_some_and(|r| r == "true");
+            return spec::write_default(&bundle, rootless).map(|()| 0);
+        }
+        Command::Features => {
+            println!("{}", spec::features());
+            return Ok(0);
+        }
+        _ => {}
+    }
+    let rt = Runtime::open(&root)?;
+    match cli.command {
+        Command::Create(args) => {
+            log.debug(&format!("create {} from {}", args.id, args.bundle.display()));
+            rt.create(&args.id, &args.bundle, &args.options(cli.systemd_cgroup))?;
+        }
+        Command::Start { id } => rt.load(&id)?.start()?,
+        Command::State { id } => {
+            let c = rt.load(&id)?;
+            println!("{}", serde_json::to_string_pretty(&c.oci_state()).expect("state serialises"));
+        }
+        Command::Kill { all, id, signal } => {
+            let sig = signal::parse(&signal)?;
+            rt.load(&id)?.signal(sig, all)?;
+        }
+        Command::Delete { force, id } => match rt.load(&id) {
+            Ok(c) => c.delete(force)?,
+            // runc: deleting a container that is already gone is fine with --force.
+            Err(Error::NotFound(_)) if force => {}
+            Err(e) => return Err(e),
+        },
+        Command::Run { detach, create } => {
+            return run::run(&rt, &create.id, &create.bundle, &create.options(cli.systemd_cgroup), detach);
+        }
+        Command::List { format, quiet } => list(&rt, &format, quiet)?,
+        Command::Exec(args) => return exec::exec(&rt, &args),
+        Command::Pause { id } => cgroup_cmds::pause(&rt, &id)?,
+        Command::Resume { id } => cgroup_cmds::resume(&rt, &id)?,
+        Command::Ps { format, id, ps_args } => cgroup_cmds::ps(&rt, &id, &format, &ps_args)?,
+        Command::Events { interval, stats, id } => cgroup_cmds::events(&rt, &id, &interval, stats)?,
+        Command::Update { id, args } => cgroup_cmds::update(&rt, &id, &args)?,
+        Command::WasmCache { action } => match wasm_cache {
+            Some(run) => run(&rt, action)?,
+            None => return Err(Error::RunsIn { executor: "wasm".into(), binary: tandem_wasm_select::BINARY }),
+        },
+        Command::Spec { .. } | Command::Features => unreachable!("handled above"),
+    }
+    Ok(0)
+}
+
+fn list(rt: &Runtime, format: &str, quiet: bool) -> Result<(), Error> {
+    let containers = rt.list()?;
+    let mut out = std::io::stdout().lock();
+    if quiet {
+        for c in &containers {
+            let _ = writeln!(out, "{}", c.id());
+        }
+    } else if format == "json" {
+        let v: Vec<_> = containers.iter().map(|c| c.oci_state()).collect();
+        let _ = writeln!(out, "{}", serde_json::Value::Array(v));
+    } else {
+        let _ = writeln!(out, "{:<20} {:<8} {:<10} {:<40} {:<32} OWNER", "ID", "PID", "STATUS", "BUNDLE", "CREATED");
+        for c in &containers {
+            let s = c.oci_state();
+            let _ = writeln!(
+                out,
+                "{:<20} {:<8} {:<10} {:<40} {:<32} {}",
+                c.id(),
+                s["pid"],
+                s["status"].as_str().unwrap_or(""),
+                s["bundle"].as_str().unwrap_or(""),
+                s["created"].as_str().unwrap_or(""),
+                if c.state().owner.is_empty() { "root" } else { &c.state().owner },
+            );
+        }
+    }
+    Ok(())
+}
