@@ -46,7 +46,7 @@ fn cgroup_v2_in_a_vm() {
     cpio.file("bin/tandem", 0o755, &vm::stripped_tandem(&env));
     let script_dir = vm::repo().join("tests/cgroup_v2");
     cpio.file("init", 0o755, &fs::read(script_dir.join("init.sh")).unwrap());
-    cpio.file("checks.sh", 0o755, &fs::read(script_dir.join("checks.sh")).unwrap());
+    cpio.checks(&script_dir.join("checks.sh"));
     let log = vm::boot(&env, cpio.finish(), "cgroup_no_v1=all");
     vm::assert_checks(&log, CHECKS);
 }

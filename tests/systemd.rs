@@ -56,7 +56,7 @@ fn systemd_vm(name: &str, kernel_args: &str) {
     let unit = fs::read(script_dir.join("tandem-checks.service")).unwrap();
     cpio.file("etc/systemd/system/tandem-checks.service", 0o644, &unit);
     cpio.file("init", 0o755, &fs::read(script_dir.join("init.sh")).unwrap());
-    cpio.file("checks.sh", 0o755, &fs::read(script_dir.join("checks.sh")).unwrap());
+    cpio.checks(&script_dir.join("checks.sh"));
     let log = vm::boot(&env, cpio.finish(), kernel_args);
     vm::assert_checks(&log, CHECKS);
 }

@@ -15,19 +15,7 @@ mkdir -p /out
 T="tandem --root /run/tandem"
 CG=/sys/fs/cgroup/tandem
 
-ok() { echo "CHECK $1 ok"; }
-fail() { echo "CHECK $1 FAIL: $2"; }
-# expect NAME WANT GOT
-expect() { if [ "$2" = "$3" ]; then ok "$1"; else fail "$1" "wanted '$2', got '$3'"; fi; }
-# wait_for CONDITION: poll for up to 30 s.
-wait_for() {
-    i=0
-    while ! eval "$1"; do
-        i=$((i + 1))
-        [ $i -gt 300 ] && return 1
-        sleep 0.1
-    done
-}
+. /checks-lib.sh
 
 # One busybox rootfs for every container.
 mkdir -p /rootfs/bin /rootfs/proc /rootfs/dev /rootfs/sys /rootfs/tmp /rootfs/out

@@ -3,6 +3,6 @@
 # containers use, does not work with the initramfs as /: copy it into a
 # tmpfs and switch to that first.
 /bin/busybox mount -t tmpfs -o size=1g root /newroot
-/bin/busybox cp -a /bin /checks.sh /newroot/
+/bin/busybox cp -a /bin /checks.sh /checks-lib.sh /newroot/
 for d in dev proc sys tmp run; do /bin/busybox mkdir -p /newroot/$d; done
 exec /bin/busybox switch_root /newroot /bin/busybox sh /checks.sh

@@ -116,6 +116,12 @@ impl Cpio {
         }
     }
 
+    /// The check script, as /checks.sh, and the helpers it sources.
+    pub fn checks(&mut self, script: &Path) {
+        self.file("checks.sh", 0o755, &fs::read(script).unwrap());
+        self.file("checks-lib.sh", 0o644, &fs::read(repo().join("tests/common/checks.sh")).unwrap());
+    }
+
     pub fn finish(mut self) -> Vec<u8> {
         self.entry("TRAILER!!!", 0, &[]);
         self.out

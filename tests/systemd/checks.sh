@@ -9,19 +9,7 @@ mkdir -p /out /c
 T="tandem --root /run/tandem --systemd-cgroup"
 MODE="$(sed -n 's/.*tandem\.mode=\([a-z0-9]*\).*/\1/p' /proc/cmdline)"
 
-ok() { echo "CHECK $1 ok"; }
-fail() { echo "CHECK $1 FAIL: $2"; }
-# expect NAME WANT GOT
-expect() { if [ "$2" = "$3" ]; then ok "$1"; else fail "$1" "wanted '$2', got '$3'"; fi; }
-# wait_for CONDITION: poll for up to 30 s.
-wait_for() {
-    i=0
-    while ! eval "$1"; do
-        i=$((i + 1))
-        [ $i -gt 300 ] && return 1
-        sleep 0.1
-    done
-}
+. /checks-lib.sh
 status() { $T state "$1" 2>/dev/null | sed -n 's/.*"status": "\(.*\)".*/\1/p'; }
 pid_of() { $T state "$1" | sed -n 's/.*"pid": \([0-9]*\).*/\1/p'; }
 prop() { systemctl show -p "$2" --value "$1"; }
