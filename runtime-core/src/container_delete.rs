@@ -25,15 +25,10 @@ impl Container {
         // The cgroup holds every process of the container, in its own pid
         // namespace or not; SIGKILL also reaches frozen ones (the cgroup is
         // thawed after it).
-        // A directory gone meanwhile is no error: systemd removes an
-        // emptied scope's own (and only an empty one's).
         if let Some(cg) = &self.state.cgroup
             && cg.dirs.values().any(|d| d.exists())
         {
-            match cg.signal_all(libc::SIGKILL) {
-                Err(Error::System { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {}
-                r => r?,
-            }
+            cg.signal_all(libc::SIGKILL)?;
         }
         if let Some(pidfd) = self.init_pidfd()? {
             let _ = sys::pidfd_send_signal(&pidfd, libc::SIGKILL);

@@ -419,7 +419,16 @@ impl Cgroup {
     /// Send `sig` to every process in the cgroup. With SIGKILL on v2 the
     /// kernel does it (cgroup.kill); otherwise the cgroup is frozen first
     /// so nothing forks away between reading the list and signalling it.
+    /// A cgroup removed meanwhile has nobody left to signal: systemd
+    /// removes an emptied scope's directories itself, only when empty.
     pub fn signal_all(&self, sig: i32) -> Result<()> {
+        match self.signal_present(sig) {
+            Err(Error::System { source, .. }) if source.kind() == io::ErrorKind::NotFound => Ok(()),
+            r => r,
+        }
+    }
+
+    fn signal_present(&self, sig: i32) -> Result<()> {
         if sig == libc::SIGKILL
             && let Some(dir) = self.unified_dir().filter(|_| self.version == Version::V2)
             && dir.join("cgroup.kill").exists()
