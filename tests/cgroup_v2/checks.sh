@@ -12,7 +12,8 @@ mount -t tmpfs tmpfs /run
 mount -t cgroup2 cgroup2 /sys/fs/cgroup
 mkdir -p /out
 
-T="tandem --root /run/tandem"
+# A hung command fails its check after 120 s instead of stalling the VM.
+T="timeout -k 5 120 tandem --root /run/tandem"
 CG=/sys/fs/cgroup/tandem
 
 . /checks-lib.sh

@@ -6,7 +6,8 @@
 /bin/busybox --install -s /bin
 mkdir -p /out /c
 
-T="tandem --root /run/tandem --systemd-cgroup"
+# A hung command fails its check after 120 s instead of stalling the VM.
+T="timeout -k 5 120 tandem --root /run/tandem --systemd-cgroup"
 MODE="$(sed -n 's/.*tandem\.mode=\([a-z0-9]*\).*/\1/p' /proc/cmdline)"
 
 . /checks-lib.sh
