@@ -38,7 +38,8 @@ pub struct Config {
     /// Propagation applied to `/` of the new mount namespace (MS_* flags).
     pub rootfs_propagation: u64,
     pub annotations: BTreeMap<String, String>,
-    /// `linux.resources`, written to the container's cgroup.
+    /// `linux.resources`, written to the container's cgroup; zeroes that
+    /// mean "unset" are already removed ([`crate::cgroups::effective`]).
     pub resources: oci::LinuxResources,
     pub hooks: crate::hooks::Hooks,
     /// `linux.seccomp`, validated.
@@ -308,7 +309,7 @@ impl Config {
             readonly_paths: abs_paths("linux.readonlyPaths", linux.readonly_paths())?,
             rootfs_propagation,
             annotations: spec.annotations().clone().unwrap_or_default().into_iter().collect(),
-            resources: linux.resources().clone().unwrap_or_default(),
+            resources: linux.resources().as_ref().map(crate::cgroups::effective).unwrap_or_default(),
             hooks: spec.hooks().as_ref().map(crate::hooks::from_spec).transpose()?.unwrap_or_default(),
             seccomp: linux.seccomp().as_ref().map(crate::seccomp::from_spec).transpose()?,
             spec,

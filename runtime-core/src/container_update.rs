@@ -7,8 +7,9 @@ use crate::error::{Error, Result};
 use crate::state::Status;
 
 impl Container {
-    /// Write the fields of `res` that are set to the container's cgroup;
-    /// the others keep their values. Device rules, when given, replace the
+    /// Write the fields of `res` that are set to the container's cgroup
+    /// (a 0 where runc reads 0 as unset is not set); the others keep their
+    /// values. Device rules, when given, replace the
     /// old ones (the container's own devices stay allowed).
     pub fn update(&mut self, res: &LinuxResources) -> Result<()> {
         let _dir = self.lock()?;
@@ -16,6 +17,7 @@ impl Container {
         if matches!(status, Status::Stopped | Status::Creating) {
             return Err(Error::NotRunning { id: self.id().to_string(), status: status.to_string() });
         }
+        let res = &crate::cgroups::effective(res);
         let own_devices = match res.devices() {
             Some(_) => self
                 .config()

@@ -13,6 +13,7 @@ mod devices;
 pub mod layout;
 pub mod stats;
 pub mod systemd;
+mod unset;
 mod v1;
 mod v2;
 
@@ -33,6 +34,7 @@ use crate::sys;
 pub use devices::DeviceRule;
 pub use layout::Layout;
 pub use stats::Stats;
+pub use unset::effective;
 
 /// Which kind of hierarchy holds the controllers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -151,10 +151,11 @@ pub fn properties(
                 set("MemoryLow", Variant::U64(limit(r)));
             }
             // OCI's swap is memory+swap; systemd's MemorySwapMax swap alone.
-            match (m.swap(), m.limit()) {
-                (Some(-1), _) => set("MemorySwapMax", Variant::U64(u64::MAX)),
-                (Some(s), Some(l)) if l > 0 && s >= l => set("MemorySwapMax", Variant::U64((s - l) as u64)),
-                _ => {}
+            // Without a memory limit here the cgroupfs write computes it.
+            if m.limit().is_some()
+                && let Some(swap) = v2::swap_max(m.swap(), m.limit())?
+            {
+                set("MemorySwapMax", Variant::U64(limit(swap)));
             }
         }
     }

@@ -76,7 +76,11 @@ pub fn rdma_line(dev: &str, handles: Option<u32>, objects: Option<u32>) -> Strin
 fn memory(dir: &Path, m: &LinuxMemory) -> Result<()> {
     // The memory+swap limit can never be below the memory limit, so the
     // order of the two writes depends on the direction of the change.
-    match (m.limit(), m.swap()) {
+    // An unlimited memory with no swap given means unlimited swap too
+    // (where the kernel accounts swap), as runc reads it.
+    let memsw = "memory.memsw.limit_in_bytes";
+    let swap = m.swap().or_else(|| (m.limit() == Some(-1) && dir.join(memsw).exists()).then_some(-1));
+    match (m.limit(), swap) {
         (Some(limit), Some(swap)) => {
             if write(dir, "memory.limit_in_bytes", &limit.to_string()).is_err() {
                 write(dir, "memory.memsw.limit_in_bytes", &swap.to_string())?;
@@ -314,6 +318,43 @@ mod tests {
         let v = parse_blkio("8:0 Read 4096\n8:0 Write 0\nTotal 4096\n");
         assert_eq!(v.len(), 2);
         assert_eq!(v[0], BlkioEntry { major: 8, minor: 0, op: "Read".into(), value: 4096 });
+    }
+
+    /// What Docker sends at create on v1: `cpu.shares` and `blockIO.weight`
+    /// 0 (unset: nothing written, not the minimum weight nor ERANGE), an
+    /// unlimited memory with no swap (memsw unlimited too).
+    #[test]
+    fn docker_create_zeroes_write_nothing() {
+        let dir = std::env::temp_dir().join(format!("tandem-cg1-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        let files = [
+            "memory.limit_in_bytes",
+            "memory.memsw.limit_in_bytes",
+            "memory.soft_limit_in_bytes",
+            "cpu.shares",
+            "cpu.cfs_period_us",
+            "cpu.cfs_quota_us",
+            "blkio.bfq.weight",
+            "pids.max",
+        ];
+        for f in files {
+            fs::write(dir.join(f), "").unwrap();
+        }
+        let dirs = ["memory", "cpu,cpuacct", "blkio", "pids"].map(|c| (c.to_string(), dir.clone()));
+        let cg = Cgroup::at(super::super::Version::V1, "/t".into(), dirs.into());
+        let res: LinuxResources = serde_json::from_str(
+            r#"{"memory":{"limit":-1,"reservation":0},"cpu":{"shares":0,"quota":0,"period":0},
+                "blockIO":{"weight":0},"pids":{"limit":0}}"#,
+        )
+        .unwrap();
+        apply(&cg, &crate::cgroups::effective(&res)).unwrap();
+        let f = |n: &str| fs::read_to_string(dir.join(n)).unwrap();
+        assert_eq!((f("memory.limit_in_bytes"), f("memory.memsw.limit_in_bytes")), ("-1".into(), "-1".into()));
+        for untouched in &files[2..] {
+            assert_eq!(f(untouched), "", "{untouched} was written");
+        }
+        fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -77,32 +77,13 @@ fn memory(dir: &Path, m: &LinuxMemory) -> Result<()> {
     if let Some(r) = m.reservation() {
         write(dir, "memory.low", &limit_value(r))?;
     }
-    if let Some(swap) = m.swap() {
-        // OCI's swap is memory+swap (v1's memsw); v2 limits swap alone.
-        let limit = match m.limit() {
-            Some(l) => l,
-            None => match read(dir, "memory.max")?.trim() {
-                "max" => -1,
-                v => v.parse().unwrap_or(-1),
-            },
-        };
-        let value = match (swap, limit) {
-            (s, _) if s < 0 => "max".to_string(),
-            (_, l) if l < 0 => {
-                return Err(Error::config(
-                    "linux.resources.memory.swap",
-                    "a memory+swap limit needs a memory limit on cgroup v2",
-                ));
-            }
-            (s, l) if s < l => {
-                return Err(Error::config(
-                    "linux.resources.memory.swap",
-                    format!("memory+swap {s} is below the memory limit {l}"),
-                ));
-            }
-            (s, l) => (s - l).to_string(),
-        };
-        write(dir, "memory.swap.max", &value)?;
+    // A swap change alone is checked against the limit in force ("max": -1).
+    let limit = match (m.limit(), m.swap()) {
+        (None, Some(_)) => Some(read(dir, "memory.max")?.trim().parse().unwrap_or(-1)),
+        (limit, _) => limit,
+    };
+    if let Some(swap) = swap_max(m.swap(), limit)? {
+        write(dir, "memory.swap.max", &limit_value(swap))?;
     }
     if m.swappiness().is_some() {
         return Err(unsupported("linux.resources.memory.swappiness", "per-cgroup swappiness does not exist"));
@@ -114,6 +95,26 @@ fn memory(dir: &Path, m: &LinuxMemory) -> Result<()> {
         return Err(unsupported("linux.resources.memory.kernelTCP", "a separate TCP memory limit does not exist"));
     }
     Ok(())
+}
+
+/// OCI's swap is memory+swap (v1's memsw); v2 limits swap alone. Given
+/// the swap and the memory limit to apply (both already [`super::effective`]),
+/// the `memory.swap.max` to write (-1 for "max"), as runc converts it: an
+/// unlimited memory with no swap given means unlimited swap too.
+pub fn swap_max(swap: Option<i64>, limit: Option<i64>) -> Result<Option<i64>> {
+    let field = "linux.resources.memory.swap";
+    match (swap, limit) {
+        (None, Some(-1)) => Ok(Some(-1)),
+        (None, _) => Ok(None),
+        (Some(s), _) if s < 0 => Ok(Some(-1)),
+        (Some(_), None) | (Some(_), Some(..0)) => {
+            Err(Error::config(field, "a memory+swap limit needs a memory limit on cgroup v2"))
+        }
+        (Some(s), Some(l)) if s < l => {
+            Err(Error::config(field, format!("memory+swap {s} is below the memory limit {l}")))
+        }
+        (Some(s), Some(l)) => Ok(Some(s - l)),
+    }
 }
 
 /// cpu.shares (2..262144) to cpu.weight (1..10000), as runc converts it.
@@ -403,6 +404,38 @@ mod tests {
         assert_eq!(f("hugetlb.2MB.max"), "4194304");
         assert_eq!(f("rdma.max"), "mlx5_1 hca_handle=3");
         assert_eq!(f("memory.high"), "90000000");
+    }
+
+    #[test]
+    fn swap_is_converted_as_runc_does() {
+        assert_eq!(swap_max(None, None).unwrap(), None);
+        assert_eq!(swap_max(None, Some(1 << 20)).unwrap(), None);
+        assert_eq!(swap_max(None, Some(-1)).unwrap(), Some(-1), "unlimited memory, swap not given: unlimited swap");
+        assert_eq!(swap_max(Some(-1), Some(1 << 20)).unwrap(), Some(-1));
+        assert_eq!(swap_max(Some(3 << 20), Some(1 << 20)).unwrap(), Some(2 << 20));
+        assert_eq!(swap_max(Some(1 << 20), Some(1 << 20)).unwrap(), Some(0), "equal: no swap at all");
+        assert!(swap_max(Some(1 << 20), Some(2 << 20)).unwrap_err().to_string().contains("below"));
+        assert!(swap_max(Some(1 << 20), Some(-1)).unwrap_err().to_string().contains("needs a memory limit"));
+    }
+
+    /// Docker's update with `--cpus` only: the zeroes it sends for the rest
+    /// touch no file.
+    #[test]
+    fn zeroes_write_nothing() {
+        let files = ["memory.max", "memory.low", "memory.swap.max", "cpu.weight", "cpu.max", "pids.max", "io.weight"];
+        let (d, cg) = fake(&files);
+        let res: LinuxResources = serde_json::from_str(
+            r#"{"memory":{"limit":0,"reservation":0,"swap":0,"kernel":0},
+                "cpu":{"shares":0,"quota":50000,"period":100000,"cpus":"","mems":""},
+                "pids":{"limit":0},"blockIO":{"weight":0}}"#,
+        )
+        .unwrap();
+        cg.apply(&crate::cgroups::effective(&res), &[], false).unwrap();
+        let f = |n: &str| std::fs::read_to_string(d.0.join(n)).unwrap();
+        assert_eq!(f("cpu.max"), "50000 100000");
+        for untouched in files.iter().filter(|f| **f != "cpu.max") {
+            assert_eq!(f(untouched), "", "{untouched} was written");
+        }
     }
 
     #[test]
