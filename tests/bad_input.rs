@@ -79,7 +79,11 @@ fn relative_or_missing_cwd() {
 fn missing_executable() {
     let env = Env::new("noexe");
     let b = env.bundle("b", &["no-such-program"]);
-    create_fails(&env, b.str(), &env.id("c"), &["no-such-program", "not found"]);
+    let code = create_fails(&env, b.str(), &env.id("c"), &["no-such-program", "executable file not found"]);
+    assert_eq!(code, 127, "a missing program is 127, as in a shell");
+    let b = env.bundle("b2", &["/etc/passwd"]);
+    let code = create_fails(&env, b.str(), &env.id("c"), &["/etc/passwd", "permission denied"]);
+    assert_eq!(code, 126, "a program that cannot be executed is 126");
 }
 
 #[test]

@@ -128,6 +128,31 @@ fn a_tty_goes_over_the_console_socket() {
     env.ok(&["delete", "--force", &id]);
 }
 
+/// A program that is missing is 127, one that cannot be executed 126, as a
+/// shell (and runc, through Docker) reports them, with the words Docker
+/// reads ("executable file not found", "permission denied").
+#[test]
+fn an_exec_that_cannot_start_its_program_is_126_or_127() {
+    let env = Env::new("exec-127");
+    let id = running(&env, "c");
+    let (code, err) = env.fails(&["exec", &id, "no-such-program"]);
+    assert_eq!(code, 127, "{err}");
+    assert!(err.contains("executable file not found"), "{err}");
+    let (code, err) = env.fails(&["exec", &id, "/no/such/program"]);
+    assert_eq!(code, 127, "{err}");
+    assert!(err.contains("no such file or directory"), "{err}");
+    let (code, err) = env.fails(&["exec", &id, "/marker"]);
+    assert_eq!(code, 126, "{err}");
+    assert!(err.contains("permission denied"), "{err}");
+    // A script whose interpreter is missing fails at its execve: 127 too.
+    let script = env.dir.join("c/rootfs/script");
+    std::fs::write(&script, "#!/no/shell\n").unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let out = env.tandem(&["exec", &id, "/script"]);
+    assert_eq!(out.status.code(), Some(127), "{}", String::from_utf8_lossy(&out.stderr));
+    env.ok(&["delete", "--force", &id]);
+}
+
 #[test]
 fn exec_into_a_stopped_or_paused_container_fails_cleanly() {
     let env = Env::new("exec-state");
@@ -141,7 +166,8 @@ fn exec_into_a_stopped_or_paused_container_fails_cleanly() {
     env.ok(&["kill", &id, "KILL"]);
     env.wait_status(&id, "stopped");
     let (_, err) = env.fails(&["exec", &id, "true"]);
-    assert!(err.contains("not running") && err.contains("stopped"), "{err}");
+    // runc's words, which containerd's runc shim matches.
+    assert!(err.contains("container not running") && err.contains("stopped"), "{err}");
     env.ok(&["delete", &id]);
     let (_, err) = env.fails(&["exec", &id, "true"]);
     assert!(err.contains("does not exist"), "{err}");

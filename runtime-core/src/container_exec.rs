@@ -83,7 +83,7 @@ impl Container {
         config.process = process;
         crate::lsm::check(&config.process)?;
         let executor = executor::select(&config)?;
-        let workload = executor.prepare(&PrepareContext { config: &config, state_root: &self.root })?;
+        let workload = executor.prepare(&PrepareContext { config: &config, cache_dir: &self.cache })?;
 
         let init_ns = |kind: NsKind| procfs::ns_inode(init_pid, kind.proc_name());
         let own_ns = |kind: NsKind| procfs::ns_inode(sys::getpid(), kind.proc_name());
@@ -131,7 +131,7 @@ impl Container {
             (_, Some(cg)) => (cg.clone_target()?, cg.self_join_files()?),
         };
         let joins_self = into.is_some() || !self_joins.is_empty();
-        let cache = crate::runtime::seccomp_cache(&self.root);
+        let cache = crate::runtime::seccomp_cache(&self.cache);
         let filter = config.seccomp.as_ref().map(|p| p.filter(&cache)).transpose()?;
         let (parent_sock, child_sock) = sys::socketpair().map_err(|e| Error::sys("socketpair", e))?;
         match sys::clone3(0, into.as_ref()).map_err(|e| Error::sys("clone the exec'd process", e))? {
@@ -152,12 +152,12 @@ impl Container {
                             Some(Msg::SeccompFd(fd)) => {
                                 seccomp::hand_over(config.seccomp.as_ref(), fd, pid, self.oci_state())?
                             }
-                            Some(Msg::Failed(why)) => return Err(Error::Init(why)),
+                            Some(Msg::Failed { status, why }) => return Err(Error::Init { why, status }),
                             _ => {
                                 let (_, status) = sys::waitpid(pid, 0).unwrap_or((0, 0));
                                 let code = sys::exit_code_of(status);
                                 let why = format!("exec'd process exited during setup with status {code}");
-                                return Err(Error::Init(why));
+                                return Err(Error::init(why));
                             }
                         }
                     }
@@ -211,14 +211,14 @@ fn exec_child(
     keep.extend(console_socket.as_ref().map(|f| f.as_raw_fd()));
     keep.extend(cgroup_joins.iter().map(|(_, fd)| fd.as_raw_fd()));
     if let Err(e) = sys::close_fds_except(3 + preserve_fds as i32, &keep) {
-        let _ = sync::send(&sync, &Msg::Failed(format!("close inherited fds: {e}")));
+        let _ = sync::send(&sync, &Msg::failure(Error::init(format!("close inherited fds: {e}"))));
         sys::exit_now(1);
     }
     let setup = || -> Result<Option<OwnedFd>> {
         crate::cgroups::join_self(cgroup_joins)?;
         match sync::recv(&sync)? {
             Some(Msg::Proceed) => {}
-            _ => return Err(Error::Init("runtime went away".into())),
+            _ => return Err(Error::init("runtime went away")),
         }
         for (kind, fd) in &to_join {
             sys::setns(fd, kind.clone_flag())

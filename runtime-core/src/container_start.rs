@@ -64,7 +64,7 @@ fn read_verdict(reply: &std::os::fd::OwnedFd, pidfd: Option<&std::os::fd::OwnedF
     };
     match &buf[..n] {
         b"0" => Ok(()),
-        [] => Err(Error::Init("the init exited before running its startContainer hooks".into())),
+        [] => Err(Error::init("the init exited before running its startContainer hooks")),
         text => Err(Error::Hook(String::from_utf8_lossy(text).into_owned())),
     }
 }

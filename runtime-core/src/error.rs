@@ -2,6 +2,12 @@
 //!
 //! Every variant says what was being done and on what; the CLI maps each
 //! variant to one line and a distinct exit status (see [`Error::exit_code`]).
+//!
+//! The state errors start with runc's own words ("container not running",
+//! "does not exist", "already exists", "container paused"): containerd's
+//! runc shim and go-runc match those phrases in the runtime's stderr to
+//! tell a task that just exited (NotFound) from a real failure, and Docker,
+//! CRI and `ctr` act on that. tandem's clearer text follows them.
 
 use std::io;
 use std::path::PathBuf;
@@ -10,7 +16,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("container id '{0}' is already in use")]
+    #[error("container with given ID already exists: '{0}' is already in use")]
     IdInUse(String),
 
     #[error("invalid container id '{id}': {why}")]
@@ -19,16 +25,16 @@ pub enum Error {
     #[error("container '{0}' does not exist")]
     NotFound(String),
 
-    #[error("container '{0}' is paused")]
+    #[error("container paused: '{0}' is paused")]
     Paused(String),
 
     #[error("container '{id}' is not stopped: it is {status}")]
     NotStopped { id: String, status: String },
 
-    #[error("container '{id}' is not running: it is {status}")]
+    #[error("container not running: '{id}' is {status}")]
     NotRunning { id: String, status: String },
 
-    #[error("container '{id}' is not paused: it is {status}")]
+    #[error("container not paused: '{id}' is {status}")]
     NotPaused { id: String, status: String },
 
     #[error("container '{id}' cannot be started: it is {status}, not created")]
@@ -52,9 +58,18 @@ pub enum Error {
     #[error("{0}")]
     Hook(String),
 
-    /// An error the container's init reported from inside the container.
-    #[error("container init: {0}")]
-    Init(String),
+    /// An error the container's init (or an exec'd process) reported from
+    /// inside the container, with the exit status of its kind there.
+    #[error("container init: {why}")]
+    Init { why: String, status: i32 },
+
+    /// The process's program is not there (exit 127, as a shell says it).
+    #[error("exec: \"{program}\": {why}")]
+    ProgramNotFound { program: String, why: &'static str },
+
+    /// The program is there but cannot be executed (exit 126).
+    #[error("exec: \"{program}\": permission denied")]
+    ProgramNotExecutable { program: String },
 
     #[error("{op}: {source}")]
     System {
@@ -75,6 +90,11 @@ impl Error {
         Error::System { op: format!("{op} {}", path.into().display()), source }
     }
 
+    /// A failure inside the container with no more specific kind.
+    pub fn init(why: impl Into<String>) -> Self {
+        Error::Init { why: why.into(), status: 1 }
+    }
+
     pub fn config(field: impl Into<String>, why: impl Into<String>) -> Self {
         Error::ConfigInvalid { field: field.into(), why: why.into() }
     }
@@ -82,7 +102,8 @@ impl Error {
     /// Distinct exit statuses so scripts can tell failures apart.
     pub fn exit_code(&self) -> i32 {
         match self {
-            Error::System { .. } | Error::Init(_) => 1,
+            Error::System { .. } => 1,
+            Error::Init { status, .. } => *status,
             Error::Hook(_) => 11,
             Error::IdInUse(_) => 2,
             Error::InvalidIdFormat { .. } => 3,
@@ -93,6 +114,8 @@ impl Error {
             Error::ConfigInvalid { .. } => 8,
             Error::Console(_) => 9,
             Error::Executor { .. } | Error::RunsIn { .. } => 10,
+            Error::ProgramNotExecutable { .. } => 126,
+            Error::ProgramNotFound { .. } => 127,
         }
     }
 }

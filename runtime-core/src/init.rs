@@ -79,7 +79,7 @@ pub fn run(args: InitArgs) -> ! {
         .map(|f| f.as_raw_fd())
         .collect();
     if let Err(e) = sys::close_fds_except(3 + preserve_fds as i32, &keep) {
-        let _ = sync::send(&sync, &Msg::Failed(format!("close inherited fds: {e}")));
+        let _ = sync::send(&sync, &Msg::failure(Error::init(format!("close inherited fds: {e}"))));
         sys::exit_now(1);
     }
     // The container's state as hooks see it, once the runtime sent it.
@@ -90,7 +90,7 @@ pub fn run(args: InitArgs) -> ! {
         cgroups::join_self(cgroup_joins)?;
         match sync::recv(&sync)? {
             Some(Msg::Proceed) => {}
-            _ => return Err(Error::Init("runtime went away before writing the id maps".into())),
+            _ => return Err(Error::init("runtime went away before writing the id maps")),
         }
         if config.creates(NsKind::User) {
             sys::setresgid(0).map_err(|e| Error::sys("become root in the user namespace (gid)", e))?;
@@ -106,9 +106,9 @@ pub fn run(args: InitArgs) -> ! {
             sync::send(&sync, &Msg::HookPoint)?;
             match sync::recv(&sync)? {
                 Some(Msg::HooksRan(json)) => {
-                    state = serde_json::from_str(&json).map_err(|e| Error::Init(format!("state from runtime: {e}")))?
+                    state = serde_json::from_str(&json).map_err(|e| Error::init(format!("state from runtime: {e}")))?
                 }
-                _ => return Err(Error::Init("runtime went away while running hooks".into())),
+                _ => return Err(Error::init("runtime went away while running hooks")),
             }
             config.hooks.run(hooks::Kind::CreateContainer, &state)?;
         }
@@ -225,7 +225,7 @@ pub(crate) fn become_workload(workload: Box<dyn Workload>, process: &Process, pr
         Err(e) => {
             // stderr is the container's: the workload's failure belongs there.
             eprintln!("tandem: {e}");
-            sys::exit_now(127)
+            sys::exit_now(if matches!(e, Error::ProgramNotExecutable { .. }) { 126 } else { 127 })
         }
     }
 }

@@ -89,7 +89,7 @@ pub fn launch(args: LaunchArgs) -> Result<Launched> {
             match wait_ready(pid, config, systemd, &parent_sock, &state) {
                 Ok(()) => {
                     let start_time = procfs::start_time(pid)
-                        .ok_or_else(|| Error::Init(format!("init (pid {pid}) exited right after reporting ready")))?;
+                        .ok_or_else(|| Error::init(format!("init (pid {pid}) exited right after reporting ready")))?;
                     Ok(Launched { pid, pidfd, start_time })
                 }
                 Err(e) => {
@@ -136,12 +136,12 @@ fn wait_ready(
             }
             Some(Msg::SeccompFd(fd)) => seccomp::hand_over(config.seccomp.as_ref(), fd, pid, state.clone())?,
             Some(Msg::HookFailed(why)) => return Err(Error::Hook(why)),
-            Some(Msg::Failed(why)) => return Err(Error::Init(why)),
-            Some(other) => return Err(Error::Init(format!("unexpected message {other:?}"))),
+            Some(Msg::Failed { status, why }) => return Err(Error::Init { why, status }),
+            Some(other) => return Err(Error::init(format!("unexpected message {other:?}"))),
             None => {
                 let (_, status) = sys::waitpid(pid, 0).unwrap_or((0, 0));
                 let code = sys::exit_code_of(status);
-                return Err(Error::Init(format!("init exited during setup with status {code}")));
+                return Err(Error::init(format!("init exited during setup with status {code}")));
             }
         }
     }

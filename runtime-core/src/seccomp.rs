@@ -237,7 +237,7 @@ impl Profile {
 
     fn compile_prog(&self) -> Result<Vec<libc::sock_filter>> {
         let fail =
-            |what: String| move |e: libseccomp::error::SeccompError| Error::Init(format!("seccomp: {what}: {e}"));
+            |what: String| move |e: libseccomp::error::SeccompError| Error::init(format!("seccomp: {what}: {e}"));
         let mut ctx = ScmpFilterContext::new(self.default.to_scmp()).map_err(fail("new filter".into()))?;
         // no_new_privs is ours to set (or not); a binary tree keeps long
         // allow lists cheap per syscall.
@@ -276,7 +276,7 @@ impl Profile {
         mem.rewind()
             .and_then(|_| mem.read_to_end(&mut bytes))
             .map_err(|e| Error::sys("seccomp: read the program", e))?;
-        decode(&bytes).ok_or_else(|| Error::Init(format!("seccomp: libseccomp made a {}-byte program", bytes.len())))
+        decode(&bytes).ok_or_else(|| Error::init(format!("seccomp: libseccomp made a {}-byte program", bytes.len())))
     }
 
     /// The seccomp(2) flags: the profile's, and a listener's.
@@ -336,7 +336,7 @@ impl Filter {
             r => r,
         };
         loaded.map_err(|e| {
-            Error::Init(format!(
+            Error::init(format!(
                 "seccomp: load the filter ({} instructions, flags {:#x}): {e}",
                 self.prog.len(),
                 self.flags
@@ -360,7 +360,7 @@ pub fn hand_over(profile: Option<&Profile>, fd: OwnedFd, pid: i32, state: serde_
     use std::os::fd::AsRawFd;
     let listener = profile
         .and_then(|p| p.listener.as_ref())
-        .ok_or_else(|| Error::Init("a seccomp notification fd, but no listenerPath".into()))?;
+        .ok_or_else(|| Error::init("a seccomp notification fd, but no listenerPath"))?;
     let path = &listener.path;
     let sock = std::os::unix::net::UnixStream::connect(path)
         .map_err(|e| Error::path("seccomp: connect to the listener at", path, e))?;

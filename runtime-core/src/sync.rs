@@ -24,8 +24,9 @@ pub enum Msg {
     SeccompFd(OwnedFd),
     /// init -> parent: set up and blocked before the workload.
     Ready,
-    /// init -> parent: setup failed with this message.
-    Failed(String),
+    /// init -> parent: setup failed with this message; `status` is the
+    /// exit status of the error's kind ([`Error::exit_code`]).
+    Failed { status: i32, why: String },
     /// init -> parent: a hook it ran failed (the container is destroyed
     /// and poststop hooks run).
     HookFailed(String),
@@ -37,8 +38,8 @@ impl Msg {
         match e {
             Error::Hook(why) => Msg::HookFailed(why),
             // The runtime says "container init:" itself.
-            Error::Init(why) => Msg::Failed(why),
-            e => Msg::Failed(e.to_string()),
+            Error::Init { why, status } => Msg::Failed { status, why },
+            e => Msg::Failed { status: e.exit_code(), why: e.to_string() },
         }
     }
 }
@@ -60,7 +61,11 @@ pub fn send(sock: &OwnedFd, msg: &Msg) -> Result<()> {
         Msg::CgroupJoined => (CGROUP_JOINED, ""),
         Msg::HookPoint => (HOOK_POINT, ""),
         Msg::HooksRan(state) => (HOOKS_RAN, state.as_str()),
-        Msg::Failed(s) => (FAILED, s.as_str()),
+        Msg::Failed { status, why } => {
+            let mut buf = vec![FAILED, *status as u8];
+            buf.extend_from_slice(why.as_bytes());
+            return sys::write(sock, &buf).map(drop).map_err(fail);
+        }
         Msg::HookFailed(s) => (HOOK_FAILED, s.as_str()),
         Msg::SeccompFd(fd) => return sys::send_fd(sock, fd.as_raw_fd(), &[SECCOMP_FD]).map_err(fail),
     };
@@ -78,7 +83,7 @@ pub fn pending_failure(sock: &OwnedFd) -> Option<Error> {
         return None;
     }
     match recv(sock) {
-        Ok(Some(Msg::Failed(why))) => Some(Error::Init(why)),
+        Ok(Some(Msg::Failed { status, why })) => Some(Error::Init { why, status }),
         Ok(Some(Msg::HookFailed(why))) => Some(Error::Hook(why)),
         _ => None,
     }
@@ -100,9 +105,11 @@ pub fn recv(sock: &OwnedFd) -> Result<Option<Msg>> {
         (HOOK_POINT, _) => Msg::HookPoint,
         (HOOKS_RAN, _) => Msg::HooksRan(text()),
         (SECCOMP_FD, Some(fd)) => Msg::SeccompFd(fd),
-        (FAILED, _) => Msg::Failed(text()),
+        (FAILED, _) if n >= 2 => {
+            Msg::Failed { status: i32::from(buf[1]), why: String::from_utf8_lossy(&buf[2..n]).into_owned() }
+        }
         (HOOK_FAILED, _) => Msg::HookFailed(text()),
-        (tag, _) => Msg::Failed(format!("unknown message {tag} from the other side")),
+        (tag, _) => Msg::Failed { status: 1, why: format!("unknown message {tag} from the other side") },
     }))
 }
 
@@ -119,7 +126,7 @@ mod tests {
             Msg::HookPoint,
             Msg::HooksRan("{\"id\":\"x\"}".into()),
             Msg::Ready,
-            Msg::Failed("no such file".into()),
+            Msg::Failed { status: 127, why: "no such file".into() },
             Msg::HookFailed("createContainer hook /bin/false exited with status 1".into()),
         ] {
             send(&a, &m).unwrap();

@@ -43,27 +43,46 @@ fn err(why: String) -> Error {
     Error::Executor { executor: "native".into(), why }
 }
 
-fn is_executable(p: &Path) -> bool {
-    std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+/// Is `p` a program: missing (`None`), there but not executable
+/// (`Some(false)`: a directory, no exec bit), or runnable.
+fn runnable(p: &Path) -> Option<bool> {
+    let m = std::fs::metadata(p).ok()?;
+    Some(m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
-/// Resolve a program name like execvp does, in the current root.
-pub fn look_path(name: &str, env: &[String]) -> Option<PathBuf> {
+/// Resolve a program name like execvp does, in the current root. A name
+/// that is missing is a 127 error, one found only as a file that cannot
+/// be executed a 126, as a shell reports them (and as Docker reads the
+/// messages: "executable file not found", "permission denied").
+pub fn look_path(name: &str, env: &[String]) -> Result<PathBuf> {
+    let program = || name.to_string();
     if name.contains('/') {
         let p = PathBuf::from(name);
-        return is_executable(&p).then_some(p);
+        return match runnable(&p) {
+            Some(true) => Ok(p),
+            Some(false) => Err(Error::ProgramNotExecutable { program: program() }),
+            None => Err(Error::ProgramNotFound { program: program(), why: "no such file or directory" }),
+        };
     }
-    tandem_runtime_core::config::search_path(env)
-        .split(':')
-        .map(|dir| Path::new(if dir.is_empty() { "." } else { dir }).join(name))
-        .find(|p| is_executable(p))
+    let mut denied = false;
+    for dir in tandem_runtime_core::config::search_path(env).split(':') {
+        let p = Path::new(if dir.is_empty() { "." } else { dir }).join(name);
+        match runnable(&p) {
+            Some(true) => return Ok(p),
+            Some(false) => denied = true,
+            None => {}
+        }
+    }
+    Err(match denied {
+        true => Error::ProgramNotExecutable { program: program() },
+        false => Error::ProgramNotFound { program: program(), why: "executable file not found in $PATH" },
+    })
 }
 
 impl Workload for NativeWorkload {
     fn locate(&mut self, process: &Process) -> Result<()> {
         let name = &process.args[0];
-        let path = look_path(name, &process.env)
-            .ok_or_else(|| err(format!("exec: \"{name}\": executable file not found in $PATH")))?;
+        let path = look_path(name, &process.env)?;
         let c = |s: &str| sys::cstring(s).map_err(|e| err(format!("'{s}': {e}")));
         self.path = Some(sys::cpath(&path).map_err(|e| err(e.to_string()))?);
         self.argv = process.args.iter().map(|a| c(a)).collect::<Result<_>>()?;
@@ -76,7 +95,13 @@ impl Workload for NativeWorkload {
         // The new program starts with default dispositions and nothing blocked.
         sys::reset_signals().map_err(|e| err(format!("reset signals: {e}")))?;
         let e = sys::execve(path, &self.argv, &self.envp);
-        Err(err(format!("exec {}: {e}", process.args[0])))
+        let program = process.args[0].clone();
+        Err(match e.raw_os_error() {
+            // Gone since create, or its interpreter is missing.
+            Some(libc::ENOENT) => Error::ProgramNotFound { program, why: "no such file or directory" },
+            Some(libc::EACCES) => Error::ProgramNotExecutable { program },
+            _ => err(format!("exec {program}: {e}")),
+        })
     }
 }
 
@@ -87,8 +112,28 @@ mod tests {
     #[test]
     fn path_lookup_uses_the_process_path() {
         let env = vec!["PATH=/nonexistent:/bin:/usr/bin".to_string()];
-        assert!(look_path("sh", &env).is_some());
-        assert_eq!(look_path("/bin/sh", &[]), Some(PathBuf::from("/bin/sh")));
-        assert_eq!(look_path("no-such-program-here", &env), None);
+        assert!(look_path("sh", &env).is_ok());
+        assert_eq!(look_path("/bin/sh", &[]).unwrap(), PathBuf::from("/bin/sh"));
+        let missing = look_path("no-such-program-here", &env).unwrap_err();
+        assert_eq!(missing.exit_code(), 127);
+        assert!(missing.to_string().contains("executable file not found in $PATH"), "{missing}");
+        let missing = look_path("/no/such/program", &env).unwrap_err();
+        assert_eq!(missing.exit_code(), 127);
+        assert!(missing.to_string().contains("no such file or directory"), "{missing}");
+    }
+
+    #[test]
+    fn a_file_that_cannot_be_executed_is_126() {
+        let dir = std::env::temp_dir().join(format!("tandem-native-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let plain = dir.join("plain");
+        std::fs::write(&plain, "#!/bin/sh\n").unwrap();
+        let env = vec![format!("PATH={}", dir.display())];
+        for name in [plain.to_str().unwrap(), "plain", dir.to_str().unwrap()] {
+            let e = look_path(name, &env).unwrap_err();
+            assert_eq!(e.exit_code(), 126, "{name}: {e}");
+            assert!(e.to_string().contains("permission denied"), "{e}");
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
