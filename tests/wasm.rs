@@ -191,7 +191,7 @@ fn kill_stops_a_looping_module() {
 }
 
 fn cache_entries(env: &Env) -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = fs::read_dir(env.root.join(".cache/wasm"))
+    let mut v: Vec<PathBuf> = fs::read_dir(env.cache.join("wasm"))
         .map(|d| d.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "cwasm")).collect())
         .unwrap_or_default();
     v.sort();

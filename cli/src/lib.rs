@@ -30,6 +30,9 @@ struct Cli {
     /// Directory holding container state.
     #[arg(long, global = true, default_value = tandem_runtime_core::DEFAULT_ROOT)]
     root: PathBuf,
+    /// Directory for caches shared by containers (compiled seccomp filters and wasm).
+    #[arg(long, global = true, default_value = tandem_runtime_core::DEFAULT_CACHE)]
+    cache_dir: PathBuf,
     /// Also write errors (and with --debug, debug lines) to this file.
     #[arg(long, global = true)]
     log: Option<PathBuf>,
@@ -238,7 +241,7 @@ fn dispatch(cli: Cli, log: &logging::Log, wasm_cache: Option<WasmCache>) -> Resu
         }
         _ => {}
     }
-    let rt = Runtime::open(&root)?;
+    let rt = Runtime::open(&root)?.with_cache(cli.cache_dir);
     match cli.command {
         Command::Create(args) => {
             log.debug(&format!("create {} from {}", args.id, args.bundle.display()));
@@ -278,6 +281,29 @@ fn dispatch(cli: Cli, log: &logging::Log, wasm_cache: Option<WasmCache>) -> Resu
     Ok(0)
 }
 
+/// Columns padded to their widest cell plus three spaces, at least 12
+/// wide, as runc's `list` (Go's tabwriter) lays them out: 64-character ids
+/// (Docker's, containerd's) line up.
+fn table(rows: &[[String; 6]]) -> String {
+    let mut widths = [0usize; 6];
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count() + 3).max(12);
+        }
+    }
+    let mut out = String::new();
+    for row in rows {
+        for (i, cell) in row.iter().enumerate() {
+            match i {
+                5 => out.push_str(cell),
+                _ => out.push_str(&format!("{cell:<0$}", widths[i])),
+            }
+        }
+        out.push('\n');
+    }
+    out
+}
+
 fn list(rt: &Runtime, format: &str, quiet: bool) -> Result<(), Error> {
     let containers = rt.list()?;
     let mut out = std::io::stdout().lock();
@@ -289,20 +315,39 @@ fn list(rt: &Runtime, format: &str, quiet: bool) -> Result<(), Error> {
         let v: Vec<_> = containers.iter().map(|c| c.oci_state()).collect();
         let _ = writeln!(out, "{}", serde_json::Value::Array(v));
     } else {
-        let _ = writeln!(out, "{:<20} {:<8} {:<10} {:<40} {:<32} OWNER", "ID", "PID", "STATUS", "BUNDLE", "CREATED");
+        let mut rows = vec![["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"].map(String::from)];
         for c in &containers {
             let s = c.oci_state();
-            let _ = writeln!(
-                out,
-                "{:<20} {:<8} {:<10} {:<40} {:<32} {}",
-                c.id(),
-                s["pid"],
-                s["status"].as_str().unwrap_or(""),
-                s["bundle"].as_str().unwrap_or(""),
-                s["created"].as_str().unwrap_or(""),
-                if c.state().owner.is_empty() { "root" } else { &c.state().owner },
-            );
+            let text = |k: &str| s[k].as_str().unwrap_or("").to_string();
+            let owner = if c.state().owner.is_empty() { "root" } else { &c.state().owner };
+            rows.push([
+                c.id().into(),
+                s["pid"].to_string(),
+                text("status"),
+                text("bundle"),
+                text("created"),
+                owner.into(),
+            ]);
         }
+        let _ = out.write_all(table(&rows).as_bytes());
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn list_columns_fit_the_longest_id() {
+        let long = "f".repeat(64);
+        let row = |id: &str, pid: &str| [id, pid, "running", "/b", "2026-01-01T00:00:00Z", "root"].map(String::from);
+        let header = ["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"].map(String::from);
+        let text = table(&[header, row(&long, "4242"), row("short", "7")]);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[0].find("PID"), Some(67), "{text}");
+        assert_eq!(&lines[1][67..71], "4242", "{text}");
+        assert_eq!(&lines[2][67..68], "7", "{text}");
+        assert_eq!(lines[1].find("root"), lines[0].find("OWNER"), "{text}");
+    }
 }

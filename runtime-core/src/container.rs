@@ -13,6 +13,9 @@ use crate::sys;
 
 pub struct Container {
     pub(crate) root: PathBuf,
+    /// The runtime's cache directory (compiled seccomp filters, executors'
+    /// artifacts).
+    pub(crate) cache: PathBuf,
     pub(crate) state: State,
     /// The init's pidfd when this process created it (for `run`).
     pub(crate) pidfd: Option<OwnedFd>,
@@ -21,11 +24,11 @@ pub struct Container {
 }
 
 impl Container {
-    pub(crate) fn new(root: PathBuf, state: State, pidfd: Option<OwnedFd>) -> Container {
-        Container { root, state, pidfd, incomplete: false }
+    pub(crate) fn new(root: PathBuf, cache: PathBuf, state: State, pidfd: Option<OwnedFd>) -> Container {
+        Container { root, cache, state, pidfd, incomplete: false }
     }
 
-    pub(crate) fn creating(root: PathBuf, id: &str) -> Container {
+    pub(crate) fn creating(root: PathBuf, cache: PathBuf, id: &str) -> Container {
         let state = State {
             oci_version: String::new(),
             id: id.to_string(),
@@ -41,7 +44,7 @@ impl Container {
             cgroup: None,
             hooks: Default::default(),
         };
-        let mut c = Container { root, state, pidfd: None, incomplete: true };
+        let mut c = Container { root, cache, state, pidfd: None, incomplete: true };
         c.state.cgroup = c.planned_cgroup();
         c
     }

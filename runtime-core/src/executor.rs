@@ -28,8 +28,9 @@ pub enum Claim {
 /// What an executor gets in the runtime, before the init exists.
 pub struct PrepareContext<'a> {
     pub config: &'a Config,
-    /// The state root (`--root`), for caches shared between containers.
-    pub state_root: &'a Path,
+    /// The runtime's cache directory, shared between containers: an
+    /// executor keeps its artifacts in a subdirectory named for it.
+    pub cache_dir: &'a Path,
 }
 
 pub trait Executor: Sync {

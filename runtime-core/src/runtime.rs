@@ -15,6 +15,10 @@ use crate::state::{self, State, StateDir, Status};
 use crate::{console, sys};
 
 pub const DEFAULT_ROOT: &str = "/run/tandem";
+/// Caches live apart from the state root: Docker hands one `--root` to
+/// every runtime it knows, and runc's `list` would warn about anything in
+/// it that is not a container.
+pub const DEFAULT_CACHE: &str = "/var/cache/tandem";
 
 /// Options of `create` beyond the bundle (runc's flags).
 #[derive(Debug, Default, Clone)]
@@ -33,10 +37,12 @@ pub struct CreateOptions {
 
 pub struct Runtime {
     root: PathBuf,
+    cache: PathBuf,
 }
 
 impl Runtime {
-    /// Open (and make, if needed) the state root.
+    /// Open (and make, if needed) the state root; caches go to
+    /// [`DEFAULT_CACHE`] unless [`Runtime::with_cache`] says otherwise.
     pub fn open(root: impl Into<PathBuf>) -> Result<Runtime> {
         let root = root.into();
         fs::DirBuilder::new()
@@ -44,11 +50,21 @@ impl Runtime {
             .mode(0o711)
             .create(&root)
             .map_err(|e| Error::path("create state root", &root, e))?;
-        Ok(Runtime { root })
+        Ok(Runtime { root, cache: PathBuf::from(DEFAULT_CACHE) })
+    }
+
+    /// Keep caches (compiled seccomp filters, compiled wasm) in `dir`,
+    /// made when first needed.
+    pub fn with_cache(self, dir: impl Into<PathBuf>) -> Runtime {
+        Runtime { cache: dir.into(), ..self }
     }
 
     pub fn root(&self) -> &Path {
         &self.root
+    }
+
+    pub fn cache(&self) -> &Path {
+        &self.cache
     }
 
     /// Create a container from a bundle: on success its init is blocked
@@ -88,7 +104,7 @@ impl Runtime {
             hooks: Hooks { prestart: vec![], create_runtime: vec![], create_container: vec![], ..config.hooks.clone() },
         };
         let made = (|| {
-            let workload = executor.prepare(&PrepareContext { config: &config, state_root: &self.root })?;
+            let workload = executor.prepare(&PrepareContext { config: &config, cache_dir: &self.cache })?;
             state::write_atomic(&dir.path.join(state::CONFIG_FILE), &config_text)?;
             let cg = Cgroup::plan(&config, id, opts.systemd_cgroup)?;
             state::write_atomic(&dir.path.join(state::CGROUP_FILE), &serde_json::to_vec(&cg).expect("plain data"))?;
@@ -112,7 +128,7 @@ impl Runtime {
                 (None, Some(path)) => Some(console::connect(path)?),
                 (None, None) => None,
             };
-            let filter = config.seccomp.as_ref().map(|p| p.filter(&seccomp_cache(&self.root))).transpose()?;
+            let filter = config.seccomp.as_ref().map(|p| p.filter(&seccomp_cache(&self.cache))).transpose()?;
             let launched = launch::launch(LaunchArgs {
                 config: &config,
                 workload,
@@ -141,7 +157,7 @@ impl Runtime {
             Ok(launched.pidfd)
         })();
         match made {
-            Ok(pidfd) => Ok(Container::new(self.root.clone(), state, Some(pidfd))),
+            Ok(pidfd) => Ok(Container::new(self.root.clone(), self.cache.clone(), state, Some(pidfd))),
             Err(e) => {
                 if let Some(cg) = &state.cgroup {
                     let _ = cg.destroy();
@@ -161,27 +177,28 @@ impl Runtime {
         state::validate_id(id)?;
         let dir = self.root.join(id);
         match state::read_state(&dir)? {
-            Some(s) => Ok(Container::new(self.root.clone(), s, None)),
-            None if dir.exists() => Ok(Container::creating(self.root.clone(), id)),
+            Some(s) => Ok(Container::new(self.root.clone(), self.cache.clone(), s, None)),
+            None if dir.exists() => Ok(Container::creating(self.root.clone(), self.cache.clone(), id)),
             None => Err(Error::NotFound(id.to_string())),
         }
     }
 
-    /// Every container under the root, sorted by id.
+    /// Every container under the root, sorted by id (another runtime's
+    /// containers in a shared root are not listed).
     pub fn list(&self) -> Result<Vec<Container>> {
         let entries = fs::read_dir(&self.root).map_err(|e| Error::path("read", &self.root, e))?;
         let mut ids: Vec<String> = entries
             .flatten()
             .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
             .filter_map(|e| e.file_name().into_string().ok())
-            .filter(|id| state::validate_id(id).is_ok())
+            .filter(|id| state::validate_id(id).is_ok() && state::is_container_dir(&self.root.join(id)))
             .collect();
         ids.sort();
         Ok(ids.iter().filter_map(|id| self.load(id).ok()).collect())
     }
 }
 
-/// Where compiled seccomp filters are kept under a state root.
-pub(crate) fn seccomp_cache(root: &Path) -> PathBuf {
-    root.join(state::CACHE_DIR).join("seccomp")
+/// Where compiled seccomp filters are kept in the cache directory.
+pub(crate) fn seccomp_cache(cache: &Path) -> PathBuf {
+    cache.join("seccomp")
 }

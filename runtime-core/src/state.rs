@@ -25,9 +25,6 @@ pub const EXEC_FIFO: &str = "exec.fifo";
 /// Written before the cgroup is made, so `delete --force` finds a cgroup
 /// that a runtime killed half-way through `create` left behind.
 pub const CGROUP_FILE: &str = "cgroup.json";
-/// Caches under a state root (compiled wasm, seccomp filters): a name no
-/// container id can take, so `list` never mistakes it for a container.
-pub const CACHE_DIR: &str = ".cache";
 /// The bundle's config.json as create read it: exec and update use this
 /// copy, not a bundle that may have changed since (as runc does).
 pub const CONFIG_FILE: &str = "config.json";
@@ -207,6 +204,30 @@ fn lock_dir(path: &Path) -> Result<OwnedFd> {
     Ok(fd)
 }
 
+/// Whether a directory under the state root is a tandem container's: it
+/// holds nothing but the files tandem puts there (a create killed half-way
+/// leaves a subset). A state root may be shared with other runtimes
+/// (Docker hands the same `--root` to each), whose containers `list`
+/// leaves out.
+pub fn is_container_dir(dir: &Path) -> bool {
+    let Ok(entries) = fs::read_dir(dir) else { return false };
+    let ours = [STATE_FILE, EXEC_FIFO, CGROUP_FILE, CONFIG_FILE, START_REPLY];
+    // write_atomic's temporary names: `state.tmp<pid>`.
+    let temp_of = |name: &str| {
+        name.split_once(".tmp").is_some_and(|(stem, _)| ours.iter().any(|f| f.strip_suffix(".json") == Some(stem)))
+    };
+    let mut has_state = false;
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let name = name.to_string_lossy();
+        if !ours.contains(&&*name) && !temp_of(&name) {
+            return false;
+        }
+        has_state |= name == STATE_FILE;
+    }
+    !has_state || read_state(dir).is_ok()
+}
+
 /// Read a state file without locking (for `state` and `list`).
 pub fn read_state(dir: &Path) -> Result<Option<State>> {
     let path = dir.join(STATE_FILE);
@@ -263,6 +284,30 @@ pub fn rfc3339(secs: u64, nanos: u32) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A runc container in a shared root, a stray directory and a cache are
+    /// not tandem's; a half-made create and a whole container are.
+    #[test]
+    fn only_tandem_container_dirs_count() {
+        let root = std::env::temp_dir().join(format!("tandem-state-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&root);
+        let dir = |name: &str, files: &[(&str, &str)]| {
+            let d = root.join(name);
+            fs::create_dir_all(&d).unwrap();
+            for (f, text) in files {
+                fs::write(d.join(f), text).unwrap();
+            }
+            d
+        };
+        let runc = dir("runc-box", &[("state.json", r#"{"id":"runc-box","init_process_pid":1}"#)]);
+        let stray = dir("stray", &[("notes.txt", "x")]);
+        let half = dir("half", &[("config.json", "{}"), ("cgroup.tmp123", "")]);
+        let empty = dir("empty", &[]);
+        assert!(!is_container_dir(&runc) && !is_container_dir(&stray));
+        assert!(is_container_dir(&half) && is_container_dir(&empty));
+        assert!(!is_container_dir(&root.join("missing")));
+        fs::remove_dir_all(&root).unwrap();
+    }
 
     #[test]
     fn ids_are_checked() {

@@ -31,6 +31,8 @@ static SEQ: AtomicU32 = AtomicU32::new(0);
 pub struct Env {
     pub dir: PathBuf,
     pub root: PathBuf,
+    /// The test's own `--cache-dir`.
+    pub cache: PathBuf,
     pub tag: String,
 }
 
@@ -42,7 +44,8 @@ impl Env {
         let _ = fs::remove_dir_all(&dir);
         fs::create_dir_all(&dir).unwrap();
         let root = dir.join("state");
-        Env { dir, root, tag }
+        let cache = dir.join("cache");
+        Env { dir, root, cache, tag }
     }
 
     /// A container id unique to this test.
@@ -77,6 +80,8 @@ impl Env {
         let status = Command::new(tandem_bin())
             .arg("--root")
             .arg(&self.root)
+            .arg("--cache-dir")
+            .arg(&self.cache)
             .args(args)
             .stdin(Stdio::null())
             .stdout(fs::File::create(&out_path).unwrap())

@@ -14,7 +14,7 @@ fn main() {
 
 fn wasm_cache(rt: &Runtime, action: CacheAction) -> Result<(), Error> {
     use tandem_executor_wasm::cache::{self, Cache};
-    let c = Cache::at(rt.root());
+    let c = Cache::at(rt.cache());
     match action {
         CacheAction::List => {
             for e in c.list() {

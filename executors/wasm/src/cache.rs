@@ -1,4 +1,4 @@
-//! The compiled-code cache: `<state root>/.cache/wasm/<module sha256>-<engine
+//! The compiled-code cache: `<cache dir>/wasm/<module sha256>-<engine
 //! hash>.cwasm`, with the artifact's own sha256 beside it, checked before
 //! every load. Entries are written to a temporary name and renamed, so
 //! concurrent creates of the same module are safe: a reader sees a whole
@@ -74,8 +74,8 @@ pub struct Entry {
 }
 
 impl Cache {
-    pub fn at(state_root: &Path) -> Cache {
-        Cache { dir: state_root.join(tandem_runtime_core::state::CACHE_DIR).join("wasm") }
+    pub fn at(cache_dir: &Path) -> Cache {
+        Cache { dir: cache_dir.join("wasm") }
     }
 
     pub fn dir(&self) -> &Path {

@@ -17,8 +17,6 @@
 pub mod cache;
 mod run;
 
-use std::path::Path;
-
 use tandem_runtime_core::{Claim, Config, Executor, PrepareContext, Registration, Result, Workload};
 pub use tandem_wasm_select::{HANDLER_ANNOTATION, VARIANT_ANNOTATION};
 use tandem_wasm_select::{entrypoint, err};
@@ -54,7 +52,7 @@ impl Executor for Wasm {
             err(format!("{}: not a WebAssembly module or component (no \\0asm header)", path.display()))
         })?;
         let engine = cache::engine()?;
-        let compiled = cache::Cache::at(ctx.state_root).load_or_compile(&engine, &bytes, kind, &path)?;
+        let compiled = cache::Cache::at(ctx.cache_dir).load_or_compile(&engine, &bytes, kind, &path)?;
         Ok(Box::new(run::WasmWorkload::new(engine, compiled, memory_limit(config))))
     }
 }
@@ -63,9 +61,4 @@ impl Executor for Wasm {
 fn memory_limit(config: &Config) -> Option<usize> {
     let limit = config.spec.linux().as_ref()?.resources().as_ref()?.memory().as_ref()?.limit()?;
     (limit > 0).then_some(limit as usize)
-}
-
-/// Path of the cache directory under a state root (for `tandem wasm-cache`).
-pub fn cache_dir(state_root: &Path) -> std::path::PathBuf {
-    cache::Cache::at(state_root).dir().to_path_buf()
 }
