@@ -7,6 +7,8 @@
 
 #![allow(dead_code)]
 
+pub mod engines;
+pub mod image;
 pub mod vm;
 
 use std::fs;
@@ -51,6 +53,14 @@ impl Env {
     /// A container id unique to this test.
     pub fn id(&self, name: &str) -> String {
         format!("{name}-{}", self.tag)
+    }
+
+    /// A plain busybox rootfs directory (for an image).
+    pub fn rootfs(&self, name: &str) -> PathBuf {
+        let path = self.dir.join(name);
+        let status = Command::new(repo().join("examples/busybox/make-rootfs.sh")).arg(&path).status().unwrap();
+        assert!(status.success(), "make-rootfs.sh failed");
+        path
     }
 
     /// A busybox bundle with tandem's default spec (terminal off) running `args`.

@@ -1,0 +1,210 @@
+//! Real container engines for the tests, each on private paths: a daemon
+//! is started with its own socket, state and data directories inside the
+//! test's scratch directory, and stopped by its pid when the test ends.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use super::Env;
+use super::image::Image;
+
+/// A daemon the test started; SIGTERM (then SIGKILL) by pid on drop.
+pub struct Daemon {
+    child: Child,
+    name: String,
+    pub log: PathBuf,
+}
+
+impl Daemon {
+    /// Start `cmd` with its output in `log`, and wait until `ready`.
+    pub fn spawn(name: &str, cmd: &mut Command, log: &Path, ready: impl Fn() -> bool) -> Daemon {
+        let out = fs::File::create(log).unwrap();
+        let child = cmd
+            .stdin(Stdio::null())
+            .stdout(out.try_clone().unwrap())
+            .stderr(out)
+            .spawn()
+            .unwrap_or_else(|e| panic!("start {name}: {e} (is it installed? make test-deps)"));
+        let mut d = Daemon { child, name: name.to_string(), log: log.to_path_buf() };
+        let deadline = Instant::now() + Duration::from_secs(90);
+        while !ready() {
+            if let Ok(Some(status)) = d.child.try_wait() {
+                panic!("{name} exited ({status}) before it was ready:\n{}", d.log_tail());
+            }
+            assert!(Instant::now() < deadline, "{name} not ready after 90 s:\n{}", d.log_tail());
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        d
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn log_tail(&self) -> String {
+        let text = fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(40)..].join("\n")
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        // SAFETY: kill(2) on the pid of our own unreaped child.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        eprintln!("{} ignored SIGTERM for 30 s: SIGKILL", self.name);
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Does a unix socket at `path` accept connections?
+pub fn listening(path: &Path) -> bool {
+    std::os::unix::net::UnixStream::connect(path).is_ok()
+}
+
+/// Kill every process whose command line contains `marker` (shims that
+/// outlived their daemon), and wait for them to go.
+pub fn kill_matching(marker: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let mut found = false;
+        for e in fs::read_dir("/proc").unwrap().flatten() {
+            let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else { continue };
+            let Ok(cmd) = fs::read(e.path().join("cmdline")) else { continue };
+            let zombie = fs::read_to_string(e.path().join("stat")).is_ok_and(|s| s.contains(") Z "));
+            if !zombie && pid != std::process::id() as i32 && String::from_utf8_lossy(&cmd).contains(marker) {
+                found = true;
+                // SAFETY: kill(2) with a pid read from /proc.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+            }
+        }
+        if !found || Instant::now() > deadline {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Unmount everything mounted under `dir`, deepest first.
+pub fn unmount_under(dir: &Path) {
+    let prefix = dir.to_str().unwrap();
+    let mounts = fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let mut points: Vec<&str> =
+        mounts.lines().filter_map(|l| l.split(' ').nth(4)).filter(|p| p.starts_with(prefix)).collect();
+    points.sort_by_key(|p| std::cmp::Reverse(p.len()));
+    for p in points {
+        let _ = Command::new("umount").arg("-l").arg(p).status();
+    }
+}
+
+pub fn text(out: &Output) -> (String, String) {
+    (String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+/// containerd (Debian's) on a private socket, root and state, with its CRI
+/// plugin off unless a config for it is given.
+pub struct Containerd {
+    pub dir: PathBuf,
+    pub address: PathBuf,
+    /// The namespace this test's containers live in.
+    pub ns: String,
+    /// The runc shim's `--root` for tandem (ctr's `--runc-root`).
+    pub runc_root: PathBuf,
+    daemon: Option<Daemon>,
+}
+
+impl Containerd {
+    /// `cri` is the TOML of the CRI plugin's section, or None to disable it.
+    pub fn start(env: &Env, cri: Option<&str>) -> Containerd {
+        let dir = env.dir.join("ctrd");
+        fs::create_dir_all(&dir).unwrap();
+        let address = dir.join("c.sock");
+        let disabled = if cri.is_some() { "[]" } else { r#"["io.containerd.grpc.v1.cri"]"# };
+        let config = format!(
+            "version = 2\nroot = \"{root}\"\nstate = \"{state}\"\ndisabled_plugins = {disabled}\n\
+             [grpc]\n  address = \"{addr}\"\n[ttrpc]\n  address = \"{addr}.ttrpc\"\n\
+             [debug]\n  address = \"\"\n[metrics]\n  address = \"\"\n\
+             [plugins.\"io.containerd.internal.v1.opt\"]\n  path = \"{opt}\"\n{cri}\n",
+            root = dir.join("root").display(),
+            state = dir.join("state").display(),
+            addr = address.display(),
+            opt = dir.join("opt").display(),
+            cri = cri.unwrap_or(""),
+        );
+        fs::write(dir.join("config.toml"), config).unwrap();
+        let mut cmd = Command::new("containerd");
+        cmd.arg("--config").arg(dir.join("config.toml"));
+        let sock = address.clone();
+        let daemon = Daemon::spawn("containerd", &mut cmd, &dir.join("containerd.log"), || listening(&sock));
+        Containerd { runc_root: dir.join("runc"), ns: format!("t-{}", env.tag), address, dir, daemon: Some(daemon) }
+    }
+
+    pub fn ctr(&self, args: &[&str]) -> Output {
+        Command::new("ctr")
+            .arg("--address")
+            .arg(&self.address)
+            .args(["--namespace", &self.ns])
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run ctr")
+    }
+
+    pub fn ctr_ok(&self, args: &[&str]) -> String {
+        let out = self.ctr(args);
+        let (stdout, stderr) = text(&out);
+        assert!(out.status.success(), "ctr {args:?} failed ({}): {stderr}{stdout}", out.status);
+        stdout
+    }
+
+    pub fn import(&self, image: &Image) {
+        self.ctr_ok(&["images", "import", "--no-unpack", image.archive.to_str().unwrap()]);
+    }
+
+    /// `ctr run` flags that make the runc shim drive `tandem`, with the
+    /// container's cgroup where tandem's own go.
+    pub fn run_flags(&self, id: &str) -> Vec<String> {
+        vec![
+            "--runc-binary".into(),
+            super::tandem_bin().into(),
+            "--runc-root".into(),
+            self.runc_root.to_str().unwrap().into(),
+            "--cgroup".into(),
+            format!("/tandem/{id}"),
+        ]
+    }
+
+    pub fn log_tail(&self) -> String {
+        self.daemon.as_ref().map(Daemon::log_tail).unwrap_or_default()
+    }
+}
+
+impl Drop for Containerd {
+    fn drop(&mut self) {
+        let list = |what: &str| -> Vec<String> {
+            let out = self.ctr(&[what, "ls", "-q"]);
+            String::from_utf8_lossy(&out.stdout).lines().map(str::to_string).collect()
+        };
+        for task in list("tasks") {
+            let _ = self.ctr(&["tasks", "kill", "-a", "-s", "KILL", &task]);
+            let _ = self.ctr(&["tasks", "delete", "-f", &task]);
+        }
+        for c in list("containers") {
+            let _ = self.ctr(&["containers", "delete", &c]);
+        }
+        self.daemon.take();
+        kill_matching(self.address.to_str().unwrap());
+        unmount_under(&self.dir);
+        let _ = fs::remove_dir_all(&self.dir);
+    }
+}
