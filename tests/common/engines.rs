@@ -208,3 +208,74 @@ impl Drop for Containerd {
         let _ = fs::remove_dir_all(&self.dir);
     }
 }
+
+/// dockerd (Debian's docker.io) on a private socket, data root and exec
+/// root, with tandem added as the runtime `tandem`, no iptables and no
+/// bridge (host networking only). It starts a containerd of its own.
+pub struct Dockerd {
+    pub dir: PathBuf,
+    pub socket: PathBuf,
+    daemon: Option<Daemon>,
+}
+
+impl Dockerd {
+    pub fn start(env: &Env) -> Dockerd {
+        // containerd's sockets go under the exec root: keep paths short.
+        let dir = env.dir.join("dk");
+        fs::create_dir_all(&dir).unwrap();
+        let socket = dir.join("d.sock");
+        fs::write(dir.join("daemon.json"), "{}").unwrap();
+        let mut cmd = Command::new("dockerd");
+        cmd.arg("--config-file")
+            .arg(dir.join("daemon.json"))
+            .arg("--data-root")
+            .arg(dir.join("data"))
+            .arg("--exec-root")
+            .arg(dir.join("x"))
+            .arg("--pidfile")
+            .arg(dir.join("dockerd.pid"))
+            .arg("-H")
+            .arg(format!("unix://{}", socket.display()))
+            .args(["--iptables=false", "--ip6tables=false", "--bridge=none", "--ip-masq=false"])
+            .args(["--storage-driver", "vfs", "--log-level", "debug"])
+            .arg("--add-runtime")
+            .arg(format!("tandem={}", super::tandem_bin()));
+        let sock = socket.clone();
+        let daemon = Daemon::spawn("dockerd", &mut cmd, &dir.join("dockerd.log"), || listening(&sock));
+        Dockerd { dir, socket, daemon: Some(daemon) }
+    }
+
+    pub fn docker(&self, args: &[&str]) -> Output {
+        Command::new("/usr/bin/docker")
+            .arg("-H")
+            .arg(format!("unix://{}", self.socket.display()))
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run docker")
+    }
+
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.docker(args);
+        let (stdout, stderr) = text(&out);
+        assert!(out.status.success(), "docker {args:?} failed ({}): {stderr}{stdout}", out.status);
+        stdout
+    }
+
+    pub fn log_tail(&self) -> String {
+        self.daemon.as_ref().map(Daemon::log_tail).unwrap_or_default()
+    }
+}
+
+impl Drop for Dockerd {
+    fn drop(&mut self) {
+        let out = self.docker(&["ps", "-aq"]);
+        for id in String::from_utf8_lossy(&out.stdout).lines() {
+            let _ = self.docker(&["rm", "-f", id]);
+        }
+        self.daemon.take();
+        kill_matching(self.dir.to_str().unwrap());
+        unmount_under(&self.dir);
+        let _ = fs::remove_dir_all(&self.dir);
+    }
+}
