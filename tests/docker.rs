@@ -63,19 +63,7 @@ fn wait_state(d: &Dockerd, name: &str, want: &str) {
 
 /// A v1 controller's file for the container's init, read on the host.
 fn cgroup_file(d: &Dockerd, name: &str, controller: &str, file: &str) -> String {
-    let pid = inspect(d, name, "{{.State.Pid}}");
-    let cgroups = fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
-    let (mount, path) = cgroups
-        .lines()
-        .filter_map(|l| l.splitn(3, ':').nth(1).zip(l.splitn(3, ':').nth(2)))
-        .find(|(names, _)| names.split(',').any(|n| n == controller))
-        .map(|(names, path)| (format!("/sys/fs/cgroup/{names}"), path.to_string()))
-        .or_else(|| {
-            let path = cgroups.lines().find_map(|l| l.strip_prefix("0::"))?;
-            Some(("/sys/fs/cgroup".to_string(), path.to_string()))
-        })
-        .unwrap_or_else(|| panic!("no {controller} cgroup for {name}: {cgroups}"));
-    fs::read_to_string(format!("{mount}{path}/{file}")).unwrap().trim().to_string()
+    common::engines::cgroup_file_of(&inspect(d, name, "{{.State.Pid}}"), controller, file)
 }
 
 #[test]

@@ -277,5 +277,115 @@ impl Drop for Dockerd {
         kill_matching(self.dir.to_str().unwrap());
         unmount_under(&self.dir);
         let _ = fs::remove_dir_all(&self.dir);
+        remove_cgroup_parent("docker");
     }
+}
+
+/// Remove a cgroup parent an engine made (`/docker`, `/libpod_parent`
+/// with its `conmon`) from every hierarchy, where nothing is in it any
+/// more; one still in use stays.
+pub fn remove_cgroup_parent(name: &str) {
+    let base = Path::new("/sys/fs/cgroup");
+    let mut dirs = vec![base.join(name)];
+    if let Ok(entries) = fs::read_dir(base) {
+        dirs.extend(entries.flatten().map(|e| e.path().join(name)));
+    }
+    fn remove_empty_tree(d: &Path) {
+        for e in fs::read_dir(d).into_iter().flatten().flatten() {
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                remove_empty_tree(&e.path());
+            }
+        }
+        let _ = fs::remove_dir(d);
+    }
+    for d in dirs {
+        remove_empty_tree(&d);
+    }
+}
+
+/// Podman (Debian's 4.3) with tandem as its runtime: private root,
+/// runroot and tmp dir, a containers.conf of the test's own (cgroupfs,
+/// file events, errors as JSON from tandem), vfs storage.
+pub struct Podman {
+    pub dir: PathBuf,
+}
+
+impl Podman {
+    pub fn new(env: &Env) -> Podman {
+        let dir = env.dir.join("pm");
+        fs::create_dir_all(&dir).unwrap();
+        // Podman asks for nofile and nproc limits of 1048576 by default,
+        // above this host's hard limits without CAP_SYS_RESOURCE (runc
+        // and crun fail the same way): the test's config asks for less.
+        let conf = format!(
+            "[containers]\ndefault_ulimits = [\"nofile=4096:4096\", \"nproc=4096:4096\"]\n\
+             [engine]\ncgroup_manager = \"cgroupfs\"\nevents_logger = \"file\"\n\
+             events_logfile_path = \"{events}\"\nruntime_supports_json = [\"tandem\"]\ntmp_dir = \"{tmp}\"\n\
+             [engine.runtimes]\ntandem = [\"{tandem}\"]\n",
+            events = dir.join("events.log").display(),
+            tmp = dir.join("tmp").display(),
+            tandem = super::tandem_bin(),
+        );
+        fs::write(dir.join("containers.conf"), conf).unwrap();
+        Podman { dir }
+    }
+
+    pub fn command(&self) -> Command {
+        let mut cmd = Command::new("podman");
+        cmd.env("CONTAINERS_CONF", self.dir.join("containers.conf"))
+            .arg("--root")
+            .arg(self.dir.join("root"))
+            .arg("--runroot")
+            .arg(self.dir.join("run"))
+            .args(["--storage-driver", "vfs", "--runtime", "tandem"]);
+        cmd
+    }
+
+    /// The same command as a shell line (for `script`, which gives it a
+    /// terminal).
+    pub fn shell_line(&self, args: &str) -> String {
+        format!(
+            "CONTAINERS_CONF={} podman --root {} --runroot {} --storage-driver vfs --runtime tandem {args}",
+            self.dir.join("containers.conf").display(),
+            self.dir.join("root").display(),
+            self.dir.join("run").display()
+        )
+    }
+
+    pub fn podman(&self, args: &[&str]) -> Output {
+        self.command().args(args).stdin(Stdio::null()).output().expect("run podman")
+    }
+
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.podman(args);
+        let (stdout, stderr) = text(&out);
+        assert!(out.status.success(), "podman {args:?} failed ({}): {stderr}{stdout}", out.status);
+        stdout
+    }
+}
+
+impl Drop for Podman {
+    fn drop(&mut self) {
+        let _ = self.podman(&["rm", "-af", "-t", "0"]);
+        let _ = self.podman(&["rmi", "-af"]);
+        kill_matching(self.dir.to_str().unwrap());
+        unmount_under(&self.dir);
+        let _ = fs::remove_dir_all(&self.dir);
+        remove_cgroup_parent("libpod_parent");
+    }
+}
+
+/// A file of the cgroup that process `pid` is in, in `controller`'s v1
+/// hierarchy (or the cgroup2 one on a v2 host), read on the host.
+pub fn cgroup_file_of(pid: &str, controller: &str, file: &str) -> String {
+    let cgroups = fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    let v1 = cgroups.lines().find_map(|l| {
+        let mut parts = l.splitn(3, ':');
+        let (names, path) = (parts.nth(1)?, parts.next()?);
+        names.split(',').any(|n| n == controller).then(|| format!("/sys/fs/cgroup/{names}{path}"))
+    });
+    let dir = v1
+        .or_else(|| cgroups.lines().find_map(|l| l.strip_prefix("0::")).map(|p| format!("/sys/fs/cgroup{p}")))
+        .unwrap_or_else(|| panic!("no {controller} cgroup for {pid}: {cgroups}"));
+    fs::read_to_string(format!("{dir}/{file}")).unwrap_or_else(|e| panic!("{dir}/{file}: {e}")).trim().to_string()
 }
