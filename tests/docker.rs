@@ -92,7 +92,7 @@ fn docker_exec_stop_pause_update_stats_and_top() {
     let env = Env::new("docker-life");
     let d = dockerd(&env);
     let name = env.id("c");
-    detached(&d, &name, &["--pids-limit", "50"], &["sleep", "1000"]);
+    detached(&d, &name, &["--pids-limit", "50", "--memory", "128m"], &["sleep", "1000"]);
     // Docker sends cpu.shares 0 and blockIO.weight 0: unset, not the
     // minimum weight (and not ERANGE on the bfq weight).
     assert_eq!(cgroup_file(&d, &name, "cpu", "cpu.shares"), "1024");
@@ -121,9 +121,12 @@ fn docker_exec_stop_pause_update_stats_and_top() {
     assert_eq!(inspect(&d, &name, "{{.State.Status}}"), "running");
 
     // `update` sends every field, 0 for those not given: each flag alone
-    // changes its own file and nothing else.
-    d.ok(&["update", "--memory", "64m", "--memory-swap", "128m", &name]);
+    // changes its own file and nothing else. (Docker refuses --memory alone
+    // on a container started without one, whatever the runtime.)
+    assert_eq!(cgroup_file(&d, &name, "memory", "memory.memsw.limit_in_bytes"), (256u64 << 20).to_string());
+    d.ok(&["update", "--memory", "64m", &name]);
     assert_eq!(cgroup_file(&d, &name, "memory", "memory.limit_in_bytes"), (64u64 << 20).to_string());
+    assert_eq!(cgroup_file(&d, &name, "memory", "memory.memsw.limit_in_bytes"), (256u64 << 20).to_string());
     d.ok(&["update", "--cpus", "0.5", &name]);
     assert_eq!(cgroup_file(&d, &name, "cpu", "cpu.cfs_quota_us"), "50000");
     assert_eq!(cgroup_file(&d, &name, "cpu", "cpu.cfs_period_us"), "100000");

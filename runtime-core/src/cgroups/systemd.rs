@@ -489,6 +489,24 @@ mod tests {
         assert_eq!(prop(&v1, "MemorySwapMax"), None);
     }
 
+    /// What Docker sends at create (zeroes for unset fields, an unlimited
+    /// memory): no property for them but unlimited swap on v2.
+    #[test]
+    fn zeroes_docker_sends_set_no_property() {
+        let res = crate::cgroups::effective(&resources(
+            r#"{"memory": {"limit": -1, "reservation": 0, "swap": 0}, "cpu": {"shares": 0, "quota": 0, "period": 0},
+                "pids": {"limit": 0}, "blockIO": {"weight": 0}}"#,
+        ));
+        let none = BTreeMap::new();
+        let v2 = properties(&res, Version::V2, &none).unwrap();
+        let names: Vec<&str> = v2.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["MemoryMax", "MemorySwapMax"], "{v2:?}");
+        assert_eq!(prop(&v2, "MemorySwapMax"), Some(&Variant::U64(u64::MAX)));
+        let v1 = properties(&res, Version::V1, &none).unwrap();
+        let names: Vec<&str> = v1.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["MemoryLimit"], "{v1:?}");
+    }
+
     #[test]
     fn unified_keys_and_annotations_become_properties() {
         let res = resources(r#"{"unified": {"memory.high": "1000000", "cpu.max": "max 50000", "io.max": "x"}}"#);
