@@ -55,22 +55,19 @@ const HOOK_FAILED: u8 = 8;
 
 pub fn send(sock: &OwnedFd, msg: &Msg) -> Result<()> {
     let fail = |e| Error::sys("send to container init", e);
-    let (tag, text) = match msg {
-        Msg::Proceed => (PROCEED, ""),
-        Msg::Ready => (READY, ""),
-        Msg::CgroupJoined => (CGROUP_JOINED, ""),
-        Msg::HookPoint => (HOOK_POINT, ""),
-        Msg::HooksRan(state) => (HOOKS_RAN, state.as_str()),
-        Msg::Failed { status, why } => {
-            let mut buf = vec![FAILED, *status as u8];
-            buf.extend_from_slice(why.as_bytes());
-            return sys::write(sock, &buf).map(drop).map_err(fail);
-        }
-        Msg::HookFailed(s) => (HOOK_FAILED, s.as_str()),
+    // One packet: the tag, then (for Failed) the status byte, then text.
+    let (head, text): (&[u8], &str) = match msg {
+        Msg::Proceed => (&[PROCEED], ""),
+        Msg::Ready => (&[READY], ""),
+        Msg::CgroupJoined => (&[CGROUP_JOINED], ""),
+        Msg::HookPoint => (&[HOOK_POINT], ""),
+        Msg::HooksRan(state) => (&[HOOKS_RAN], state.as_str()),
+        Msg::Failed { status, why } => (&[FAILED, *status as u8], why.as_str()),
+        Msg::HookFailed(s) => (&[HOOK_FAILED], s.as_str()),
         Msg::SeccompFd(fd) => return sys::send_fd(sock, fd.as_raw_fd(), &[SECCOMP_FD]).map_err(fail),
     };
-    let mut buf = Vec::with_capacity(1 + text.len());
-    buf.push(tag);
+    let mut buf = Vec::with_capacity(head.len() + text.len());
+    buf.extend_from_slice(head);
     buf.extend_from_slice(text.as_bytes());
     sys::write(sock, &buf).map_err(fail)?;
     Ok(())
