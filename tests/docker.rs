@@ -6,7 +6,6 @@
 
 mod common;
 
-use std::fs;
 use std::time::{Duration, Instant};
 
 use common::Env;

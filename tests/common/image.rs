@@ -101,7 +101,7 @@ pub fn oci_archive(
     let _ = fs::remove_dir_all(&dir);
     let blobs_dir = dir.join("blobs/sha256");
     fs::create_dir_all(&blobs_dir).unwrap();
-    let mut put = |bytes: &[u8]| {
+    let put = |bytes: &[u8]| {
         let digest = sha256(bytes);
         fs::write(blobs_dir.join(&digest), bytes).unwrap();
         json!({"digest": format!("sha256:{digest}"), "size": bytes.len()})
