@@ -54,8 +54,27 @@ pub trait Workload {
     /// identity switch and the start barrier): find what will run. Errors
     /// here fail `create`.
     fn locate(&mut self, process: &Process) -> Result<()>;
-    /// After `start`: become the workload. Returns only on failure.
-    fn exec(self: Box<Self>, process: &Process) -> Result<Infallible>;
+    /// After `start`: become the workload, calling [`Seal::apply`] as the
+    /// very last step before it runs (just before `execve`). Returns only
+    /// on failure.
+    fn exec(self: Box<Self>, process: &Process, seal: Seal) -> Result<Infallible>;
+}
+
+/// The container's last step before its workload runs: the seccomp filter,
+/// when it is loaded at the very end. Once applied, the only calls left
+/// must be ones the container's profile allows: a strict profile need
+/// allow the runtime nothing but the workload's own `execve`.
+pub struct Seal<'a> {
+    pub(crate) filter: Option<&'a crate::seccomp::Filter>,
+}
+
+impl Seal<'_> {
+    pub fn apply(self) -> Result<()> {
+        match self.filter {
+            Some(f) => f.load().map(drop),
+            None => Ok(()),
+        }
+    }
 }
 
 pub struct Registration(pub &'static dyn Executor);

@@ -7,10 +7,12 @@
 //! cgroup namespace last, so its root is the container's cgroup),
 //! mounts and devices, pivot_root, console, sysctl, hostname, read-only and
 //! masked paths, rlimits, cwd, locating the program, user and groups,
-//! capabilities, no_new_privs, seccomp, the start barrier, startContainer
-//! hooks, closing every fd but stdio and the preserved ones, then the
-//! executor. createContainer hooks run just before pivot_root, after the
-//! runtime's prestart and createRuntime hooks. Signal dispositions are
+//! capabilities, no_new_privs, the start barrier, startContainer hooks,
+//! closing every fd but stdio and the preserved ones, then the executor,
+//! which loads the seccomp filter as its last step before `execve` (see
+//! [`seccomp::at_exec`] for when it loads earlier). createContainer hooks
+//! run just before pivot_root, after the runtime's prestart and
+//! createRuntime hooks. Signal dispositions are
 //! the executor's business (the wasm engine keeps its trap handlers).
 
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -154,7 +156,7 @@ pub fn run(args: InitArgs) -> ! {
             sys::exit_now(1);
         }
     }
-    become_workload(workload, &config.process, preserve_fds)
+    become_workload(workload, &config.process, preserve_fds, filter)
 }
 
 /// Tell the runtime how setup went: the failure (then exit), or the
@@ -177,9 +179,9 @@ pub(crate) fn report_setup(sync: &OwnedFd, outcome: Result<Option<OwnedFd>>) {
 /// The process settings an init and an exec'd process both get, in this
 /// order: rlimits, cwd, locating the program (before identity changes can
 /// hide it), LSM labels, user, groups and capabilities, no_new_privs, the
-/// preserved fds, and the seccomp filter. Without no_new_privs loading the
-/// filter needs CAP_SYS_ADMIN, so it goes before the identity switch (as
-/// in runc); with it, last. Returns the filter's notification fd, if any.
+/// preserved fds, and the seccomp filter where it loads during setup
+/// ([`seccomp::at_exec`] says where). Returns the filter's
+/// notification fd, if any.
 pub(crate) fn prepare_process(
     config: &Config,
     workload: &mut dyn Workload,
@@ -207,6 +209,7 @@ pub(crate) fn prepare_process(
     preserve(preserve_fds)?;
     if let Some(f) = filter
         && p.no_new_privileges
+        && seccomp::at_exec(Some(f), true).is_none()
     {
         listener_fd = f.load()?;
     }
@@ -215,13 +218,20 @@ pub(crate) fn prepare_process(
 
 /// The last step of an init or an exec'd process: only stdio and the
 /// preserved fds reach the workload (closed, not just close-on-exec: an
-/// executor that runs in this process never execs), then the executor.
-pub(crate) fn become_workload(workload: Box<dyn Workload>, process: &Process, preserve_fds: u32) -> ! {
+/// executor that runs in this process never execs), then the executor,
+/// which loads the seccomp filter last if it was left for then.
+pub(crate) fn become_workload(
+    workload: Box<dyn Workload>,
+    process: &Process,
+    preserve_fds: u32,
+    filter: Option<&seccomp::Filter>,
+) -> ! {
     if let Err(e) = sys::close_from(3 + preserve_fds) {
         eprintln!("tandem: close fds: {e}");
         sys::exit_now(127);
     }
-    match workload.exec(process) {
+    let seal = crate::executor::Seal { filter: seccomp::at_exec(filter, process.no_new_privileges) };
+    match workload.exec(process, seal) {
         Err(e) => {
             // stderr is the container's: the workload's failure belongs there.
             eprintln!("tandem: {e}");

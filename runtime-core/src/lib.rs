@@ -51,7 +51,7 @@ pub use container::Container;
 pub use container_events::{Event, Events};
 pub use container_exec::{ExecOptions, ExecProcess};
 pub use error::{Error, Result};
-pub use executor::{Claim, Executor, PrepareContext, Registration, Workload};
+pub use executor::{Claim, Executor, PrepareContext, Registration, Seal, Workload};
 pub use runtime::{CreateOptions, DEFAULT_CACHE, DEFAULT_ROOT, Runtime};
 pub use state::{State, Status};
 

@@ -348,9 +348,24 @@ impl Filter {
         self.prog.len()
     }
 
+    /// Does a rule notify (so the listener needs the fd during create)?
+    pub fn notifies(&self) -> bool {
+        self.flags & libc::SECCOMP_FILTER_FLAG_NEW_LISTENER != 0
+    }
+
     pub fn is_empty(&self) -> bool {
         self.prog.is_empty()
     }
+}
+
+/// Where `filter` is loaded for a process: with no_new_privs and no
+/// notification, as the very last step before the workload's execve
+/// (`Some`, for the [`crate::Seal`]); otherwise during setup (`None`):
+/// before the identity switch without no_new_privs (loading needs
+/// CAP_SYS_ADMIN then), or last in it when the listener must get its fd
+/// at create, as runc does.
+pub fn at_exec(filter: Option<&Filter>, no_new_privileges: bool) -> Option<&Filter> {
+    filter.filter(|f| no_new_privileges && !f.notifies())
 }
 
 /// Hand the notification fd of process `pid` to the agent listening at

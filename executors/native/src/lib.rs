@@ -12,7 +12,9 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use tandem_runtime_core::sys;
-use tandem_runtime_core::{Claim, Config, Error, Executor, PrepareContext, Process, Registration, Result, Workload};
+use tandem_runtime_core::{
+    Claim, Config, Error, Executor, PrepareContext, Process, Registration, Result, Seal, Workload,
+};
 
 pub struct Native;
 
@@ -90,10 +92,11 @@ impl Workload for NativeWorkload {
         Ok(())
     }
 
-    fn exec(self: Box<Self>, process: &Process) -> Result<Infallible> {
+    fn exec(self: Box<Self>, process: &Process, seal: Seal) -> Result<Infallible> {
         let path = self.path.as_ref().ok_or_else(|| err("exec before locate".into()))?;
         // The new program starts with default dispositions and nothing blocked.
         sys::reset_signals().map_err(|e| err(format!("reset signals: {e}")))?;
+        seal.apply()?;
         let e = sys::execve(path, &self.argv, &self.envp);
         let program = process.args[0].clone();
         Err(match e.raw_os_error() {

@@ -3,7 +3,7 @@
 use std::convert::Infallible;
 use std::path::Path;
 
-use tandem_runtime_core::{Process, Result, Workload, sys};
+use tandem_runtime_core::{Process, Result, Seal, Workload, sys};
 use wasmtime::component::ResourceTable;
 use wasmtime::{Engine, Linker, Store, StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::p1::WasiP1Ctx;
@@ -156,7 +156,7 @@ impl Workload for WasmWorkload {
         Ok(())
     }
 
-    fn exec(mut self: Box<Self>, process: &Process) -> Result<Infallible> {
+    fn exec(mut self: Box<Self>, process: &Process, seal: Seal) -> Result<Infallible> {
         // Keep wasmtime's trap handlers (installed when the engine was made);
         // unblock what the runtime blocked and let kill stop the module.
         sys::set_sigmask(libc::SIG_SETMASK, &[]).map_err(|e| err(format!("unblock signals: {e}")))?;
@@ -165,6 +165,7 @@ impl Workload for WasmWorkload {
         // the runtime itself does not use, so growing past it traps
         // cleanly instead of meeting the OOM killer.
         self.memory_limit = self.memory_limit.map(|l| l.saturating_sub(own_anonymous_memory() + SLACK));
+        seal.apply()?;
         let code = match self.compiled.take().expect("exec runs once") {
             Compiled::Module(m) => self.run_module(&m, process)?,
             Compiled::Component(c) => self.run_component(&c, process)?,
