@@ -123,13 +123,44 @@ fn symlinks_in_the_rootfs_cannot_lead_mounts_out_of_it() {
     assert!(b.rootfs().join(outside.strip_prefix("/").unwrap()).join("sub").is_dir());
 }
 
+/// Every `linux.rootfsPropagation` works and shows on the container's `/`,
+/// with the rootfs on a shared host mount (where a slave has a master to
+/// follow), and none lets a container's mount reach the host.
 #[test]
 fn rootfs_propagation_is_applied() {
     let env = Env::new("propagation");
+    let sh =
+        |cmd: &str| assert!(std::process::Command::new("sh").args(["-c", cmd]).status().unwrap().success(), "{cmd}");
     let mut b = env.bundle("b", &["sh", "-c", "awk '$5 == \"/\"' /proc/self/mountinfo"]);
-    b.linux("rootfsPropagation", json!("private"));
-    let out = env.run_ok(&env.id("c"), &b);
-    assert!(!out.contains("shared:") && !out.contains("master:"), "{out}");
+    let rootfs = b.rootfs();
+    sh(&format!("mount --bind {0} {0} && mount --make-shared {0}", rootfs.display()));
+    let host_mounts = || {
+        let text = fs::read_to_string("/proc/self/mountinfo").unwrap();
+        text.lines().filter(|l| l.contains(rootfs.to_str().unwrap())).count()
+    };
+    let before = host_mounts();
+    let mut failures = Vec::new();
+    for (p, want, not) in [
+        ("shared", "shared:", "master:"),
+        ("rshared", "shared:", "master:"),
+        ("slave", "master:", "shared:"),
+        ("rslave", "master:", "shared:"),
+        ("private", "", "shared:"),
+        ("rprivate", "", "master:"),
+        ("unbindable", "unbindable", "shared:"),
+        ("runbindable", "unbindable", "master:"),
+    ] {
+        b.linux("rootfsPropagation", json!(p));
+        let (code, out, err) = env.run(&env.id(p), &b);
+        let ok = code == 0 && out.contains(want) && !out.contains(not);
+        let private_ok = !want.is_empty() || !(out.contains("shared:") || out.contains("master:"));
+        if !ok || !private_ok {
+            failures.push(format!("{p}: exit {code}: {out}{err}"));
+        }
+        assert_eq!(host_mounts(), before, "{p}: a container's mount reached the host");
+    }
+    sh(&format!("umount {}", rootfs.display()));
+    assert!(failures.is_empty(), "{failures:#?}");
 }
 
 #[test]

@@ -19,9 +19,21 @@ use crate::sys::{self, cpath};
 /// (createRuntime and createContainer hooks run between the two).
 pub fn setup(config: &Config, cgroup: Option<&Cgroup>) -> Result<()> {
     let rootfs = &config.rootfs;
-    // Keep our mounts from propagating back to the host.
-    mount(None, Path::new("/"), None, config.rootfs_propagation, None)
+    // Unbindable is for the container's own root (set after the switch):
+    // until then the host's mounts are only private, so the spec's binds
+    // from them still work.
+    let propagation = match config.rootfs_propagation {
+        p if p & libc::MS_UNBINDABLE != 0 => (p & libc::MS_REC) | libc::MS_PRIVATE,
+        p => p,
+    };
+    mount(None, Path::new("/"), None, propagation, None)
         .map_err(|e| Error::sys("set propagation of / in the container's mount namespace", e))?;
+    // Nothing of ours may propagate to the host, whatever `/` is now: the
+    // mount holding the rootfs becomes private (a slave when a slave root
+    // was asked for), so the rootfs bind and everything under it stay in
+    // this namespace. pivot_root needs that too (its parent not shared).
+    let parent = if config.rootfs_propagation & libc::MS_SLAVE != 0 { libc::MS_SLAVE } else { libc::MS_PRIVATE };
+    unshare_mount_of(rootfs, parent)?;
     // pivot_root needs the new root to be a mount point.
     mount(Some(rootfs), rootfs, None, libc::MS_BIND | libc::MS_REC, None)
         .map_err(|e| Error::path("bind rootfs onto itself", rootfs, e))?;
@@ -52,7 +64,23 @@ pub fn enter(config: &Config, no_pivot: bool) -> Result<()> {
     if no_pivot { move_root(&config.rootfs) } else { pivot(&config.rootfs) }
 }
 
-/// After the switch: read-only and masked paths, then a read-only `/`.
+/// Apply `flag` (MS_PRIVATE or MS_SLAVE) to the mount that holds `path`:
+/// EINVAL means `path` is not a mount point, so its parent is tried.
+fn unshare_mount_of(path: &Path, flag: u64) -> Result<()> {
+    let mut at = path;
+    loop {
+        match mount(None, at, None, flag, None) {
+            Ok(()) => return Ok(()),
+            Err(e) if e.raw_os_error() == Some(libc::EINVAL) && at.parent().is_some() => {
+                at = at.parent().expect("checked");
+            }
+            Err(e) => return Err(Error::path("make the mount holding the rootfs private", at, e)),
+        }
+    }
+}
+
+/// After the switch: read-only and masked paths, a read-only `/`, and the
+/// root's propagation where it waits for the end.
 pub fn finish(config: &Config) -> Result<()> {
     for p in &config.readonly_paths {
         readonly_path(p).map_err(|e| Error::path("make read-only", p, e))?;
@@ -63,6 +91,14 @@ pub fn finish(config: &Config) -> Result<()> {
     if config.readonly_root {
         let flags = libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY | locked_flags(Path::new("/"));
         mount(None, Path::new("/"), None, flags, None).map_err(|e| Error::sys("remount / read-only", e))?;
+    }
+    // Shared and unbindable apply to the container's own root only now:
+    // before the switch they would have reached the host's mounts, and an
+    // unbindable tree refuses the binds above. Private and slave hold
+    // since setup.
+    if config.rootfs_propagation & (libc::MS_SHARED | libc::MS_UNBINDABLE) != 0 {
+        mount(None, Path::new("/"), None, config.rootfs_propagation, None)
+            .map_err(|e| Error::sys("set linux.rootfsPropagation on the container's /", e))?;
     }
     Ok(())
 }
