@@ -63,11 +63,14 @@ fn every_kind_runs_at_its_point_and_in_its_namespace() {
     let host_mnt = fs::read_link("/proc/self/ns/mnt").unwrap();
     let init_mnt = fs::read_link(format!("/proc/{pid}/ns/mnt")).unwrap();
     assert_ne!(host_mnt, init_mnt);
-    for kind in ["prestart", "createRuntime", "createContainer"] {
+    // The environment is built: created, with the init's pid as each hook
+    // sees it (the runtime's pid namespace, or the container's own).
+    for (kind, seen_pid) in [("prestart", pid), ("createRuntime", pid), ("createContainer", 1)] {
         let s = state_seen(&marks, kind);
         assert_eq!(
             (s["status"].as_str(), s["pid"].as_i64(), s["id"].as_str()),
-            (Some("creating"), Some(pid), Some(&*id))
+            (Some("created"), Some(seen_pid), Some(&*id)),
+            "{kind}"
         );
         assert_eq!(s["bundle"].as_str(), Some(b.str()));
         assert_eq!(read(&marks, &format!("{kind}.env")), format!("hook-{kind} {kind}\n"), "args[0] and env");
@@ -82,6 +85,7 @@ fn every_kind_runs_at_its_point_and_in_its_namespace() {
     // startContainer ran inside the container, from its rootfs (busybox).
     assert_eq!(read(&marks, "startContainer.mnt").trim(), init_mnt.to_str().unwrap());
     assert_eq!(state_seen(&marks, "startContainer")["status"], "created");
+    assert_eq!(state_seen(&marks, "startContainer")["pid"], 1);
     assert_eq!(state_seen(&marks, "poststart")["status"], "running");
     assert_eq!(read(&marks, "poststart.mnt").trim(), host_mnt.to_str().unwrap());
 

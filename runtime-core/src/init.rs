@@ -112,6 +112,8 @@ pub fn run(args: InitArgs) -> ! {
                 }
                 _ => return Err(Error::init("runtime went away while running hooks")),
             }
+            // Its pid as the hook sees it: in the container's pid namespace.
+            state["pid"] = sys::getpid().into();
             config.hooks.run(hooks::Kind::CreateContainer, &state)?;
         }
         rootfs::enter(config, no_pivot)?;

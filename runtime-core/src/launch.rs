@@ -130,8 +130,12 @@ fn wait_ready(
         match sync::recv(sock)? {
             Some(Msg::Ready) => return Ok(()),
             Some(Msg::HookPoint) => {
-                config.hooks.run(Kind::Prestart, state)?;
-                config.hooks.run(Kind::CreateRuntime, state)?;
+                // The create operation has built the environment: the
+                // hooks see the container as created (runtime-spec).
+                let mut state = state.clone();
+                state["status"] = "created".into();
+                config.hooks.run(Kind::Prestart, &state)?;
+                config.hooks.run(Kind::CreateRuntime, &state)?;
                 sync::send(sock, &Msg::HooksRan(state.to_string()))?;
             }
             Some(Msg::SeccompFd(fd)) => seccomp::hand_over(config.seccomp.as_ref(), fd, pid, state.clone())?,
