@@ -247,3 +247,17 @@ fn exec_uses_the_config_the_container_was_created_with() {
     env.ok(&["delete", "--force", &id]);
     env.assert_gone(&id, None);
 }
+
+/// execCPUAffinity: an exec'd process runs on the CPUs its `final` names.
+#[test]
+fn an_execd_process_gets_its_cpu_affinity() {
+    let env = Env::new("exec-affinity");
+    let id = running(&env, "c");
+    let process = env.dir.join("process.json");
+    let p = json!({"args": ["sh", "-c", "taskset -p $$"], "cwd": "/", "env": ["PATH=/bin"],
+        "user": {"uid": 0, "gid": 0}, "execCPUAffinity": {"initial": "0", "final": "1"}});
+    std::fs::write(&process, p.to_string()).unwrap();
+    let out = env.ok(&["exec", "--process", process.to_str().unwrap(), &id]);
+    assert!(out.trim_end().ends_with("current affinity mask: 2"), "{out}");
+    env.ok(&["delete", "--force", &id]);
+}

@@ -227,3 +227,54 @@ fn a_waiting_init_is_out_of_reach_of_its_pid_namespace() {
     assert_eq!(out, "/bin/busybox\n");
     env.ok(&["delete", "--force", &a_id]);
 }
+
+/// The scheduler, I/O priority and personality the spec asks for are what
+/// the workload runs with; the memory policy reaches the kernel (a node
+/// this host lacks is refused by it, naming the field).
+#[test]
+fn scheduler_io_priority_personality_and_memory_policy_are_applied() {
+    let env = Env::new("sched");
+    // /proc/self/stat of the shell's child: field 19 is nice, 41 the policy.
+    let script = "cut -d' ' -f19,41 /proc/self/stat; ionice; uname -m";
+    let mut b = env.bundle("b", &["sh", "-c", script]);
+    b.process("scheduler", json!({"policy": "SCHED_BATCH", "nice": 7}));
+    b.process("ioPriority", json!({"class": "IOPRIO_CLASS_BE", "priority": 6}));
+    b.linux("personality", json!({"domain": "LINUX32"}));
+    b.linux("memoryPolicy", json!({"mode": "MPOL_BIND", "nodes": "0"}));
+    assert_eq!(env.run_ok(&env.id("c"), &b), "7 3\nbest-effort: prio 6\ni686\n");
+
+    b.linux("memoryPolicy", json!({"mode": "MPOL_BIND", "nodes": "63"}));
+    let (code, err) = env.fails(&["run", "--bundle", b.str(), &env.id("nonode")]);
+    assert!(code != 0 && err.contains("linux.memoryPolicy") && err.contains("set_mempolicy"), "{err}");
+    env.assert_gone(&env.id("nonode"), None);
+}
+
+/// Fields tandem does not honour are refused at create with the field
+/// named, never silently ignored.
+#[test]
+fn fields_tandem_does_not_honour_are_refused() {
+    let env = Env::new("refused");
+    let cases = [
+        ("/linux/netDevices", json!({"eth9": {"name": "eth0"}}), "linux.netDevices"),
+        ("/linux/intelRdt", json!({"closID": "x"}), "linux.intelRdt"),
+    ];
+    for (i, (pointer, value, field)) in cases.into_iter().enumerate() {
+        let mut b = env.bundle(&format!("b{i}"), &["true"]);
+        let (parent, key) = pointer.rsplit_once('/').unwrap();
+        b.config.pointer_mut(parent).unwrap()[key] = value;
+        b.save();
+        let id = env.id(&format!("c{i}"));
+        let (code, err) = env.fails(&["create", "--bundle", b.str(), &id]);
+        assert_eq!(code, 8, "{err}");
+        assert!(err.contains(field), "{field}: {err}");
+        env.assert_gone(&id, None);
+    }
+    let mut b = env.bundle("idmap", &["true"]);
+    let src = env.dir.join("vol");
+    std::fs::create_dir_all(&src).unwrap();
+    b.mount(json!({"destination": "/vol", "type": "bind", "source": src, "options": ["rbind"],
+        "uidMappings": [{"containerID": 0, "hostID": 1000, "size": 1}],
+        "gidMappings": [{"containerID": 0, "hostID": 1000, "size": 1}]}));
+    let (code, err) = env.fails(&["create", "--bundle", b.str(), &env.id("idmap")]);
+    assert!(code == 8 && err.contains("uidMappings"), "{err}");
+}

@@ -145,6 +145,19 @@ pub fn features() -> String {
             },
             "apparmor": { "enabled": false },
             "selinux": { "enabled": false },
+            // What tandem honours (process.scheduler, ioPriority,
+            // execCPUAffinity and linux.personality are applied as given);
+            // the rest is refused at create, not ignored.
+            "memoryPolicy": {
+                "modes": [
+                    "MPOL_DEFAULT", "MPOL_BIND", "MPOL_INTERLEAVE", "MPOL_WEIGHTED_INTERLEAVE",
+                    "MPOL_PREFERRED", "MPOL_PREFERRED_MANY", "MPOL_LOCAL"
+                ],
+                "flags": ["MPOL_F_NUMA_BALANCING", "MPOL_F_RELATIVE_NODES", "MPOL_F_STATIC_NODES"],
+            },
+            "intelRdt": { "enabled": false },
+            "mountExtensions": { "idmap": { "enabled": false } },
+            "netDevices": { "enabled": false },
         },
         "annotations": {
             "io.github.tandem.executors": executor::names().join(","),
@@ -171,6 +184,15 @@ mod tests {
             let p: oci_spec::runtime::LinuxSeccomp = serde_json::from_value(p).unwrap();
             tandem_runtime_core::seccomp::from_spec(&p).unwrap().compile().unwrap();
         }
+    }
+
+    /// The document has runtime-spec's shape (features.md).
+    #[test]
+    fn features_parse_as_the_spec_type() {
+        let f: oci_spec::runtime::Features = serde_json::from_str(&features()).unwrap();
+        let linux = f.linux().as_ref().unwrap();
+        assert_eq!(linux.net_devices().as_ref().and_then(|n| *n.enabled()), Some(false));
+        assert!(linux.memory_policy().as_ref().and_then(|m| m.modes().as_ref()).is_some_and(|m| m.len() == 7));
     }
 
     #[test]

@@ -38,6 +38,9 @@ pub struct Config {
     /// Propagation applied to `/` of the new mount namespace (MS_* flags).
     pub rootfs_propagation: u64,
     pub annotations: BTreeMap<String, String>,
+    /// `linux.personality` and `linux.memoryPolicy` as syscall values.
+    pub personality: Option<u64>,
+    pub memory_policy: Option<crate::process_attrs::MemoryPolicy>,
     /// `linux.resources`, written to the container's cgroup; zeroes that
     /// mean "unset" are already removed ([`crate::cgroups::effective`]).
     pub resources: oci::LinuxResources,
@@ -67,6 +70,8 @@ pub struct Process {
     /// The AppArmor profile and SELinux label the workload runs under.
     pub apparmor_profile: Option<String>,
     pub selinux_label: Option<String>,
+    /// Scheduler, I/O priority, exec CPU affinity.
+    pub attrs: crate::process_attrs::ProcessAttrs,
 }
 
 /// PATH when `process.env` has none (runc's default).
@@ -203,6 +208,7 @@ impl Config {
         let process = convert_process(process)?;
         let linux = spec.linux().clone().unwrap_or_default();
 
+        refuse_unsupported(&linux)?;
         let namespaces = convert_namespaces(linux.namespaces().as_deref().unwrap_or(&[]))?;
         let has_ns = |k: NsKind| namespaces.iter().any(|n| n.kind == k);
         let new_ns = |k: NsKind| namespaces.iter().any(|n| n.kind == k && n.path.is_none());
@@ -308,6 +314,8 @@ impl Config {
             masked_paths: abs_paths("linux.maskedPaths", linux.masked_paths())?,
             readonly_paths: abs_paths("linux.readonlyPaths", linux.readonly_paths())?,
             rootfs_propagation,
+            personality: linux.personality().as_ref().map(crate::process_attrs::personality).transpose()?,
+            memory_policy: linux.memory_policy().as_ref().map(crate::process_attrs::memory_policy).transpose()?,
             annotations: spec.annotations().clone().unwrap_or_default().into_iter().collect(),
             resources: linux.resources().as_ref().map(crate::cgroups::effective).unwrap_or_default(),
             hooks: spec.hooks().as_ref().map(crate::hooks::from_spec).transpose()?.unwrap_or_default(),
@@ -424,6 +432,7 @@ fn convert_process(p: &oci::Process) -> Result<Process> {
         oom_score_adj: p.oom_score_adj(),
         apparmor_profile: p.apparmor_profile().clone().filter(|s| !s.is_empty()),
         selinux_label: p.selinux_label().clone().filter(|s| !s.is_empty()),
+        attrs: crate::process_attrs::ProcessAttrs::from_spec(p)?,
     })
 }
 
@@ -514,8 +523,37 @@ fn check_sysctl(key: &str, has_ns: &dyn Fn(NsKind) -> bool) -> Result<()> {
     Ok(())
 }
 
+/// Fields tandem does not honour are refused, never silently dropped:
+/// the user learns at create that the container would not be what the
+/// config says.
+fn refuse_unsupported(linux: &oci::Linux) -> Result<()> {
+    if linux.net_devices().as_ref().is_some_and(|d| !d.is_empty()) {
+        return Err(Error::config(
+            "linux.netDevices",
+            "moving host network devices into the container is not supported by tandem (see `tandem features`)",
+        ));
+    }
+    if linux.intel_rdt().is_some() {
+        let why = if Path::new("/sys/fs/resctrl/schemata").exists() {
+            "Intel RDT (resctrl) is not supported by tandem (see `tandem features`)"
+        } else {
+            "this host has no resctrl filesystem (/sys/fs/resctrl is not mounted)"
+        };
+        return Err(Error::config("linux.intelRdt", why));
+    }
+    Ok(())
+}
+
 fn convert_mount(i: usize, m: &oci::Mount) -> Result<Mount> {
     let field = |f: &str| format!("mounts[{i}]{f}");
+    for (name, maps) in [("uidMappings", m.uid_mappings()), ("gidMappings", m.gid_mappings())] {
+        if maps.as_ref().is_some_and(|v| !v.is_empty()) {
+            return Err(Error::config(
+                field(&format!(".{name}")),
+                "id-mapped mounts are not supported by tandem (see `tandem features`)",
+            ));
+        }
+    }
     let dest = m.destination();
     if !dest.is_absolute() {
         return Err(Error::config(field(".destination"), format!("'{}' is not absolute", dest.display())));

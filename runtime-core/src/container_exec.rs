@@ -215,6 +215,7 @@ fn exec_child(
         sys::exit_now(1);
     }
     let setup = || -> Result<Option<OwnedFd>> {
+        config.process.attrs.apply_initial_affinity()?;
         crate::cgroups::join_self(cgroup_joins)?;
         match sync::recv(&sync)? {
             Some(Msg::Proceed) => {}
@@ -230,7 +231,7 @@ fn exec_child(
             let sock = console_socket.as_ref().expect("checked by the runtime");
             console::setup(sock, config.process.console_size)?;
         }
-        init::prepare_process(config, workload.as_mut(), preserve_fds, filter)
+        init::prepare_process(config, workload.as_mut(), preserve_fds, filter, true)
     };
     let outcome = setup();
     drop(console_socket);

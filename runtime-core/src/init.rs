@@ -132,7 +132,7 @@ pub fn run(args: InitArgs) -> ! {
         }
         rootfs::finish(config)?;
         namespaces::enter_cgroup_ns(config)?;
-        prepare_process(config, workload.as_mut(), preserve_fds, filter)
+        prepare_process(config, workload.as_mut(), preserve_fds, filter, false)
     };
     let outcome = setup();
     drop(console_socket);
@@ -179,7 +179,8 @@ pub(crate) fn report_setup(sync: &OwnedFd, outcome: Result<Option<OwnedFd>>) {
 }
 
 /// The process settings an init and an exec'd process both get, in this
-/// order: rlimits, cwd, locating the program (before identity changes can
+/// order: rlimits, scheduler and the other process attributes, cwd,
+/// locating the program (before identity changes can
 /// hide it), LSM labels, user, groups and capabilities, no_new_privs, the
 /// preserved fds, and the seccomp filter where it loads during setup
 /// ([`seccomp::at_exec`] says where). Returns the filter's
@@ -189,12 +190,15 @@ pub(crate) fn prepare_process(
     workload: &mut dyn Workload,
     preserve_fds: u32,
     filter: Option<&seccomp::Filter>,
+    exec: bool,
 ) -> Result<Option<OwnedFd>> {
     let p = &config.process;
     for r in &p.rlimits {
         sys::setrlimit(r.resource, r.soft, r.hard)
             .map_err(|e| Error::sys(format!("set rlimit {} to {}/{}", r.resource, r.soft, r.hard), e))?;
     }
+    // While the capabilities are all there: a real-time policy needs them.
+    crate::process_attrs::apply(config, exec)?;
     std::env::set_current_dir(&p.cwd).map_err(|e| Error::path("process.cwd: chdir to", &p.cwd, e))?;
     workload.locate(p)?;
     crate::lsm::set_on_exec(p)?;

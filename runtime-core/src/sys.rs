@@ -356,6 +356,58 @@ pub fn setrlimit(resource: u32, soft: u64, hard: u64) -> io::Result<()> {
     Ok(())
 }
 
+/// `struct sched_attr` (linux/sched/types.h), version 1 (56 bytes).
+#[repr(C)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct SchedAttr {
+    pub size: u32,
+    pub policy: u32,
+    pub flags: u64,
+    pub nice: i32,
+    pub priority: u32,
+    pub runtime: u64,
+    pub deadline: u64,
+    pub period: u64,
+    pub util_min: u32,
+    pub util_max: u32,
+}
+
+pub fn sched_setattr(attr: &SchedAttr) -> io::Result<()> {
+    let mut attr = *attr;
+    attr.size = std::mem::size_of::<SchedAttr>() as u32;
+    // SAFETY: a valid sched_attr of the size it states; pid 0 is ourselves.
+    cvt(unsafe { libc::syscall(libc::SYS_sched_setattr, 0, &attr as *const SchedAttr, 0) })?;
+    Ok(())
+}
+
+/// ioprio_set(IOPRIO_WHO_PROCESS, self, value).
+pub fn ioprio_set(value: u32) -> io::Result<()> {
+    // SAFETY: integer arguments only.
+    cvt(unsafe { libc::syscall(libc::SYS_ioprio_set, 1, 0, value) })?;
+    Ok(())
+}
+
+pub fn personality(persona: u64) -> io::Result<()> {
+    // SAFETY: integer argument only.
+    cvt(unsafe { libc::personality(persona as libc::c_ulong) })?;
+    Ok(())
+}
+
+/// set_mempolicy(mode, nodemask, maxnode): `nodes` is a word mask.
+pub fn set_mempolicy(mode: i32, nodes: &[u64]) -> io::Result<()> {
+    let (ptr, maxnode) = if nodes.is_empty() { (ptr::null(), 0) } else { (nodes.as_ptr(), nodes.len() * 64 + 1) };
+    // SAFETY: `ptr` covers `maxnode - 1` bits of `nodes` (or is null with 0).
+    cvt(unsafe { libc::syscall(libc::SYS_set_mempolicy, mode, ptr, maxnode) })?;
+    Ok(())
+}
+
+/// sched_setaffinity(self, mask): `cpus` is a word mask.
+pub fn sched_setaffinity(cpus: &[u64]) -> io::Result<()> {
+    // SAFETY: the length passed is the mask's size in bytes.
+    cvt(unsafe { libc::syscall(libc::SYS_sched_setaffinity, 0, cpus.len() * 8, cpus.as_ptr()) })?;
+    Ok(())
+}
+
 pub const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
 pub const RESOLVE_IN_ROOT: u64 = 0x10;
 

@@ -173,10 +173,10 @@ pub fn properties(
             set("CPUQuotaPerSecUSec", Variant::U64(quota_per_sec(q, c.period())));
         }
         if let Some(cpus) = c.cpus().as_deref().filter(|s| !s.is_empty()) {
-            set("AllowedCPUs", Variant::Bytes(bitmask("linux.resources.cpu.cpus", cpus)?));
+            set("AllowedCPUs", Variant::Bytes(crate::cpulist::bytes("linux.resources.cpu.cpus", cpus)?));
         }
         if let Some(mems) = c.mems().as_deref().filter(|s| !s.is_empty()) {
-            set("AllowedMemoryNodes", Variant::Bytes(bitmask("linux.resources.cpu.mems", mems)?));
+            set("AllowedMemoryNodes", Variant::Bytes(crate::cpulist::bytes("linux.resources.cpu.mems", mems)?));
         }
     }
     if let Some(p) = res.pids() {
@@ -211,26 +211,6 @@ fn quota_per_sec(quota: i64, period: Option<u64>) -> u64 {
     (quota as u64 * 1_000_000 / period).div_ceil(10_000) * 10_000
 }
 
-/// A cpu or memory-node list ("0-3,6") as systemd's byte mask.
-fn bitmask(field: &str, list: &str) -> Result<Vec<u8>> {
-    let bad = || Error::config(field, format!("'{list}' is not a list like 0-3,6"));
-    let mut mask = Vec::new();
-    for part in list.split(',').map(str::trim) {
-        let (lo, hi) = part.split_once('-').unwrap_or((part, part));
-        let (lo, hi): (usize, usize) = (lo.parse().map_err(|_| bad())?, hi.parse().map_err(|_| bad())?);
-        if lo > hi || hi >= 8192 {
-            return Err(bad());
-        }
-        for n in lo..=hi {
-            if mask.len() <= n / 8 {
-                mask.resize(n / 8 + 1, 0);
-            }
-            mask[n / 8] |= 1 << (n % 8);
-        }
-    }
-    Ok(mask)
-}
-
 /// The `linux.resources.unified` keys systemd has a property for.
 fn unified_property(key: &str, value: &str, set: &mut impl FnMut(&str, Variant)) -> Result<()> {
     let field = format!("linux.resources.unified.{key}");
@@ -248,8 +228,8 @@ fn unified_property(key: &str, value: &str, set: &mut impl FnMut(&str, Variant))
         "memory.swap.max" => ("MemorySwapMax", Variant::U64(number(value.trim())?)),
         "pids.max" => ("TasksMax", Variant::U64(number(value.trim())?)),
         "cpu.weight" => ("CPUWeight", Variant::U64(number(value.trim())?)),
-        "cpuset.cpus" => ("AllowedCPUs", Variant::Bytes(bitmask(&field, value)?)),
-        "cpuset.mems" => ("AllowedMemoryNodes", Variant::Bytes(bitmask(&field, value)?)),
+        "cpuset.cpus" => ("AllowedCPUs", Variant::Bytes(crate::cpulist::bytes(&field, value)?)),
+        "cpuset.mems" => ("AllowedMemoryNodes", Variant::Bytes(crate::cpulist::bytes(&field, value)?)),
         "cpu.max" => {
             let mut it = value.split_whitespace();
             let quota = it.next().unwrap_or("max");
