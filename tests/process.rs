@@ -257,6 +257,7 @@ fn fields_tandem_does_not_honour_are_refused() {
     let cases = [
         ("/linux/netDevices", json!({"eth9": {"name": "eth0"}}), "linux.netDevices"),
         ("/linux/intelRdt", json!({"closID": "x"}), "linux.intelRdt"),
+        ("/linux/mountLabel", json!("system_u:object_r:container_file_t:s0:c1"), "linux.mountLabel"),
     ];
     for (i, (pointer, value, field)) in cases.into_iter().enumerate() {
         let mut b = env.bundle(&format!("b{i}"), &["true"]);

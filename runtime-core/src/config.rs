@@ -533,6 +533,14 @@ fn refuse_unsupported(linux: &oci::Linux) -> Result<()> {
             "moving host network devices into the container is not supported by tandem (see `tandem features`)",
         ));
     }
+    if linux.mount_label().as_ref().is_some_and(|l| !l.is_empty()) {
+        let why = if Path::new("/sys/fs/selinux/enforce").exists() {
+            "SELinux mount labels are not supported by tandem"
+        } else {
+            "SELinux is not enabled on this host"
+        };
+        return Err(Error::config("linux.mountLabel", why));
+    }
     if linux.intel_rdt().is_some() {
         let why = if Path::new("/sys/fs/resctrl/schemata").exists() {
             "Intel RDT (resctrl) is not supported by tandem (see `tandem features`)"

@@ -558,6 +558,22 @@ fn under(mount: &Path, path: &Path) -> PathBuf {
     mount.join(path.strip_prefix("/").unwrap_or(path))
 }
 
+/// `checkBeforeUpdate`: a memory limit below what the cgroup uses now is
+/// refused before anything is written (instead of an OOM kill).
+pub(crate) fn check_before_update(dir: &Path, usage_file: &str, m: &oci_spec::runtime::LinuxMemory) -> Result<()> {
+    let Some(limit) = m.limit().filter(|&l| l > 0 && m.check_before_update() == Some(true)) else {
+        return Ok(());
+    };
+    let usage = read(dir, usage_file)?.trim().parse::<u64>().unwrap_or(0);
+    if usage >= limit as u64 {
+        return Err(Error::config(
+            "linux.resources.memory.limit",
+            format!("{limit} is below the container's current usage {usage} (checkBeforeUpdate)"),
+        ));
+    }
+    Ok(())
+}
+
 /// Write one cgroup file; the error names the value and the file.
 pub(crate) fn write(dir: &Path, file: &str, value: &str) -> Result<()> {
     let path = dir.join(file);

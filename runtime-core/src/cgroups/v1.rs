@@ -74,6 +74,7 @@ pub fn rdma_line(dev: &str, handles: Option<u32>, objects: Option<u32>) -> Strin
 }
 
 fn memory(dir: &Path, m: &LinuxMemory) -> Result<()> {
+    super::check_before_update(dir, "memory.usage_in_bytes", m)?;
     // The memory+swap limit can never be below the memory limit, so the
     // order of the two writes depends on the direction of the change.
     // An unlimited memory with no swap given means unlimited swap too

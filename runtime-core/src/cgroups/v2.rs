@@ -71,6 +71,7 @@ fn limit_value(v: i64) -> String {
 }
 
 fn memory(dir: &Path, m: &LinuxMemory) -> Result<()> {
+    super::check_before_update(dir, "memory.current", m)?;
     if let Some(l) = m.limit() {
         write(dir, "memory.max", &limit_value(l))?;
     }
@@ -404,6 +405,21 @@ mod tests {
         assert_eq!(f("hugetlb.2MB.max"), "4194304");
         assert_eq!(f("rdma.max"), "mlx5_1 hca_handle=3");
         assert_eq!(f("memory.high"), "90000000");
+    }
+
+    #[test]
+    fn a_limit_below_usage_is_refused_when_asked_to_check() {
+        let (d, cg) = fake(&["memory.max", "memory.current"]);
+        std::fs::write(d.0.join("memory.current"), "5000000\n").unwrap();
+        let res = |check: bool| -> LinuxResources {
+            serde_json::from_value(serde_json::json!({"memory": {"limit": 4000000, "checkBeforeUpdate": check}}))
+                .unwrap()
+        };
+        let e = cg.apply(&res(true), &[], false).unwrap_err().to_string();
+        assert!(e.contains("below the container's current usage 5000000"), "{e}");
+        assert_eq!(std::fs::read_to_string(d.0.join("memory.max")).unwrap(), "", "nothing written");
+        cg.apply(&res(false), &[], false).unwrap();
+        assert_eq!(std::fs::read_to_string(d.0.join("memory.max")).unwrap(), "4000000");
     }
 
     #[test]
