@@ -150,3 +150,41 @@ fn namespaces_can_be_joined_by_path() {
     assert_eq!(lines[3], "1", "the joined pid namespace's sleep is visible: {out}");
     env.ok(&["delete", "--force", &a_id]);
 }
+
+/// A namespace the config does not list is inherited: without a mount
+/// namespace the container runs in the runtime's (chrooted into its
+/// rootfs, its /proc and /dev mounted there), an exec'd process sees the
+/// same root, and delete leaves none of its mounts on the host, while a
+/// mount that was on the rootfs before (an engine's) stays.
+#[test]
+fn without_a_mount_namespace_the_runtime_s_is_used_and_cleaned_up() {
+    let env = Env::new("nomntns");
+    let mut b = env.bundle("b", &["sh", "-c", "cat /marker; readlink /proc/self/ns/mnt"]);
+    without_ns(&mut b, "mount");
+    std::fs::write(b.rootfs().join("marker"), "in the rootfs\n").unwrap();
+    let rootfs = b.rootfs();
+    let mounts_under = || {
+        let text = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+        text.lines().filter(|l| l.split(' ').nth(4).is_some_and(|p| p.starts_with(rootfs.to_str().unwrap()))).count()
+    };
+    // An engine's own mount on the rootfs, as containerd's overlay is.
+    let sh =
+        |cmd: &str| assert!(std::process::Command::new("sh").args(["-c", cmd]).status().unwrap().success(), "{cmd}");
+    sh(&format!("mount --bind {0} {0}", rootfs.display()));
+    assert_eq!(mounts_under(), 1);
+
+    let out = env.run_ok(&env.id("fg"), &b);
+    let host_mnt = std::fs::read_link("/proc/self/ns/mnt").unwrap();
+    assert_eq!(out, format!("in the rootfs\n{}\n", host_mnt.display()), "the runtime's mount namespace");
+    assert_eq!(mounts_under(), 1, "run left mounts under the rootfs");
+
+    b.process("args", json!(["sleep", "1000"]));
+    let id = env.id("bg");
+    env.ok(&["run", "-d", "--bundle", b.str(), &id]);
+    assert!(mounts_under() > 1, "its /proc and /dev are mounted in the host's table");
+    assert_eq!(env.ok(&["exec", &id, "cat", "/marker"]), "in the rootfs\n");
+    env.ok(&["delete", "--force", &id]);
+    assert_eq!(mounts_under(), 1, "delete left mounts under the rootfs");
+    sh(&format!("umount {}", rootfs.display()));
+    env.assert_gone(&id, None);
+}

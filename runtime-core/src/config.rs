@@ -212,9 +212,6 @@ impl Config {
         let namespaces = convert_namespaces(linux.namespaces().as_deref().unwrap_or(&[]))?;
         let has_ns = |k: NsKind| namespaces.iter().any(|n| n.kind == k);
         let new_ns = |k: NsKind| namespaces.iter().any(|n| n.kind == k && n.path.is_none());
-        if !has_ns(NsKind::Mount) {
-            return Err(Error::config("linux.namespaces", "a mount namespace is required"));
-        }
 
         let map_ids = |v: &Option<Vec<oci::LinuxIdMapping>>| -> Vec<IdMap> {
             v.iter()
@@ -689,7 +686,6 @@ mod tests {
             (MINIMAL.replace(r#""cwd":"/""#, r#""cwd":"tmp""#), "process.cwd"),
             (MINIMAL.replace(r#""type":"pid""#, r#""type":"bogus""#), "linux.namespaces[1].type"),
             (MINIMAL.replace(r#""args":["sh"]"#, r#""args":[]"#), "process.args"),
-            (MINIMAL.replace(r#"{"type":"mount"},"#, ""), "linux.namespaces"),
             (MINIMAL.replace(r#""path":"rootfs""#, r#""path":"nope""#), "root.path"),
         ];
         for (json, field) in cases {

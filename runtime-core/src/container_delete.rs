@@ -42,6 +42,9 @@ impl Container {
         if let Some(cg) = &self.state.cgroup {
             cg.destroy()?;
         }
+        if let Some(record) = crate::state::read_host_mounts(&dir.path) {
+            record.undo()?;
+        }
         dir.remove()?;
         self.state.hooks.run_warning(Kind::Poststop, || self.state.to_oci_json(Status::Stopped));
         Ok(())

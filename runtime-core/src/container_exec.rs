@@ -97,6 +97,15 @@ impl Container {
                 to_join.push((kind, fd));
             }
         }
+        // In the runtime's mount namespace (the container has none of its
+        // own) the process gets the init's root by chroot instead.
+        let root = match differs(NsKind::Mount) || config.namespace(NsKind::Mount).is_some() {
+            true => None,
+            false => {
+                let path = PathBuf::from(format!("/proc/{init_pid}/root"));
+                Some(sys::open(&path, libc::O_PATH | libc::O_DIRECTORY).map_err(|e| Error::path("open", &path, e))?)
+            }
+        };
         if !procfs::is_alive(init_pid, self.state.init_start_time) {
             return Err(Error::NotRunning { id: self.id().to_string(), status: "stopped".into() });
         }
@@ -137,7 +146,7 @@ impl Container {
         match sys::clone3(0, into.as_ref()).map_err(|e| Error::sys("clone the exec'd process", e))? {
             Forked::Child => {
                 drop(parent_sock);
-                let channels = Channels { sync: child_sock, console_socket, cgroup_joins: self_joins };
+                let channels = Channels { sync: child_sock, console_socket, cgroup_joins: self_joins, root };
                 exec_child(&config, workload, channels, to_join, filter.as_ref(), opts.preserve_fds)
             }
             Forked::Parent { pid, pidfd } => {
@@ -190,6 +199,8 @@ struct Channels {
     sync: OwnedFd,
     console_socket: Option<OwnedFd>,
     cgroup_joins: Vec<(PathBuf, OwnedFd)>,
+    /// The init's root, for a container in the runtime's mount namespace.
+    root: Option<OwnedFd>,
 }
 
 /// The exec'd process: join, set up, report, become the workload.
@@ -201,7 +212,7 @@ fn exec_child(
     filter: Option<&seccomp::Filter>,
     preserve_fds: u32,
 ) -> ! {
-    let Channels { sync, console_socket, cgroup_joins } = channels;
+    let Channels { sync, console_socket, cgroup_joins, root } = channels;
     // The tandem binary until execve: keep it out of the container's reach.
     if sys::prctl(libc::PR_SET_DUMPABLE, 0).is_err() {
         sys::exit_now(1);
@@ -210,6 +221,7 @@ fn exec_child(
     keep.push(sync.as_raw_fd());
     keep.extend(console_socket.as_ref().map(|f| f.as_raw_fd()));
     keep.extend(cgroup_joins.iter().map(|(_, fd)| fd.as_raw_fd()));
+    keep.extend(root.as_ref().map(|f| f.as_raw_fd()));
     if let Err(e) = sys::close_fds_except(3 + preserve_fds as i32, &keep) {
         let _ = sync::send(&sync, &Msg::failure(Error::init(format!("close inherited fds: {e}"))));
         sys::exit_now(1);
@@ -226,6 +238,10 @@ fn exec_child(
                 .map_err(|e| Error::sys(format!("join the {} namespace", kind.proc_name()), e))?;
         }
         drop(to_join);
+        if let Some(root) = root {
+            sys::fchdir(&root).map_err(|e| Error::sys("chdir to the container's root", e))?;
+            sys::chroot(c".").map_err(|e| Error::sys("chroot to the container's root", e))?;
+        }
         sys::setsid().map_err(|e| Error::sys("setsid", e))?;
         if config.process.terminal {
             let sock = console_socket.as_ref().expect("checked by the runtime");

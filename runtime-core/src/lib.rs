@@ -32,6 +32,7 @@ mod devices;
 pub mod error;
 pub mod executor;
 pub mod hooks;
+mod host_mounts;
 mod init;
 pub mod inroot;
 mod launch;

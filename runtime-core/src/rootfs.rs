@@ -19,6 +19,9 @@ use crate::sys::{self, cpath};
 /// (createRuntime and createContainer hooks run between the two).
 pub fn setup(config: &Config, cgroup: Option<&Cgroup>) -> Result<()> {
     let rootfs = &config.rootfs;
+    if !own_mount_ns(config) {
+        return setup_in_runtime_ns(config, cgroup);
+    }
     // Unbindable is for the container's own root (set after the switch):
     // until then the host's mounts are only private, so the spec's binds
     // from them still work.
@@ -37,7 +40,30 @@ pub fn setup(config: &Config, cgroup: Option<&Cgroup>) -> Result<()> {
     // pivot_root needs the new root to be a mount point.
     mount(Some(rootfs), rootfs, None, libc::MS_BIND | libc::MS_REC, None)
         .map_err(|e| Error::path("bind rootfs onto itself", rootfs, e))?;
+    mount_all(config, cgroup)
+}
 
+/// A container without a mount namespace of its own (runtime-spec: it
+/// inherits the runtime's): its mounts go into the host's table, under a
+/// private bind of the rootfs so none propagates elsewhere; `delete`
+/// removes them (see [`crate::host_mounts`]). Nothing of the host's own
+/// mounts changes.
+fn setup_in_runtime_ns(config: &Config, cgroup: Option<&Cgroup>) -> Result<()> {
+    let rootfs = &config.rootfs;
+    mount(Some(rootfs), rootfs, None, libc::MS_BIND | libc::MS_REC, None)
+        .map_err(|e| Error::path("bind rootfs onto itself", rootfs, e))?;
+    mount(None, rootfs, None, libc::MS_PRIVATE | libc::MS_REC, None)
+        .map_err(|e| Error::path("make the rootfs bind private", rootfs, e))?;
+    mount_all(config, cgroup)
+}
+
+fn own_mount_ns(config: &Config) -> bool {
+    config.namespace(crate::config::NsKind::Mount).is_some()
+}
+
+/// The spec's mounts and the devices, under the rootfs.
+fn mount_all(config: &Config, cgroup: Option<&Cgroup>) -> Result<()> {
+    let rootfs = &config.rootfs;
     let root = Root::open(rootfs).map_err(|e| Error::path("open rootfs", rootfs, e))?;
     for m in &config.mounts {
         mount_one(&root, m, cgroup).map_err(|e| {
@@ -58,10 +84,21 @@ pub fn setup(config: &Config, cgroup: Option<&Cgroup>) -> Result<()> {
     Ok(())
 }
 
-/// Make the prepared rootfs the process's `/` (pivot_root, or a move and
-/// chroot with `--no-pivot`).
+/// Make the prepared rootfs the process's `/`: pivot_root, or a move and
+/// chroot with `--no-pivot`, or in the runtime's mount namespace (none of
+/// the container's own) a chroot alone, as runc does.
 pub fn enter(config: &Config, no_pivot: bool) -> Result<()> {
-    if no_pivot { move_root(&config.rootfs) } else { pivot(&config.rootfs) }
+    match (own_mount_ns(config), no_pivot) {
+        (true, false) => pivot(&config.rootfs),
+        (true, true) => move_root(&config.rootfs),
+        (false, _) => chroot_into(&config.rootfs),
+    }
+}
+
+fn chroot_into(rootfs: &Path) -> Result<()> {
+    std::env::set_current_dir(rootfs).map_err(|e| Error::path("chdir", rootfs, e))?;
+    sys::chroot(c".").map_err(|e| Error::path("chroot", rootfs, e))?;
+    std::env::set_current_dir("/").map_err(|e| Error::sys("chdir /", e))
 }
 
 /// Apply `flag` (MS_PRIVATE or MS_SLAVE) to the mount that holds `path`:

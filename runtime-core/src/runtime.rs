@@ -108,6 +108,12 @@ impl Runtime {
             state::write_atomic(&dir.path.join(state::CONFIG_FILE), &config_text)?;
             let cg = Cgroup::plan(&config, id, opts.systemd_cgroup)?;
             state::write_atomic(&dir.path.join(state::CGROUP_FILE), &serde_json::to_vec(&cg).expect("plain data"))?;
+            // Without a mount namespace of its own the init mounts in ours.
+            if config.namespace(crate::config::NsKind::Mount).is_none() {
+                let record = crate::host_mounts::Record::take(&config.rootfs)?;
+                let path = dir.path.join(state::HOST_MOUNTS_FILE);
+                state::write_atomic(&path, &serde_json::to_vec(&record).expect("plain data"))?;
+            }
             state.cgroup = Some(cg);
             let cg = state.cgroup.as_ref().expect("just set");
             // systemd makes its unit once the init exists (Cgroup::place).
@@ -161,6 +167,9 @@ impl Runtime {
             Err(e) => {
                 if let Some(cg) = &state.cgroup {
                     let _ = cg.destroy();
+                }
+                if let Some(record) = state::read_host_mounts(&dir.path) {
+                    let _ = record.undo();
                 }
                 let _ = dir.remove();
                 // A failed hook stops the lifecycle at "delete": poststop runs.

@@ -30,6 +30,9 @@ pub const CGROUP_FILE: &str = "cgroup.json";
 pub const CONFIG_FILE: &str = "config.json";
 /// With startContainer hooks: the fifo the init reports their outcome on.
 pub const START_REPLY: &str = "start.reply";
+/// For a container in the runtime's mount namespace: the host mounts that
+/// were under its rootfs before it (`host_mounts::Record`).
+pub const HOST_MOUNTS_FILE: &str = "host-mounts.json";
 
 /// OCI's four statuses plus paused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -211,7 +214,7 @@ fn lock_dir(path: &Path) -> Result<OwnedFd> {
 /// leaves out.
 pub fn is_container_dir(dir: &Path) -> bool {
     let Ok(entries) = fs::read_dir(dir) else { return false };
-    let ours = [STATE_FILE, EXEC_FIFO, CGROUP_FILE, CONFIG_FILE, START_REPLY];
+    let ours = [STATE_FILE, EXEC_FIFO, CGROUP_FILE, CONFIG_FILE, START_REPLY, HOST_MOUNTS_FILE];
     // write_atomic's temporary names: `state.tmp<pid>`.
     let temp_of = |name: &str| {
         name.split_once(".tmp").is_some_and(|(stem, _)| ours.iter().any(|f| f.strip_suffix(".json") == Some(stem)))
@@ -226,6 +229,11 @@ pub fn is_container_dir(dir: &Path) -> bool {
         has_state |= name == STATE_FILE;
     }
     !has_state || read_state(dir).is_ok()
+}
+
+/// The host mounts record of a container in the runtime's mount namespace.
+pub(crate) fn read_host_mounts(dir: &Path) -> Option<crate::host_mounts::Record> {
+    fs::read(dir.join(HOST_MOUNTS_FILE)).ok().and_then(|b| serde_json::from_slice(&b).ok())
 }
 
 /// Read a state file without locking (for `state` and `list`).
