@@ -203,3 +203,29 @@ fn an_empty_state_file_left_by_a_power_cut_reads_as_creating() {
     env.ok(&["delete", "--force", &id]);
     env.assert_gone(&id, None);
 }
+
+/// "If the process fails to start, the runtime MUST generate an error":
+/// a program whose interpreter is missing passes create (it is there and
+/// executable) and fails at its execve; start says so, with the shell's
+/// status, and the container is stopped. A good one: start returns once
+/// it runs.
+#[test]
+fn start_reports_a_workload_that_could_not_start() {
+    let env = Env::new("startfail");
+    let b = env.bundle("b", &["/script"]);
+    let script = b.rootfs().join("script");
+    fs::write(&script, "#!/no/shell\n").unwrap();
+    fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let id = env.id("c");
+    env.ok(&["create", "--bundle", b.str(), &id]);
+    let (code, err) = env.fails(&["start", &id]);
+    assert_eq!(code, 127, "{err}");
+    assert!(err.contains("/script") && err.contains("no such file or directory"), "{err}");
+    env.wait_status(&id, "stopped");
+    env.ok(&["delete", &id]);
+    env.assert_gone(&id, None);
+
+    let (code, _, err) = env.run(&env.id("run"), &b);
+    assert_eq!(code, 127, "run too: {err}");
+    env.assert_gone(&env.id("run"), None);
+}

@@ -256,5 +256,5 @@ fn exec_child(
         sys::exit_now(1);
     }
     drop(sync);
-    init::become_workload(workload, &config.process, preserve_fds, filter)
+    init::become_workload(workload, &config.process, preserve_fds, filter, None)
 }

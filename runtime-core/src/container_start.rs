@@ -1,12 +1,13 @@
-//! `start`: release a created container's init into its workload; with
-//! startContainer hooks, wait for the init's word on them; then the
-//! poststart hooks.
+//! `start`: release a created container's init into its workload, wait
+//! until the workload has started (or hear why it did not, a
+//! startContainer hook's failure included), then the poststart hooks.
 
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 
 use crate::container::Container;
 use crate::error::{Error, Result};
 use crate::hooks::Kind;
+use crate::init::StartReply;
 use crate::state::{self, Status};
 use crate::sys;
 
@@ -21,13 +22,12 @@ impl Container {
             return Err(Error::NotCreated { id: self.id().to_string(), status: status.to_string() });
         }
         let reply_path = self.dir().join(state::START_REPLY);
-        // Opened before the go-ahead, so the verdict cannot be missed.
-        let reply = if self.state.hooks.start_container.is_empty() {
-            None
-        } else {
-            let fd = sys::open(&reply_path, libc::O_RDONLY | libc::O_NONBLOCK)
-                .map_err(|e| Error::path("open", &reply_path, e))?;
-            Some((fd, self.init_pidfd()?))
+        // Opened before the go-ahead, so the outcome cannot be missed (a
+        // container made before start replies existed has none).
+        let reply = match sys::open(&reply_path, libc::O_RDONLY | libc::O_NONBLOCK) {
+            Ok(fd) => Some((fd, self.init_pidfd()?)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(Error::path("open", &reply_path, e)),
         };
         let fifo = self.fifo();
         // The init holds the fifo open for reading, so this cannot block.
@@ -36,14 +36,19 @@ impl Container {
         // With the fifo gone the live status reads "running": nothing else to write.
         std::fs::remove_file(&fifo).map_err(|e| Error::path("remove", &fifo, e))?;
         if let Some((reply, pidfd)) = reply {
-            let verdict = read_verdict(&reply, pidfd.as_ref());
+            let outcome = read_outcome(&reply, pidfd.as_ref());
             let _ = std::fs::remove_file(&reply_path);
-            if let Err(e) = verdict {
-                // The lifecycle goes on at "delete": nothing is left.
-                if let Err(d) = self.destroy(dir) {
-                    crate::log::warn(&format!("destroy '{}' after its startContainer hook failed: {d}", self.id()));
+            match outcome {
+                Ok(()) => {}
+                Err(e @ Error::Hook(_)) => {
+                    // The lifecycle goes on at "delete": nothing is left.
+                    if let Err(d) = self.destroy(dir) {
+                        crate::log::warn(&format!("destroy '{}' after its startContainer hook failed: {d}", self.id()));
+                    }
+                    return Err(e);
                 }
-                return Err(e);
+                // The workload did not start: the container is stopped.
+                Err(e) => return Err(e),
             }
         }
         self.state.hooks.run_warning(Kind::Poststart, || self.state.to_oci_json(Status::Running));
@@ -51,20 +56,22 @@ impl Container {
     }
 }
 
-/// What the init said of its startContainer hooks: "0" when they ran.
-fn read_verdict(reply: &std::os::fd::OwnedFd, pidfd: Option<&std::os::fd::OwnedFd>) -> Result<()> {
+/// Wait until the init has started the workload (its execve closed the
+/// reply: end of file) or says why not.
+fn read_outcome(reply: &OwnedFd, pidfd: Option<&OwnedFd>) -> Result<()> {
     let mut fds = vec![(reply.as_raw_fd(), libc::POLLIN)];
     fds.extend(pidfd.map(|p| (p.as_raw_fd(), libc::POLLIN)));
-    sys::poll(&fds, -1).map_err(|e| Error::sys("wait for the startContainer hooks", e))?;
+    sys::poll(&fds, -1).map_err(|e| Error::sys("wait for the workload to start", e))?;
     let mut buf = vec![0u8; 64 * 1024];
     let n = match sys::read(reply, &mut buf) {
         Ok(n) => n,
+        // Nothing written and a writer still there: the init died (pidfd).
         Err(e) if e.raw_os_error() == Some(libc::EAGAIN) => 0,
-        Err(e) => return Err(Error::sys("read the startContainer hooks' outcome", e)),
+        Err(e) => return Err(Error::sys("read whether the workload started", e)),
     };
-    match &buf[..n] {
-        b"0" => Ok(()),
-        [] => Err(Error::init("the init exited before running its startContainer hooks")),
-        text => Err(Error::Hook(String::from_utf8_lossy(text).into_owned())),
+    match StartReply::decode(&buf[..n]) {
+        None => Ok(()),
+        Some(StartReply::HookFailed(why)) => Err(Error::Hook(why)),
+        Some(StartReply::NotStarted { status, why }) => Err(Error::Init { why, status }),
     }
 }

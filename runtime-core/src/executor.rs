@@ -58,6 +58,12 @@ pub trait Workload {
     /// very last step before it runs (just before `execve`). Returns only
     /// on failure.
     fn exec(self: Box<Self>, process: &Process, seal: Seal) -> Result<Infallible>;
+    /// False for a workload that runs in this process instead of
+    /// `execve`ing: `start` then returns as it begins, and a failure after
+    /// that shows only on the container's stderr and exit status.
+    fn execs(&self) -> bool {
+        true
+    }
 }
 
 /// The container's last step before its workload runs: the seccomp filter,

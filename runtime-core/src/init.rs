@@ -146,19 +146,48 @@ pub fn run(args: InitArgs) -> ! {
             _ => sys::exit_now(1),
         }
     }
-    if let Some(reply) = start_reply {
-        // `start` waits for this verdict: it destroys the container on failure.
+    if !config.hooks.start_container.is_empty() {
         state["status"] = "created".into();
-        let verdict = config.hooks.run(hooks::Kind::StartContainer, &state);
-        let text = match &verdict {
-            Ok(()) => "0".to_string(),
-            Err(e) => e.to_string(),
-        };
-        if sys::write(&reply, text.as_bytes()).is_err() || verdict.is_err() {
+        if let Err(e) = config.hooks.run(hooks::Kind::StartContainer, &state) {
+            // `start` destroys the container on this.
+            if let Some(reply) = &start_reply {
+                let _ = sys::write(reply, &StartReply::HookFailed(e.to_string()).encode());
+            }
             sys::exit_now(1);
         }
     }
-    become_workload(workload, &config.process, preserve_fds, filter)
+    become_workload(workload, &config.process, preserve_fds, filter, start_reply)
+}
+
+/// What the init tells `start` on the start reply fifo: nothing (end of
+/// file when the workload's execve closed it) when the workload started.
+#[derive(Debug, PartialEq)]
+pub enum StartReply {
+    HookFailed(String),
+    /// The workload could not start: the error and its exit status.
+    NotStarted {
+        status: i32,
+        why: String,
+    },
+}
+
+impl StartReply {
+    pub fn encode(&self) -> Vec<u8> {
+        let (head, text): (&[u8], &str) = match self {
+            StartReply::HookFailed(why) => (b"H", why),
+            StartReply::NotStarted { status, why } => (&[b'X', *status as u8], why),
+        };
+        [head, text.as_bytes()].concat()
+    }
+
+    pub fn decode(bytes: &[u8]) -> Option<StartReply> {
+        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        match bytes {
+            [b'H', rest @ ..] => Some(StartReply::HookFailed(text(rest))),
+            [b'X', status, rest @ ..] => Some(StartReply::NotStarted { status: i32::from(*status), why: text(rest) }),
+            _ => None,
+        }
+    }
 }
 
 /// Tell the runtime how setup went: the failure (then exit), or the
@@ -226,22 +255,39 @@ pub(crate) fn prepare_process(
 /// preserved fds reach the workload (closed, not just close-on-exec: an
 /// executor that runs in this process never execs), then the executor,
 /// which loads the seccomp filter last if it was left for then.
+/// The start reply (the init's, not an exec'd process's) stays open,
+/// close-on-exec, so `start` sees the workload's execve as the end of
+/// file, or this process's failure to start it.
 pub(crate) fn become_workload(
     workload: Box<dyn Workload>,
     process: &Process,
     preserve_fds: u32,
     filter: Option<&seccomp::Filter>,
+    mut reply: Option<OwnedFd>,
 ) -> ! {
-    if let Err(e) = sys::close_from(3 + preserve_fds) {
+    if !workload.execs() {
+        reply = None;
+    }
+    let first = 3 + preserve_fds;
+    let closed = match reply.as_ref().map(|r| r.as_raw_fd() as u32).filter(|&r| r >= first) {
+        Some(r) if r > first => sys::close_range(first, r - 1).and_then(|()| sys::close_from(r + 1)),
+        Some(r) => sys::close_from(r + 1),
+        None => sys::close_from(first),
+    };
+    if let Err(e) = closed {
         eprintln!("tandem: close fds: {e}");
         sys::exit_now(127);
     }
     let seal = crate::executor::Seal { filter: seccomp::at_exec(filter, process.no_new_privileges) };
     match workload.exec(process, seal) {
         Err(e) => {
+            let status = if matches!(e, Error::ProgramNotExecutable { .. }) { 126 } else { 127 };
+            if let Some(reply) = &reply {
+                let _ = sys::write(reply, &StartReply::NotStarted { status, why: e.to_string() }.encode());
+            }
             // stderr is the container's: the workload's failure belongs there.
             eprintln!("tandem: {e}");
-            sys::exit_now(if matches!(e, Error::ProgramNotExecutable { .. }) { 126 } else { 127 })
+            sys::exit_now(status)
         }
     }
 }
@@ -288,4 +334,20 @@ fn preserve(count: u32) -> Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::StartReply;
+
+    #[test]
+    fn start_replies_round_trip() {
+        for r in [
+            StartReply::HookFailed("startContainer hook /bin/false exited with status 1".into()),
+            StartReply::NotStarted { status: 127, why: "exec: \"/x\": no such file or directory".into() },
+        ] {
+            assert_eq!(StartReply::decode(&r.encode()), Some(r));
+        }
+        assert_eq!(StartReply::decode(b""), None, "end of file: started");
+    }
 }

@@ -123,12 +123,10 @@ impl Runtime {
             }
             sys::mkfifo(&fifo_path, 0o622).map_err(|e| Error::path("mkfifo", &fifo_path, e))?;
             let fifo = sys::open(&fifo_path, libc::O_RDWR).map_err(|e| Error::path("open", &fifo_path, e))?;
-            let start_reply = if config.hooks.start_container.is_empty() {
-                None
-            } else {
-                sys::mkfifo(&reply_path, 0o600).map_err(|e| Error::path("mkfifo", &reply_path, e))?;
-                Some(sys::open(&reply_path, libc::O_RDWR).map_err(|e| Error::path("open", &reply_path, e))?)
-            };
+            // `start` learns there whether the workload started.
+            sys::mkfifo(&reply_path, 0o600).map_err(|e| Error::path("mkfifo", &reply_path, e))?;
+            let start_reply =
+                Some(sys::open(&reply_path, libc::O_RDWR).map_err(|e| Error::path("open", &reply_path, e))?);
             let console_socket = match (opts.console_socket_fd, &opts.console_socket) {
                 (Some(fd), _) => Some(sys::dup_cloexec(fd).map_err(|e| Error::Console(format!("dup fd {fd}: {e}")))?),
                 (None, Some(path)) => Some(console::connect(path)?),

@@ -516,8 +516,13 @@ pub fn flock(fd: &impl AsRawFd, op: i32) -> io::Result<()> {
 
 /// Close every fd from `first` upwards.
 pub fn close_from(first: u32) -> io::Result<()> {
+    close_range(first, u32::MAX)
+}
+
+/// Close fds `first..=last`.
+pub fn close_range(first: u32, last: u32) -> io::Result<()> {
     // SAFETY: closing fds we no longer use; nothing owns them afterwards.
-    cvt(unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, 0) })?;
+    cvt(unsafe { libc::syscall(libc::SYS_close_range, first, last, 0) })?;
     Ok(())
 }
 

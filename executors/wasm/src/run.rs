@@ -151,6 +151,11 @@ impl WasmWorkload {
 }
 
 impl Workload for WasmWorkload {
+    /// The module runs in the init itself (no execve).
+    fn execs(&self) -> bool {
+        false
+    }
+
     fn locate(&mut self, _process: &Process) -> Result<()> {
         // Read, validated and compiled at create, in the runtime.
         Ok(())
