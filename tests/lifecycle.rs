@@ -229,3 +229,33 @@ fn start_reports_a_workload_that_could_not_start() {
     assert_eq!(code, 127, "run too: {err}");
     env.assert_gone(&env.id("run"), None);
 }
+
+/// When the init is not pid 1 of its own pid namespace its children
+/// outlive it: the container reads stopped, and `kill --all` (what
+/// containerd's shim sends then) still reaches what is left in its cgroup;
+/// a plain kill of a stopped container is an error in runc's words.
+#[test]
+fn kill_all_reaches_what_a_stopped_init_left_behind() {
+    let env = Env::new("killleft");
+    let mut b = env.bundle("b", &["sh", "-c", "sleep 1000 & echo $! > /tmp/left; exec sleep 0.3"]);
+    b.set("/root/readonly", serde_json::json!(false));
+    let ns: Vec<_> =
+        b.config["linux"]["namespaces"].as_array().unwrap().iter().filter(|n| n["type"] != "pid").cloned().collect();
+    b.linux("namespaces", serde_json::json!(ns));
+    let id = env.id("c");
+    env.ok(&["run", "-d", "--bundle", b.str(), &id]);
+    env.wait_status(&id, "stopped");
+    let left: i32 = fs::read_to_string(b.rootfs().join("tmp/left")).unwrap().trim().parse().unwrap();
+    let alive = |pid: i32| fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| !s.contains(") Z "));
+    assert!(alive(left), "the init's child outlives it");
+    let (_, err) = env.fails(&["kill", &id, "KILL"]);
+    assert!(err.contains("container not running"), "{err}");
+    env.ok(&["kill", "--all", &id, "KILL"]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while alive(left) {
+        assert!(std::time::Instant::now() < deadline, "kill --all left {left} alive");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    env.ok(&["delete", &id]);
+    env.assert_gone(&id, None);
+}

@@ -13,8 +13,15 @@ impl Container {
         let _dir = self.lock()?;
         let status = self.status();
         if !matches!(status, Status::Created | Status::Running | Status::Paused) {
-            if all && status == Status::Stopped {
-                return Ok(());
+            // The init is gone but what it left in the cgroup (a container
+            // that is not the init of its own pid namespace leaves its
+            // children behind) is still the container's: `--all` reaches
+            // it, as with runc, which is how containerd's shim cleans up.
+            if all
+                && status == Status::Stopped
+                && let Some(cg) = &self.state.cgroup
+            {
+                return cg.signal_all(sig);
             }
             return Err(Error::NotRunning { id: self.id().to_string(), status: status.to_string() });
         }

@@ -13,8 +13,8 @@ use crate::sys;
 
 impl Container {
     /// Run the workload of a created container. A failing startContainer
-    /// hook fails the start and destroys the container (poststop hooks
-    /// run); a failing poststart hook is a warning.
+    /// or poststart hook fails the start and destroys the container
+    /// (poststop hooks run).
     pub fn start(&mut self) -> Result<()> {
         let dir = self.lock()?;
         let status = self.status();
@@ -51,7 +51,17 @@ impl Container {
                 Err(e) => return Err(e),
             }
         }
-        self.state.hooks.run_warning(Kind::Poststart, || self.state.to_oci_json(Status::Running));
+        // runtime-spec 1.3: a failing poststart hook is an error that stops
+        // the container, like the create-time hooks (runc kills it too).
+        if !self.state.hooks.poststart.is_empty() {
+            let state = self.state.to_oci_json(Status::Running);
+            if let Err(e) = self.state.hooks.run(Kind::Poststart, &state) {
+                if let Err(d) = self.destroy(dir) {
+                    crate::log::warn(&format!("destroy '{}' after its poststart hook failed: {d}", self.id()));
+                }
+                return Err(e);
+            }
+        }
         Ok(())
     }
 }
