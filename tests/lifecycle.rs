@@ -53,10 +53,15 @@ fn kill_sends_the_named_signal() {
     let id = env.id("c");
     env.ok(&["run", "--detach", "--bundle", b.str(), &id]);
     assert_eq!(env.status(&id), "running");
+    // Signal 0 checks that it is alive, and changes nothing.
+    env.ok(&["kill", &id, "0"]);
+    assert_eq!(env.status(&id), "running");
     env.ok(&["kill", &id, "SIGUSR1"]);
     env.wait_status(&id, "stopped");
     let (_, err) = env.fails(&["kill", &id, "KILL"]);
     assert!(err.contains("not running"), "{err}");
+    let (_, err) = env.fails(&["kill", &id, "0"]);
+    assert!(err.contains("container not running"), "{err}");
     // --all on a stopped container is not an error (runc's behaviour).
     env.ok(&["kill", "--all", &id, "KILL"]);
     env.ok(&["delete", &id]);
@@ -106,6 +111,19 @@ fn foreground_run_returns_the_exit_status_and_cleans_up() {
     b.linux("namespaces", serde_json::Value::Array(ns));
     let (code, _, _) = env.run(&env.id("sig"), &b);
     assert_eq!(code, 128 + 9, "a workload killed by a signal reports 128+signal");
+}
+
+/// `run --keep` leaves the stopped container, so its state can be read.
+#[test]
+fn run_keep_leaves_the_stopped_container() {
+    let env = Env::new("runkeep");
+    let b = env.bundle("b", &["sh", "-c", "exit 5"]);
+    let id = env.id("c");
+    let out = env.tandem(&["run", "--keep", "--bundle", b.str(), &id]);
+    assert_eq!(out.status.code(), Some(5));
+    assert_eq!(env.status(&id), "stopped");
+    env.ok(&["delete", &id]);
+    env.assert_gone(&id, None);
 }
 
 #[test]

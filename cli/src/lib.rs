@@ -115,6 +115,9 @@ enum Command {
     Run {
         #[arg(short, long)]
         detach: bool,
+        /// Keep the stopped container after a foreground run (its state stays readable).
+        #[arg(long, conflicts_with = "detach")]
+        keep: bool,
         #[command(flatten)]
         create: CreateArgs,
     },
@@ -262,8 +265,13 @@ fn dispatch(cli: Cli, log: &logging::Log, wasm_cache: Option<WasmCache>) -> Resu
             Err(Error::NotFound(_)) if force => {}
             Err(e) => return Err(e),
         },
-        Command::Run { detach, create } => {
-            return run::run(&rt, &create.id, &create.bundle, &create.options(cli.systemd_cgroup), detach);
+        Command::Run { detach, keep, create } => {
+            let mode = match (detach, keep) {
+                (true, _) => run::Mode::Detach,
+                (false, true) => run::Mode::Keep,
+                (false, false) => run::Mode::Foreground,
+            };
+            return run::run(&rt, &create.id, &create.bundle, &create.options(cli.systemd_cgroup), mode);
         }
         Command::List { format, quiet } => list(&rt, &format, quiet)?,
         Command::Exec(args) => return exec::exec(&rt, &args),

@@ -24,8 +24,17 @@ const FORWARDED: &[i32] = &[
     libc::SIGPIPE,
 ];
 
-pub fn run(rt: &Runtime, id: &str, bundle: &Path, opts: &CreateOptions, detach: bool) -> Result<i32, Error> {
-    if detach {
+/// How `run` ends: at once (`--detach`), or after the workload, deleting
+/// the container or (`--keep`) leaving it stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Detach,
+    Foreground,
+    Keep,
+}
+
+pub fn run(rt: &Runtime, id: &str, bundle: &Path, opts: &CreateOptions, mode: Mode) -> Result<i32, Error> {
+    if mode == Mode::Detach {
         let mut c = rt.create(id, bundle, opts)?;
         if let Err(e) = c.start() {
             let _ = rt.load(id).and_then(|c| c.delete(true));
@@ -62,7 +71,9 @@ pub fn run(rt: &Runtime, id: &str, bundle: &Path, opts: &CreateOptions, detach: 
         return Err(e);
     }
     let code = wait_forwarding(c.pid(), &signals, master.as_ref())?;
-    rt.load(id)?.delete(true)?;
+    if mode == Mode::Foreground {
+        rt.load(id)?.delete(true)?;
+    }
     Ok(code)
 }
 

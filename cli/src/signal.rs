@@ -1,5 +1,5 @@
 //! Signal names and numbers as `kill` accepts them: TERM, SIGTERM, 15,
-//! RTMIN+3.
+//! RTMIN+3, and 0 (a liveness check).
 
 use tandem_runtime_core::Error;
 
@@ -42,7 +42,8 @@ const NAMES: &[(&str, i32)] = &[
 pub fn parse(s: &str) -> Result<i32, Error> {
     let bad = || Error::config("signal", format!("unknown signal '{s}'"));
     if let Ok(n) = s.parse::<i32>() {
-        return if (1..=libc::SIGRTMAX()).contains(&n) { Ok(n) } else { Err(bad()) };
+        // 0 checks that the container is alive, as kill(2) and runc do.
+        return if (0..=libc::SIGRTMAX()).contains(&n) { Ok(n) } else { Err(bad()) };
     }
     let upper = s.to_ascii_uppercase();
     let name = upper.strip_prefix("SIG").unwrap_or(&upper);
@@ -75,7 +76,8 @@ mod tests {
         assert_eq!(parse("SIGRTMIN+3").unwrap(), libc::SIGRTMIN() + 3);
         assert_eq!(parse("RTMAX-1").unwrap(), libc::SIGRTMAX() - 1);
         assert!(parse("NOPE").is_err());
-        assert!(parse("0").is_err());
+        assert_eq!(parse("0").unwrap(), 0);
+        assert!(parse("-1").is_err());
         assert!(parse("RTMIN+99").is_err());
     }
 }
