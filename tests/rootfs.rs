@@ -179,3 +179,19 @@ fn mount_propagation_options_are_applied() {
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("master:") && !out.contains("shared:"), "{out}");
 }
+
+/// A bind's relative source is relative to the bundle, and `type: bind`
+/// alone makes a bind mount (runc reads both so).
+#[test]
+fn relative_bind_sources_and_type_bind() {
+    let env = Env::new("relbind");
+    let mut b = env.bundle("b", &["cat", "/data/file", "/typed/file"]);
+    fs::create_dir_all(b.path.join("data")).unwrap();
+    fs::write(b.path.join("data/file"), "relative\n").unwrap();
+    let typed = env.dir.join("typed");
+    fs::create_dir_all(&typed).unwrap();
+    fs::write(typed.join("file"), "typed\n").unwrap();
+    b.mount(json!({"destination": "/data", "type": "none", "source": "data", "options": ["rbind", "ro"]}));
+    b.mount(json!({"destination": "/typed", "type": "bind", "source": typed}));
+    assert_eq!(env.run_ok(&env.id("c"), &b), "relative\ntyped\n");
+}

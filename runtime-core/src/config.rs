@@ -262,8 +262,13 @@ impl Config {
             check_sysctl(key, &has_ns)?;
         }
 
-        let mounts =
-            spec.mounts().iter().flatten().enumerate().map(|(i, m)| convert_mount(i, m)).collect::<Result<Vec<_>>>()?;
+        let mounts = spec
+            .mounts()
+            .iter()
+            .flatten()
+            .enumerate()
+            .map(|(i, m)| convert_mount(i, m, bundle))
+            .collect::<Result<Vec<_>>>()?;
 
         let devices = linux
             .devices()
@@ -549,7 +554,9 @@ fn refuse_unsupported(linux: &oci::Linux) -> Result<()> {
     Ok(())
 }
 
-fn convert_mount(i: usize, m: &oci::Mount) -> Result<Mount> {
+/// A mount of the spec: `type: bind` is a bind (as runc reads it), and a
+/// bind's relative source is relative to the bundle, as config.md allows.
+fn convert_mount(i: usize, m: &oci::Mount, bundle: &Path) -> Result<Mount> {
     let field = |f: &str| format!("mounts[{i}]{f}");
     for (name, maps) in [("uidMappings", m.uid_mappings()), ("gidMappings", m.gid_mappings())] {
         if maps.as_ref().is_some_and(|v| !v.is_empty()) {
@@ -564,22 +571,25 @@ fn convert_mount(i: usize, m: &oci::Mount) -> Result<Mount> {
         return Err(Error::config(field(".destination"), format!("'{}' is not absolute", dest.display())));
     }
     let destination = clean(dest);
-    let flags = mount_options::parse(m.options().as_deref().unwrap_or(&[]))
+    let mut flags = mount_options::parse(m.options().as_deref().unwrap_or(&[]))
         .map_err(|why| Error::config(field(".options"), why))?;
-    let mut typ = m.typ().clone().unwrap_or_default();
+    let typ = m.typ().clone().unwrap_or_default();
+    if typ == "bind" {
+        flags.set |= libc::MS_BIND;
+    }
     if typ.is_empty() && flags.set & libc::MS_BIND == 0 {
         return Err(Error::config(field(".type"), "a mount that is not a bind needs a type"));
     }
-    if typ == "bind" {
-        typ = "none".into();
-    }
-    let source = m.source().clone();
+    let mut source = m.source().clone();
     if flags.set & libc::MS_BIND != 0 {
-        match &source {
-            Some(s) if s.is_absolute() => {}
-            _ => {
-                return Err(Error::config(field(".source"), "a bind mount needs an absolute source"));
-            }
+        source = match source {
+            Some(s) if s.as_os_str().is_empty() => None,
+            Some(s) if s.is_absolute() => Some(s),
+            Some(s) => Some(bundle.join(s)),
+            None => None,
+        };
+        if source.is_none() {
+            return Err(Error::config(field(".source"), "a bind mount needs a source"));
         }
     }
     Ok(Mount { destination, typ, source, flags })
