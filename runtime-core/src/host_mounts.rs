@@ -49,27 +49,10 @@ fn parse(mountinfo: &str, root: &Path) -> Vec<(u64, PathBuf)> {
         .filter_map(|l| {
             let mut f = l.split(' ');
             let id = f.next()?.parse().ok()?;
-            let point = PathBuf::from(unescape(f.nth(3)?));
+            let point = PathBuf::from(crate::procfs::unescape_mountinfo(f.nth(3)?));
             point.starts_with(root).then_some((id, point))
         })
         .collect()
-}
-
-/// mountinfo writes space, tab, newline and backslash as `\ooo`.
-fn unescape(s: &str) -> String {
-    let mut out = Vec::with_capacity(s.len());
-    let b = s.as_bytes();
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'\\' && i + 3 < b.len() && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c)) {
-            out.push((b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0'));
-            i += 4;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Unmount every mount at or under `root` that is not in `before`, the

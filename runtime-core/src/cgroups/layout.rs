@@ -42,7 +42,7 @@ impl Layout {
             if pre.len() < 5 || pre[3] != "/" {
                 continue;
             }
-            let mount_point = PathBuf::from(unescape(pre[4]));
+            let mount_point = PathBuf::from(crate::procfs::unescape_mountinfo(pre[4]));
             match fstype {
                 "cgroup2" => {
                     unified.get_or_insert(mount_point);
@@ -75,23 +75,6 @@ fn v1_name(super_opts: &str) -> String {
         })
         .collect::<Vec<_>>()
         .join(",")
-}
-
-/// mountinfo escapes spaces, tabs, newlines and backslashes as \ooo.
-fn unescape(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'\\' && i + 4 <= b.len() && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c)) {
-            out.push((b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0'));
-            i += 4;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// This process's own cgroup in each hierarchy, from /proc/self/cgroup:
@@ -187,6 +170,6 @@ mod tests {
         assert_eq!(m["memory"], PathBuf::from("/process_api/x"));
         assert_eq!(m["cpu,cpuacct"], PathBuf::from("/"));
         assert_eq!(m[""], PathBuf::from("/init.scope"));
-        assert_eq!(unescape("/a\\040b"), "/a b");
+        assert_eq!(crate::procfs::unescape_mountinfo("/a\\040b"), "/a b");
     }
 }
