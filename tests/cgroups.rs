@@ -187,6 +187,26 @@ fn device_rules_allow_and_deny_access() {
     env.assert_gone(&id, None);
 }
 
+/// The attack: a config with no device rules at all, a process with
+/// CAP_MKNOD (Docker's default set has it) makes a node for the host's
+/// loop0 (b 7:0, which root on this host can open: a way to the host's
+/// files) and opens it. The device list starts from deny-all, so it cannot.
+#[test]
+fn without_device_rules_host_block_devices_stay_out_of_reach() {
+    let env = Env::new("cg-nodev");
+    let script = "mknod /tmp/loop b 7 0 && echo mknod-ok; \
+                  (exec 3</tmp/loop) 2>/dev/null && echo read-ok || echo read-denied; cat /dev/null && echo null-ok";
+    let mut b = env.bundle("b", &["sh", "-c", script]);
+    for set in ["bounding", "effective", "permitted"] {
+        b.config["process"]["capabilities"][set].as_array_mut().unwrap().push(json!("CAP_MKNOD"));
+    }
+    b.config["linux"].as_object_mut().unwrap().remove("resources");
+    b.mount(json!({"destination": "/tmp", "type": "tmpfs", "source": "tmpfs", "options": ["rw"]}));
+    let id = env.id("c");
+    assert_eq!(env.run_ok(&id, &b), "mknod-ok\nread-denied\nnull-ok\n");
+    env.assert_gone(&id, None);
+}
+
 /// Total CPU time of the container, in ns.
 fn cpu_total(env: &Env, id: &str) -> u64 {
     stats(env, id)["cpu"]["usage"]["total"].as_u64().unwrap()

@@ -1,7 +1,10 @@
-//! Device access rules: `linux.resources.devices` in order, then what
-//! every container may use (as runc allows it: the standard /dev nodes,
-//! ptys, mknod of anything) and the container's own `linux.devices`.
-//! Later rules win over earlier ones.
+//! Device access rules: deny everything, then `linux.resources.devices` in
+//! order, then what every container may use (as runc allows it: the
+//! standard /dev nodes, ptys, mknod of anything) and the container's own
+//! `linux.devices`. Later rules win over earlier ones. Starting from
+//! deny-all matters: a new cgroup inherits its parent's list (everything,
+//! under the root), so a config without device rules would otherwise let
+//! a container with CAP_MKNOD open the host's disks.
 
 use oci_spec::runtime::{LinuxDeviceType, LinuxResources};
 
@@ -74,7 +77,7 @@ pub fn rules(res: &LinuxResources, own: &[Device], at_create: bool) -> Result<Op
     if !at_create && given.is_none() {
         return Ok(None);
     }
-    let mut rules = Vec::new();
+    let mut rules = vec![DeviceRule { allow: false, kind: 'a', major: None, minor: None, access: "rwm".into() }];
     for (i, d) in given.unwrap_or(&[]).iter().enumerate() {
         let field = format!("linux.resources.devices[{i}]");
         let kind = match d.typ().unwrap_or(LinuxDeviceType::A) {
@@ -119,13 +122,21 @@ mod tests {
             gid: 0,
         }];
         let rules = rules(&res, &own, true).unwrap().unwrap();
-        assert!(rules[0].matches_all() && !rules[0].allow);
-        assert_eq!(rules[0].v1_line(), "a");
-        assert_eq!(rules[1].v1_line(), "c 10:229 rw");
-        assert_eq!(rules[2].v1_line(), "c *:* m");
+        assert!(rules[0].matches_all() && !rules[0].allow, "deny-all first, always");
+        assert!(rules[1].matches_all() && !rules[1].allow);
+        assert_eq!(rules[1].v1_line(), "a");
+        assert_eq!(rules[2].v1_line(), "c 10:229 rw");
+        assert_eq!(rules[3].v1_line(), "c *:* m");
         assert!(rules.iter().any(|r| r.v1_line() == "c 136:* rwm"));
         assert_eq!(rules.last().unwrap().v1_line(), "c 10:229 rwm");
         assert!(super::rules(&LinuxResources::default(), &own, false).unwrap().is_none());
+    }
+
+    #[test]
+    fn without_rules_in_the_config_everything_else_is_denied() {
+        let rules = rules(&LinuxResources::default(), &[], true).unwrap().unwrap();
+        assert!(rules[0].matches_all() && !rules[0].allow, "{rules:?}");
+        assert!(rules[1..].iter().all(|r| r.allow));
     }
 
     #[test]
