@@ -185,7 +185,7 @@ impl Container {
                     return Err(e);
                 }
                 if let Some(p) = &opts.pid_file {
-                    state::write_atomic(p, pid.to_string().as_bytes())?;
+                    state::write_pid_file(p, pid)?;
                 }
                 Ok(ExecProcess { pid, pidfd })
             }

@@ -150,7 +150,7 @@ impl Runtime {
             state.pid = launched.pid;
             state.init_start_time = launched.start_time;
             let persisted = dir.save(&state).and_then(|()| match &opts.pid_file {
-                Some(p) => state::write_atomic(p, launched.pid.to_string().as_bytes()),
+                Some(p) => state::write_pid_file(p, launched.pid),
                 None => Ok(()),
             });
             if let Err(e) = persisted {
@@ -183,7 +183,19 @@ impl Runtime {
     pub fn load(&self, id: &str) -> Result<Container> {
         state::validate_id(id)?;
         let dir = self.root.join(id);
+        // A symlink or a state recorded for another id is not this
+        // container: acting on it could signal any pid on the host.
+        if fs::symlink_metadata(&dir).is_ok_and(|m| !m.is_dir()) {
+            return Err(Error::sys(
+                format!("open the state of '{id}'"),
+                std::io::Error::other(format!("{} is not a directory tandem made", dir.display())),
+            ));
+        }
         match state::read_state(&dir)? {
+            Some(s) if s.id != id => Err(Error::sys(
+                format!("open the state of '{id}'"),
+                std::io::Error::other(format!("{} records container '{}'", dir.display(), s.id)),
+            )),
             Some(s) => Ok(Container::new(self.root.clone(), self.cache.clone(), s, None)),
             None if dir.exists() => Ok(Container::creating(self.root.clone(), self.cache.clone(), id)),
             None => Err(Error::NotFound(id.to_string())),

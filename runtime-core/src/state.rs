@@ -151,9 +151,11 @@ pub struct StateDir {
 
 impl StateDir {
     /// Make the directory for a new container; fails with IdInUse if it exists.
+    /// Only root may look inside (config.json holds `process.env`).
     pub fn create(root: &Path, id: &str) -> Result<StateDir> {
+        use std::os::unix::fs::DirBuilderExt;
         let path = root.join(id);
-        match fs::create_dir(&path) {
+        match fs::DirBuilder::new().mode(0o700).create(&path) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                 return Err(Error::IdInUse(id.to_string()));
@@ -167,7 +169,8 @@ impl StateDir {
     /// Open and lock an existing container's directory.
     pub fn open(root: &Path, id: &str) -> Result<StateDir> {
         let path = root.join(id);
-        let lock = match sys::open(&path, libc::O_RDONLY | libc::O_DIRECTORY) {
+        // Never through a symlink planted in the state root.
+        let lock = match sys::open(&path, libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW) {
             Ok(fd) => fd,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Err(Error::NotFound(id.to_string()));
@@ -254,10 +257,23 @@ pub fn read_state(dir: &Path) -> Result<Option<State>> {
 /// (live processes, cgroups) does not survive a reboot either, and a state
 /// root is normally a tmpfs; an empty file left by a power cut reads as a
 /// create that never finished, which `delete --force` removes.
+///
+/// The file is the owner's alone (0600); the temporary one is made new
+/// (never a file or symlink that is already there).
 pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
-    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    write_atomic_mode(path, data, 0o600)
+}
+
+/// A pid file: written the same way, readable by all as runc's is.
+pub fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
+    write_atomic_mode(path, pid.to_string().as_bytes(), 0o644)
+}
+
+fn write_atomic_mode(path: &Path, data: &[u8], mode: u32) -> Result<()> {
+    let tmp = path.with_extension(format!("tmp{}.{}", std::process::id(), now().1));
     let write = || -> std::io::Result<()> {
-        let mut f = File::options().write(true).create(true).truncate(true).mode(0o644).open(&tmp)?;
+        let mut f =
+            File::options().write(true).create_new(true).custom_flags(libc::O_NOFOLLOW).mode(mode).open(&tmp)?;
         f.write_all(data)?;
         fs::rename(&tmp, path)
     };
