@@ -70,11 +70,14 @@ fn flags_set_user_env_cwd_and_capabilities() {
         &id,
         "sh",
         "-c",
-        "id -u; id -g; id -G; echo $FOO $PATH; pwd; grep -E 'CapBnd|NoNewPrivs' /proc/self/status",
+        "id -u; id -g; id -G; echo $FOO $PATH; pwd; grep -E 'CapInh|CapBnd|CapAmb|NoNewPrivs' /proc/self/status",
     ]);
+    // --cap reaches the bounding set (CAP_NET_RAW is bit 13), never the
+    // inheritable or ambient ones (CVE-2022-29162).
     assert_eq!(
-        out, "1000\n1001\n1001 2000\nbar /bin\n/proc\nCapBnd:\t0000000020002420\nNoNewPrivs:\t1\n",
-        "CAP_NET_RAW is bit 13"
+        out,
+        "1000\n1001\n1001 2000\nbar /bin\n/proc\nCapInh:\t0000000000000000\nCapBnd:\t0000000020002420\n\
+         CapAmb:\t0000000000000000\nNoNewPrivs:\t1\n"
     );
     // A process file instead of a command.
     let file = env.dir.join("process.json");

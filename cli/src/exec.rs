@@ -115,13 +115,15 @@ impl ExecArgs {
         for name in &self.cap {
             let bit = capabilities::bit(name)
                 .ok_or_else(|| Error::config("--cap", format!("unknown capability '{name}'")))?;
+            // Bounding, effective and permitted only, as runc since
+            // CVE-2022-29162: an inheritable or ambient cap would survive
+            // into any program a non-root user runs (a file capability
+            // regains it). Those two sets come from the process spec alone.
             let m = 1u64 << bit;
             let c = &mut p.capabilities;
             c.bounding |= m;
             c.effective |= m;
             c.permitted |= m;
-            c.inheritable |= m;
-            c.ambient |= m;
         }
         if self.no_new_privs {
             p.no_new_privileges = true;
