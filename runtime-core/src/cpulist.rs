@@ -21,14 +21,12 @@ fn numbers(field: &str, list: &str) -> Result<Vec<usize>> {
     Ok(out)
 }
 
-/// A byte mask, bit n of byte n/8 (systemd's AllowedCPUs).
+/// A byte mask, bit n of byte n/8 (systemd's AllowedCPUs): the word mask's
+/// little-endian bytes, without trailing zero bytes.
 pub fn bytes(field: &str, list: &str) -> Result<Vec<u8>> {
-    let mut mask = Vec::new();
-    for n in numbers(field, list)? {
-        if mask.len() <= n / 8 {
-            mask.resize(n / 8 + 1, 0);
-        }
-        mask[n / 8] |= 1 << (n % 8);
+    let mut mask: Vec<u8> = words(field, list)?.iter().flat_map(|w| w.to_le_bytes()).collect();
+    while mask.last() == Some(&0) {
+        mask.pop();
     }
     Ok(mask)
 }

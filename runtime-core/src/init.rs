@@ -151,43 +151,12 @@ pub fn run(args: InitArgs) -> ! {
         if let Err(e) = config.hooks.run(hooks::Kind::StartContainer, &state) {
             // `start` destroys the container on this.
             if let Some(reply) = &start_reply {
-                let _ = sys::write(reply, &StartReply::HookFailed(e.to_string()).encode());
+                let _ = sys::write(reply, &sync::StartReply::HookFailed(e.to_string()).encode());
             }
             sys::exit_now(1);
         }
     }
     become_workload(workload, &config.process, preserve_fds, filter, start_reply)
-}
-
-/// What the init tells `start` on the start reply fifo: nothing (end of
-/// file when the workload's execve closed it) when the workload started.
-#[derive(Debug, PartialEq)]
-pub enum StartReply {
-    HookFailed(String),
-    /// The workload could not start: the error and its exit status.
-    NotStarted {
-        status: i32,
-        why: String,
-    },
-}
-
-impl StartReply {
-    pub fn encode(&self) -> Vec<u8> {
-        let (head, text): (&[u8], &str) = match self {
-            StartReply::HookFailed(why) => (b"H", why),
-            StartReply::NotStarted { status, why } => (&[b'X', *status as u8], why),
-        };
-        [head, text.as_bytes()].concat()
-    }
-
-    pub fn decode(bytes: &[u8]) -> Option<StartReply> {
-        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
-        match bytes {
-            [b'H', rest @ ..] => Some(StartReply::HookFailed(text(rest))),
-            [b'X', status, rest @ ..] => Some(StartReply::NotStarted { status: i32::from(*status), why: text(rest) }),
-            _ => None,
-        }
-    }
 }
 
 /// Tell the runtime how setup went: the failure (then exit), or the
@@ -283,7 +252,7 @@ pub(crate) fn become_workload(
         Err(e) => {
             let status = if matches!(e, Error::ProgramNotExecutable { .. }) { 126 } else { 127 };
             if let Some(reply) = &reply {
-                let _ = sys::write(reply, &StartReply::NotStarted { status, why: e.to_string() }.encode());
+                let _ = sys::write(reply, &sync::StartReply::NotStarted { status, why: e.to_string() }.encode());
             }
             // stderr is the container's: the workload's failure belongs there.
             eprintln!("tandem: {e}");
@@ -334,20 +303,4 @@ fn preserve(count: u32) -> Result<()> {
         }
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::StartReply;
-
-    #[test]
-    fn start_replies_round_trip() {
-        for r in [
-            StartReply::HookFailed("startContainer hook /bin/false exited with status 1".into()),
-            StartReply::NotStarted { status: 127, why: "exec: \"/x\": no such file or directory".into() },
-        ] {
-            assert_eq!(StartReply::decode(&r.encode()), Some(r));
-        }
-        assert_eq!(StartReply::decode(b""), None, "end of file: started");
-    }
 }

@@ -1,6 +1,7 @@
 //! Small typed messages between the runtime and the container's init (or
 //! an exec'd process), over one SOCK_SEQPACKET socketpair (each message is
-//! one packet; a seccomp notification fd travels with its packet).
+//! one packet; a seccomp notification fd travels with its packet), and what
+//! the init tells `start` on the start reply fifo ([`StartReply`]).
 
 use std::os::fd::{AsRawFd, OwnedFd};
 
@@ -110,6 +111,37 @@ pub fn recv(sock: &OwnedFd) -> Result<Option<Msg>> {
     }))
 }
 
+/// What the init tells `start` on the start reply fifo: nothing (end of
+/// file when the workload's execve closed it) when the workload started.
+#[derive(Debug, PartialEq)]
+pub enum StartReply {
+    HookFailed(String),
+    /// The workload could not start: the error and its exit status.
+    NotStarted {
+        status: i32,
+        why: String,
+    },
+}
+
+impl StartReply {
+    pub fn encode(&self) -> Vec<u8> {
+        let (head, text): (&[u8], &str) = match self {
+            StartReply::HookFailed(why) => (b"H", why),
+            StartReply::NotStarted { status, why } => (&[b'X', *status as u8], why),
+        };
+        [head, text.as_bytes()].concat()
+    }
+
+    pub fn decode(bytes: &[u8]) -> Option<StartReply> {
+        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        match bytes {
+            [b'H', rest @ ..] => Some(StartReply::HookFailed(text(rest))),
+            [b'X', status, rest @ ..] => Some(StartReply::NotStarted { status: i32::from(*status), why: text(rest) }),
+            _ => None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -134,5 +166,16 @@ mod tests {
         assert!(matches!(recv(&b).unwrap(), Some(Msg::SeccompFd(_))));
         drop(a);
         assert!(recv(&b).unwrap().is_none());
+    }
+
+    #[test]
+    fn start_replies_round_trip() {
+        for r in [
+            StartReply::HookFailed("startContainer hook /bin/false exited with status 1".into()),
+            StartReply::NotStarted { status: 127, why: "exec: \"/x\": no such file or directory".into() },
+        ] {
+            assert_eq!(StartReply::decode(&r.encode()), Some(r));
+        }
+        assert_eq!(StartReply::decode(b""), None, "end of file: started");
     }
 }
