@@ -6,6 +6,9 @@ use common::Env;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 /// config.json keeps `process.env`, secrets included: no other user may
 /// read a container's state (directory 0700, files 0600).
@@ -51,4 +54,139 @@ fn a_planted_symlink_or_forged_state_is_not_a_container() {
     fs::remove_dir_all(env.root.join(&forged)).unwrap();
     env.ok(&["delete", "--force", &id]);
     env.assert_gone(&id, None);
+}
+
+/// A private copy of the tandem binary for a test that attacks it: a
+/// guard that fails overwrites this one, not the build's. Returns its bytes.
+fn own_binary(env: &mut Env) -> Vec<u8> {
+    let bin = env.dir.join("bin").join("tandem");
+    fs::create_dir_all(bin.parent().unwrap()).unwrap();
+    fs::copy(common::tandem_bin(), &bin).unwrap();
+    env.bin = bin;
+    fs::read(&env.bin).unwrap()
+}
+
+/// Wait (bounded) for a file the container writes in its rootfs.
+fn wait_for(path: &Path) -> String {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !path.exists() {
+        assert!(Instant::now() < deadline, "{} never appeared", path.display());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(20));
+    fs::read_to_string(path).unwrap()
+}
+
+/// The attacker's last step, once no tandem process runs any more: write
+/// through the fd 3 it holds on a tandem process's `/proc/PID/exe`.
+const WRITE_THROUGH_FD3: &str = "while [ ! -e /go ]; do usleep 20000; done; \
+    if { echo -n pwned >> /proc/self/fd/3; } 2>/err; then echo written > /done; else echo refused > /done; fi";
+
+/// CVE-2019-5736 through `tandem exec`: the container's `/bin/evil` is a
+/// `#!/proc/self/exe` script, so the kernel runs tandem's own binary as
+/// the exec'd process; the container's init finds it in /proc, holds its
+/// exe open and writes through it once tandem has exited. `enosys` are
+/// syscalls `tandem exec` runs without. Returns what the write said.
+fn exec_attack(env: &mut Env, enosys: &[libc::c_long]) -> String {
+    let original = own_binary(env);
+    let scan = "while :; do for p in /proc/[0-9]*; do \
+        case \"$(readlink $p/exe 2>/dev/null)\" in ''|/bin/busybox) continue;; esac; \
+        if (exec 3<$p/exe) 2>/dev/null; then exec 3<$p/exe; echo $p > /found; break 2; fi; done; done";
+    let mut b = env.bundle("b", &["sh", "-c", &format!("{scan}; {WRITE_THROUGH_FD3}")]);
+    b.set("/root/readonly", serde_json::json!(false));
+    fs::write(b.rootfs().join("bin/evil"), "#!/proc/self/exe\n").unwrap();
+    fs::set_permissions(b.rootfs().join("bin/evil"), fs::Permissions::from_mode(0o755)).unwrap();
+    let id = env.id("c");
+    env.ok(&["run", "-d", "--bundle", b.str(), &id]);
+
+    // tandem's binary, run as /bin/evil's interpreter, fails on its
+    // arguments and blocks writing that to a full pipe: it stays alive
+    // until the attacker holds its exe.
+    let (mut reader, writer) = std::io::pipe().unwrap();
+    fill(&writer);
+    let mut cmd = Command::new(&env.bin);
+    cmd.arg("--root").arg(&env.root).args(["exec", &id, "/bin/evil"]);
+    cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(writer);
+    common::syscall_filter::enosys(&mut cmd, enosys);
+    let mut exec = cmd.spawn().unwrap();
+    drop(cmd);
+    wait_for(&b.rootfs().join("found"));
+    std::io::copy(&mut reader, &mut std::io::sink()).unwrap();
+    exec.wait().unwrap();
+
+    fs::write(b.rootfs().join("go"), "").unwrap();
+    let done = wait_for(&b.rootfs().join("done"));
+    let err = fs::read_to_string(b.rootfs().join("err")).unwrap_or_default();
+    assert!(fs::read(&env.bin).unwrap() == original, "the host's tandem binary was overwritten ({done})");
+    env.ok(&["delete", "--force", &id]);
+    env.assert_gone(&id, None);
+    format!("{} {}", done.trim(), err.trim())
+}
+
+/// Fill a pipe to the brim, so the next write to it blocks.
+fn fill(w: &std::io::PipeWriter) {
+    use std::os::fd::AsRawFd;
+    let fd = w.as_raw_fd();
+    // SAFETY: fcntl and write on an fd this test owns.
+    unsafe {
+        let flags = libc::fcntl(fd, libc::F_GETFL);
+        libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK);
+        let buf = [b'.'; 4096];
+        while libc::write(fd, buf.as_ptr().cast(), buf.len()) > 0 {}
+        libc::fcntl(fd, libc::F_SETFL, flags);
+    }
+}
+
+#[test]
+fn a_container_cannot_overwrite_tandem_through_an_exec() {
+    let mut env = Env::new("sec-5736-exec");
+    let said = exec_attack(&mut env, &[]);
+    assert!(said.contains("refused") && said.contains("Read-only file system"), "{said}");
+}
+
+/// Where no read-only bind of the binary can be made (no open_tree: an
+/// old kernel, or a nested runtime's seccomp profile), the sealed copy in
+/// memory is what the container reaches: writes to it fail, the host's
+/// file is not it.
+#[test]
+fn without_open_tree_the_sealed_copy_guards_tandem() {
+    let mut env = Env::new("sec-5736-memfd");
+    let said = exec_attack(&mut env, &[libc::SYS_open_tree]);
+    assert!(said.contains("refused") && said.contains("Operation not permitted"), "{said}");
+}
+
+/// CVE-2019-5736 through a waiting init: a container in the host's pid
+/// namespace with CAP_SYS_PTRACE holds the exe of another container's
+/// init (tandem's code until `start`), and writes once it is gone.
+#[test]
+fn a_container_cannot_overwrite_tandem_through_another_s_init() {
+    let mut env = Env::new("sec-5736-init");
+    let original = own_binary(&mut env);
+    let victim = env.bundle("v", &["true"]);
+    let vid = env.id("victim");
+    env.ok(&["create", "--bundle", victim.str(), &vid]);
+    let pid = env.state(&vid)["pid"].as_i64().unwrap();
+
+    let script = format!("exec 3</proc/{pid}/exe && echo $$ > /found; {WRITE_THROUGH_FD3}");
+    let mut b = env.bundle("b", &["sh", "-c", &script]);
+    b.set("/root/readonly", serde_json::json!(false));
+    let ns: Vec<_> =
+        b.config["linux"]["namespaces"].as_array().unwrap().iter().filter(|n| n["type"] != "pid").cloned().collect();
+    b.linux("namespaces", serde_json::json!(ns));
+    for set in ["bounding", "effective", "permitted"] {
+        b.config["process"]["capabilities"][set].as_array_mut().unwrap().push("CAP_SYS_PTRACE".into());
+    }
+    b.save();
+    let id = env.id("c");
+    env.ok(&["run", "-d", "--bundle", b.str(), &id]);
+    wait_for(&b.rootfs().join("found"));
+    env.ok(&["delete", "--force", &vid]);
+    env.assert_gone(&vid, Some(pid as i32));
+
+    fs::write(b.rootfs().join("go"), "").unwrap();
+    let done = wait_for(&b.rootfs().join("done"));
+    let err = fs::read_to_string(b.rootfs().join("err")).unwrap_or_default();
+    assert!(fs::read(&env.bin).unwrap() == original, "the host's tandem binary was overwritten ({done})");
+    assert!(done.contains("refused") && err.contains("Read-only file system"), "{done} {err}");
+    env.ok(&["delete", "--force", &id]);
 }

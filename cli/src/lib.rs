@@ -203,6 +203,14 @@ pub fn main(wasm_cache: Option<WasmCache>) {
             }
         }
     });
+    // The commands that clone processes into a container run from a
+    // sealed image of this binary (CVE-2019-5736): once, here.
+    if matches!(cli.command, Command::Create(_) | Command::Run { .. } | Command::Exec(_))
+        && let Err(e) = tandem_runtime_core::exe_seal::reexec()
+    {
+        log.error(&e.to_string());
+        std::process::exit(e.exit_code());
+    }
     match dispatch(cli, log, wasm_cache) {
         Ok(code) => std::process::exit(code),
         Err(Error::RunsIn { executor, binary }) => {
@@ -217,18 +225,15 @@ pub fn main(wasm_cache: Option<WasmCache>) {
     }
 }
 
-/// Run this very command line in `binary`, next to this one (only
-/// returns on failure). Nothing was made yet; signals blocked on the way
-/// here are unblocked, as for a fresh start.
+/// Run this very command line in `binary`, next to this one, from a
+/// sealed image of it (only returns on failure). Nothing was made yet;
+/// signals blocked on the way here are unblocked, as for a fresh start.
 fn hand_over(executor: String, binary: &str) -> Error {
-    use std::os::unix::process::CommandExt;
-    let sibling = match std::env::current_exe() {
-        Ok(exe) => exe.with_file_name(binary),
-        Err(e) => return Error::sys("find this binary (/proc/self/exe)", e),
-    };
+    use tandem_runtime_core::exe_seal;
+    let sibling = exe_seal::self_path().with_file_name(binary);
     let _ = tandem_runtime_core::sys::set_sigmask(libc::SIG_SETMASK, &[]);
-    let e = std::process::Command::new(&sibling).args(std::env::args_os().skip(1)).exec();
-    Error::Executor { executor, why: format!("this needs {binary}, and running {} failed: {e}", sibling.display()) }
+    let e = exe_seal::exec(&sibling, std::env::args_os().skip(1).collect());
+    Error::Executor { executor, why: format!("this needs {binary}, and running it failed: {e}") }
 }
 
 fn dispatch(cli: Cli, log: &logging::Log, wasm_cache: Option<WasmCache>) -> Result<i32, Error> {

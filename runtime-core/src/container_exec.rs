@@ -76,6 +76,7 @@ impl Container {
             Status::Paused => return Err(Error::Paused(self.id().to_string())),
             _ => return Err(Error::NotRunning { id: self.id().to_string(), status: status.to_string() }),
         }
+        crate::exe_seal::require()?;
         let init_pid = self.state.pid;
         // The bundle's config with the exec'd process: the executor is
         // chosen and prepared the same way as for the init.

@@ -48,6 +48,7 @@ pub struct Launched {
 /// with CLONE_NEWUSER fails otherwise, and the child relies on it.
 pub fn launch(args: LaunchArgs) -> Result<Launched> {
     let config = args.config;
+    crate::exe_seal::require()?;
     let (parent_sock, child_sock) = sys::socketpair().map_err(|e| Error::sys("socketpair", e))?;
     namespaces::enter_for_children(config)?;
     let flags = namespaces::clone_flags(config);

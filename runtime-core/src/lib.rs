@@ -30,6 +30,7 @@ mod cpulist;
 mod dbus;
 mod devices;
 pub mod error;
+pub mod exe_seal;
 pub mod executor;
 pub mod hooks;
 mod host_mounts;

@@ -911,3 +911,98 @@ pub fn seccomp_set_filter(flags: u64, prog: &[libc::sock_filter]) -> io::Result<
         Ok(None)
     }
 }
+
+// ---- the runtime's own binary -------------------------------------------------
+
+/// open_tree(2) with OPEN_TREE_CLONE: a detached bind mount of `path`
+/// (in no mount namespace, gone with its last reference), as an O_PATH fd.
+pub fn open_tree_clone(path: &CStr) -> io::Result<OwnedFd> {
+    let flags = libc::OPEN_TREE_CLONE | libc::OPEN_TREE_CLOEXEC as u32;
+    // SAFETY: valid C string; the fd returned is new and ours.
+    let fd = cvt(unsafe { libc::syscall(libc::SYS_open_tree, libc::AT_FDCWD, path.as_ptr(), flags) })?;
+    // SAFETY: a new fd we own.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+/// mount_setattr(2) on the mount `fd` refers to: set the `set` attributes.
+pub fn mount_setattr_fd(fd: &OwnedFd, set: u64) -> io::Result<()> {
+    let attr = libc::mount_attr { attr_set: set, attr_clr: 0, propagation: 0, userns_fd: 0 };
+    // SAFETY: valid fd, empty path with AT_EMPTY_PATH, a mount_attr of the size passed.
+    cvt(unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            fd.as_raw_fd(),
+            c"".as_ptr(),
+            libc::AT_EMPTY_PATH,
+            &attr as *const libc::mount_attr,
+            size_of::<libc::mount_attr>(),
+        )
+    })?;
+    Ok(())
+}
+
+/// execveat(2) of the file `fd` refers to; returns only on failure.
+pub fn execveat_fd(fd: &OwnedFd, argv: &[CString], envp: &[CString]) -> io::Error {
+    let mut a: Vec<*const libc::c_char> = argv.iter().map(|s| s.as_ptr()).collect();
+    a.push(ptr::null());
+    let mut e: Vec<*const libc::c_char> = envp.iter().map(|s| s.as_ptr()).collect();
+    e.push(ptr::null());
+    // SAFETY: valid fd, empty path with AT_EMPTY_PATH, NULL-terminated
+    // arrays of valid C strings that outlive the call.
+    unsafe {
+        libc::syscall(libc::SYS_execveat, fd.as_raw_fd(), c"".as_ptr(), a.as_ptr(), e.as_ptr(), libc::AT_EMPTY_PATH)
+    };
+    io::Error::last_os_error()
+}
+
+/// A memfd that can be sealed and executed (MFD_EXEC where the kernel
+/// knows it: vm.memfd_noexec may otherwise make it non-executable).
+pub fn memfd_sealable_exec(name: &CStr) -> io::Result<OwnedFd> {
+    let base = libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING;
+    // SAFETY: name is a valid C string; the fd returned is new and ours.
+    let fd = match cvt(unsafe { libc::memfd_create(name.as_ptr(), base | libc::MFD_EXEC) }) {
+        Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
+            // SAFETY: as above (a kernel before 6.3: no MFD_EXEC).
+            cvt(unsafe { libc::memfd_create(name.as_ptr(), base) })?
+        }
+        r => r?,
+    };
+    // SAFETY: a new fd we own.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Copy all of `from` (from its start) to `to` in the kernel.
+pub fn copy_all(from: &OwnedFd, to: &OwnedFd, len: u64) -> io::Result<()> {
+    let mut done = 0u64;
+    while done < len {
+        let chunk = (len - done).min(1 << 30) as usize;
+        // SAFETY: valid fds; a null offset uses and advances the file offsets.
+        let n = retry(|| unsafe { libc::sendfile(to.as_raw_fd(), from.as_raw_fd(), ptr::null_mut(), chunk) })?;
+        if n == 0 {
+            return Err(io::Error::from_raw_os_error(libc::EIO));
+        }
+        done += n as u64;
+    }
+    Ok(())
+}
+
+pub fn add_seals(fd: &OwnedFd, seals: i32) -> io::Result<()> {
+    // SAFETY: fcntl on a valid fd.
+    cvt(unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_ADD_SEALS, seals) })?;
+    Ok(())
+}
+
+pub fn get_seals(fd: &OwnedFd) -> io::Result<i32> {
+    // SAFETY: fcntl on a valid fd.
+    cvt(unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GET_SEALS) })
+}
+
+/// The mount flags (ST_*) of the mount `fd` is on.
+pub fn fstatvfs_flags(fd: &OwnedFd) -> io::Result<u64> {
+    // SAFETY: st is a valid out pointer, zeroed is a valid statvfs value.
+    unsafe {
+        let mut st: libc::statvfs = zeroed();
+        cvt(libc::fstatvfs(fd.as_raw_fd(), &mut st))?;
+        Ok(st.f_flag)
+    }
+}

@@ -9,6 +9,7 @@
 
 pub mod engines;
 pub mod image;
+pub mod syscall_filter;
 pub mod vm;
 
 use std::fs;
@@ -36,6 +37,9 @@ pub struct Env {
     /// The test's own `--cache-dir`.
     pub cache: PathBuf,
     pub tag: String,
+    /// The `tandem` binary this test runs (a test that attacks the binary
+    /// runs a copy of its own).
+    pub bin: PathBuf,
 }
 
 impl Env {
@@ -47,7 +51,7 @@ impl Env {
         fs::create_dir_all(&dir).unwrap();
         let root = dir.join("state");
         let cache = dir.join("cache");
-        Env { dir, root, cache, tag }
+        Env { dir, root, cache, tag, bin: PathBuf::from(tandem_bin()) }
     }
 
     /// A container id unique to this test.
@@ -87,7 +91,7 @@ impl Env {
     pub fn tandem(&self, args: &[&str]) -> Output {
         let n = SEQ.fetch_add(1, Ordering::Relaxed);
         let (out_path, err_path) = (self.dir.join(format!(".out{n}")), self.dir.join(format!(".err{n}")));
-        let status = Command::new(tandem_bin())
+        let status = Command::new(&self.bin)
             .arg("--root")
             .arg(&self.root)
             .arg("--cache-dir")
