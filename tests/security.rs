@@ -190,3 +190,73 @@ fn a_container_cannot_overwrite_tandem_through_another_s_init() {
     assert!(done.contains("refused") && err.contains("Read-only file system"), "{done} {err}");
     env.ok(&["delete", "--force", &id]);
 }
+
+/// `tandem args` with `fd3` (a file or directory) open as its fd 3, the
+/// way a shim passes an fd to preserve. Returns (success, stdout, stderr).
+fn with_fd3(env: &Env, fd3: &Path, args: &[&str]) -> (bool, String, String) {
+    let (out, err) = (env.dir.join("fd3.out"), env.dir.join("fd3.err"));
+    let quoted: Vec<String> = args.iter().map(|a| format!("'{a}'")).collect();
+    let status = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "exec 3<'{}'; exec '{}' --root '{}' {} >'{}' 2>'{}'",
+            fd3.display(),
+            env.bin.display(),
+            env.root.display(),
+            quoted.join(" "),
+            out.display(),
+            err.display()
+        ))
+        .stdin(Stdio::null())
+        .status()
+        .unwrap();
+    (status.success(), fs::read_to_string(out).unwrap(), fs::read_to_string(err).unwrap())
+}
+
+/// `--preserve-fds N` hands fds 3 .. 3+N-1 to the workload. Where the
+/// caller passed fewer, tandem's own fds (the host cgroup directory, the
+/// state lock) took those numbers and reached the container: now nothing
+/// starts, and nothing is left.
+#[test]
+fn preserve_fds_beyond_those_passed_are_refused() {
+    let env = Env::new("sec-fds");
+    let b = env.bundle("b", &["sleep", "1000"]);
+    let id = env.id("c");
+    env.ok(&["run", "-d", "--bundle", b.str(), &id]);
+    let (code, err) = env.fails(&["exec", "--preserve-fds", "20", &id, "sh", "-c", "ls -l /proc/self/fd"]);
+    assert!(code != 0 && err.contains("--preserve-fds 20: fd 3 was not passed"), "{err}");
+    // One passed, three asked for: the second is missing.
+    let (ok, out, err) = with_fd3(&env, &env.dir, &["exec", "--preserve-fds", "3", &id, "ls", "/proc/self/fd"]);
+    assert!(!ok && out.is_empty() && err.contains("fd 4 was not passed"), "{out} {err}");
+
+    let other = env.id("other");
+    let (code, err) = env.fails(&["create", "--preserve-fds", "3", "--bundle", b.str(), &other]);
+    assert!(code != 0 && err.contains("fd 3 was not passed"), "{err}");
+    env.assert_gone(&other, None);
+    env.ok(&["delete", "--force", &id]);
+}
+
+/// CVE-2024-21626: a working directory reached through an fd that points
+/// outside the container (`/proc/self/fd/3`, a host directory) is refused,
+/// for the init and for an exec'd process, before the program runs.
+#[test]
+fn a_working_directory_outside_the_root_is_refused() {
+    let env = Env::new("sec-cwd");
+    fs::write(env.dir.join("host-secret"), "host\n").unwrap();
+    let mut b = env.bundle("b", &["sh", "-c", "ls; cat host-secret"]);
+    b.process("cwd", serde_json::json!("/proc/self/fd/3"));
+    let id = env.id("c");
+    let (ok, out, err) = with_fd3(&env, &env.dir, &["run", "--preserve-fds", "1", "--bundle", b.str(), &id]);
+    assert!(!ok && !out.contains("host"), "the init ran in the host's directory: {out}");
+    assert!(err.contains("outside the container's root"), "{err}");
+    env.assert_gone(&id, None);
+
+    b.process("cwd", serde_json::json!("/"));
+    b.process("args", serde_json::json!(["sleep", "1000"]));
+    env.ok(&["run", "-d", "--bundle", b.str(), &id]);
+    let args = ["exec", "--preserve-fds", "1", "--cwd", "/proc/self/fd/3", &id, "sh", "-c", "ls; cat host-secret"];
+    let (ok, out, err) = with_fd3(&env, &env.dir, &args);
+    assert!(!ok && !out.contains("host"), "the exec'd process ran in the host's directory: {out}");
+    assert!(err.contains("outside the container's root"), "{err}");
+    env.ok(&["delete", "--force", &id]);
+}

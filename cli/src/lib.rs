@@ -194,6 +194,14 @@ pub type WasmCache = fn(&Runtime, CacheAction) -> Result<(), Error>;
 /// The whole command line; `wasm_cache` is `tandem-wasm`'s.
 pub fn main(wasm_cache: Option<WasmCache>) {
     let cli = Cli::parse();
+    // Before this process opens anything (the log file first): an fd of
+    // its own must never take the number of a preserved fd.
+    let preserved = match &cli.command {
+        Command::Create(args) | Command::Run { create: args, .. } => args.preserve_fds,
+        Command::Exec(args) => args.preserve_fds,
+        _ => 0,
+    };
+    let passed = tandem_runtime_core::preserved_fds::check(preserved);
     let log = LOG.get_or_init(|| logging::Log::new(cli.log.clone(), cli.log_format == "json", cli.debug));
     tandem_runtime_core::log::set_sink(|level, msg| {
         if let Some(log) = LOG.get() {
@@ -205,9 +213,10 @@ pub fn main(wasm_cache: Option<WasmCache>) {
     });
     // The commands that clone processes into a container run from a
     // sealed image of this binary (CVE-2019-5736): once, here.
-    if matches!(cli.command, Command::Create(_) | Command::Run { .. } | Command::Exec(_))
-        && let Err(e) = tandem_runtime_core::exe_seal::reexec()
-    {
+    if let Err(e) = passed.and_then(|()| match &cli.command {
+        Command::Create(_) | Command::Run { .. } | Command::Exec(_) => tandem_runtime_core::exe_seal::reexec(),
+        _ => Ok(()),
+    }) {
         log.error(&e.to_string());
         std::process::exit(e.exit_code());
     }

@@ -69,6 +69,7 @@ impl Container {
     /// Start `process` inside the container. The runtime must be
     /// single-threaded (it clones, and may join a pid namespace).
     pub fn exec(&self, process: Process, opts: &ExecOptions) -> Result<ExecProcess> {
+        crate::preserved_fds::check(opts.preserve_fds)?;
         let status = self.status();
         match status {
             Status::Running | Status::Created => {}

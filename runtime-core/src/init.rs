@@ -198,6 +198,18 @@ pub(crate) fn prepare_process(
     // While the capabilities are all there: a real-time policy needs them.
     crate::process_attrs::apply(config, exec)?;
     std::env::set_current_dir(&p.cwd).map_err(|e| Error::path("process.cwd: chdir to", &p.cwd, e))?;
+    // A cwd reached through an fd that points outside the root (a leaked
+    // directory fd, /proc/self/fd/N) has no path from the root: the kernel
+    // names it "(unreachable)" and getcwd fails (CVE-2024-21626).
+    match std::env::current_dir() {
+        Ok(dir) if dir.is_absolute() => {}
+        _ => {
+            return Err(Error::sys(
+                format!("process.cwd {}", p.cwd.display()),
+                std::io::Error::other("the working directory is outside the container's root"),
+            ));
+        }
+    }
     workload.locate(p)?;
     crate::lsm::set_on_exec(p)?;
     let mut listener_fd = None;
@@ -210,7 +222,7 @@ pub(crate) fn prepare_process(
     if p.no_new_privileges {
         sys::prctl(libc::PR_SET_NO_NEW_PRIVS, 1).map_err(|e| Error::sys("set no_new_privs", e))?;
     }
-    preserve(preserve_fds)?;
+    crate::preserved_fds::hand_on(preserve_fds)?;
     if let Some(f) = filter
         && p.no_new_privileges
         && seccomp::at_exec(Some(f), true).is_none()
@@ -292,15 +304,4 @@ fn switch_identity(config: &Config) -> Result<()> {
         sys::umask(mask);
     }
     capabilities::apply(caps).map_err(|e| Error::sys("set capabilities", e))
-}
-
-/// The preserved fds (3 .. 3+N) are handed on: clear their close-on-exec.
-fn preserve(count: u32) -> Result<()> {
-    for fd in 3..3 + count {
-        match sys::clear_cloexec(fd as i32) {
-            Err(e) if e.raw_os_error() == Some(libc::EBADF) => {}
-            r => r.map_err(|e| Error::sys(format!("preserve fd {fd}"), e))?,
-        }
-    }
-    Ok(())
 }

@@ -41,6 +41,7 @@ pub mod log;
 mod lsm;
 pub mod mount_options;
 mod namespaces;
+pub mod preserved_fds;
 mod process_attrs;
 pub mod procfs;
 mod rootfs;

@@ -78,6 +78,7 @@ impl Runtime {
     /// # Ok::<(), tandem_runtime_core::Error>(())
     /// ```
     pub fn create(&self, id: &str, bundle: &Path, opts: &CreateOptions) -> Result<Container> {
+        crate::preserved_fds::check(opts.preserve_fds)?;
         state::validate_id(id)?;
         let (config, config_text) = Config::load_with_source(bundle, None)?;
         crate::lsm::check(&config.process)?;

@@ -526,6 +526,12 @@ pub fn close_range(first: u32, last: u32) -> io::Result<()> {
     Ok(())
 }
 
+/// Is `fd` open in this process?
+pub fn fd_is_open(fd: RawFd) -> bool {
+    // SAFETY: F_GETFD only inspects the fd number.
+    unsafe { libc::fcntl(fd, libc::F_GETFD) != -1 }
+}
+
 pub fn clear_cloexec(fd: RawFd) -> io::Result<()> {
     // SAFETY: fcntl on an fd number; fails cleanly if it is not open.
     cvt(unsafe { libc::fcntl(fd, libc::F_SETFD, 0) })?;
