@@ -260,3 +260,74 @@ fn a_working_directory_outside_the_root_is_refused() {
     assert!(err.contains("outside the container's root"), "{err}");
     env.ok(&["delete", "--force", &id]);
 }
+
+/// A container whose sysctl `net.ipv4.ip_forward` is asked for, and a
+/// mount or image symlink that would put a host file where tandem writes
+/// it. Returns (create failed, stderr, the host file's content after).
+fn sysctl_redirect(env: &Env, name: &str, setup: impl FnOnce(&mut common::Bundle, &Path)) -> (bool, String, String) {
+    let host_file = env.dir.join(format!("{name}-host-file"));
+    fs::write(&host_file, "untouched\n").unwrap();
+    let mut b = env.bundle(name, &["true"]);
+    b.linux("sysctl", serde_json::json!({"net.ipv4.ip_forward": "1"}));
+    setup(&mut b, &host_file);
+    let id = env.id(name);
+    let out = env.tandem(&["run", "--bundle", b.str(), &id]);
+    env.assert_gone(&id, None);
+    (!out.status.success(), String::from_utf8_lossy(&out.stderr).into_owned(), fs::read_to_string(host_file).unwrap())
+}
+
+/// CVE-2023-27561 / CVE-2025-52881: a bind into /proc, by path or through
+/// the image's symlink, would have tandem's own sysctl write land in a
+/// host file (with a host sysctl file as the source: a host setting).
+#[test]
+fn mounts_into_proc_are_refused() {
+    let env = Env::new("sec-procdst");
+    let bind = |dest: &str, src: &Path| serde_json::json!({"destination": dest, "type": "bind", "source": src, "options": ["bind"]});
+    let (failed, err, host) = sysctl_redirect(&env, "direct", |b, src| {
+        b.mount(bind("/proc/sys/net/ipv4/ip_forward", src));
+    });
+    assert!(failed && err.contains("inside /proc"), "{err}");
+    assert_eq!(host, "untouched\n");
+    let (failed, err, host) = sysctl_redirect(&env, "symlink", |b, src| {
+        std::os::unix::fs::symlink("/proc/sys/net/ipv4/ip_forward", b.rootfs().join("etc/forward")).unwrap();
+        b.mount(bind("/etc/forward", src));
+    });
+    assert!(failed && err.contains("inside /proc"), "{err}");
+    assert_eq!(host, "untouched\n");
+    // A volume over /proc itself, after the proc mount.
+    let (failed, err, _) = sysctl_redirect(&env, "over", |b, _| {
+        let fake = env.dir.join("fake-proc");
+        fs::create_dir_all(fake.join("sys/net/ipv4")).unwrap();
+        b.mount(bind("/proc", &fake));
+    });
+    assert!(failed && err.contains("only a procfs may be mounted on /proc"), "{err}");
+    // The files lxcfs covers stay allowed.
+    let mut b = env.bundle("lxcfs", &["cat", "/proc/uptime"]);
+    b.mount(bind("/proc/uptime", &env.dir.join("direct-host-file")));
+    assert_eq!(env.run_ok(&env.id("lxcfs"), &b), "untouched\n");
+}
+
+/// CVE-2019-19921: `/proc` in the image is a symlink, so proc would be
+/// mounted elsewhere and /proc be whatever the image made: refused; and a
+/// sysctl is never written into a /proc that is not procfs.
+#[test]
+fn proc_is_mounted_only_on_a_real_directory_and_written_only_as_procfs() {
+    let env = Env::new("sec-procdir");
+    let (failed, err, _) = sysctl_redirect(&env, "link", |b, _| {
+        let rootfs = b.rootfs();
+        fs::remove_dir(rootfs.join("proc")).unwrap();
+        fs::create_dir_all(rootfs.join("fake/sys/net/ipv4")).unwrap();
+        std::os::unix::fs::symlink("/fake", rootfs.join("proc")).unwrap();
+    });
+    assert!(failed && err.contains("proc must be mounted on a directory"), "{err}");
+    // No proc mount at all: /proc is the image's directory.
+    let (failed, err, _) = sysctl_redirect(&env, "noproc", |b, _| {
+        let mounts: Vec<_> =
+            b.config["mounts"].as_array().unwrap().iter().filter(|m| m["type"] != "proc").cloned().collect();
+        b.config["mounts"] = serde_json::json!(mounts);
+        b.save();
+        fs::create_dir_all(b.rootfs().join("proc/sys/net/ipv4")).unwrap();
+        fs::write(b.rootfs().join("proc/sys/net/ipv4/ip_forward"), "0\n").unwrap();
+    });
+    assert!(failed && err.contains("not the root of a procfs mount"), "{err}");
+}

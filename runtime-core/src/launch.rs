@@ -116,8 +116,7 @@ fn wait_ready(
     // Written from here: the init is not dumpable, so in a user namespace it
     // could not write its own /proc files. It survives execve.
     if let Some(adj) = config.process.oom_score_adj {
-        let path = format!("/proc/{pid}/oom_score_adj");
-        std::fs::write(&path, adj.to_string()).map_err(|e| Error::path("write", &path, e))?;
+        procfs::Proc::open()?.write(&format!("{pid}/oom_score_adj"), adj.to_string().as_bytes())?;
     }
     if config.creates(NsKind::User) {
         namespaces::write_id_maps(pid, config)?;

@@ -8,6 +8,7 @@ use std::path::Path;
 
 use crate::config::Process;
 use crate::error::{Error, Result};
+use crate::procfs::Proc;
 
 fn apparmor_enabled() -> bool {
     fs::read_to_string("/sys/module/apparmor/parameters/enabled").is_ok_and(|s| s.trim() == "Y")
@@ -31,18 +32,21 @@ pub fn check(p: &Process) -> Result<()> {
 /// In the child, before it drops its capabilities: the labels its execve
 /// will put on the workload.
 pub fn set_on_exec(p: &Process) -> Result<()> {
+    if p.apparmor_profile.is_none() && p.selinux_label.is_none() {
+        return Ok(());
+    }
+    let proc = Proc::open()?;
     if let Some(profile) = &p.apparmor_profile {
         let value = format!("exec {profile}");
         // The per-LSM file where the kernel has it, the shared one otherwise.
-        let file = ["/proc/thread-self/attr/apparmor/exec", "/proc/thread-self/attr/exec"]
+        let file = ["attr/apparmor/exec", "attr/exec"]
             .into_iter()
-            .find(|f| Path::new(f).exists())
-            .unwrap_or("/proc/thread-self/attr/exec");
-        fs::write(file, &value).map_err(|e| Error::sys(format!("write '{value}' to {file}"), e))?;
+            .find(|f| Path::new("/proc/thread-self").join(f).exists())
+            .unwrap_or("attr/exec");
+        proc.write(&Proc::thread_self(file), value.as_bytes())?;
     }
     if let Some(label) = &p.selinux_label {
-        let file = "/proc/thread-self/attr/exec";
-        fs::write(file, label).map_err(|e| Error::sys(format!("write '{label}' to {file}"), e))?;
+        proc.write(&Proc::thread_self("attr/exec"), label.as_bytes())?;
     }
     Ok(())
 }

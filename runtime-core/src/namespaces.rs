@@ -8,11 +8,11 @@
 //! placed it in its cgroup (`enter_cgroup_ns`). Everything else is either a clone flag or a
 //! `setns` in the init.
 
-use std::fs;
 use std::path::Path;
 
 use crate::config::{Config, IdMap, NsKind};
 use crate::error::{Error, Result};
+use crate::procfs::Proc;
 use crate::sys;
 
 /// Flags for clone3: every namespace to create. When the user namespace is
@@ -50,8 +50,7 @@ pub fn enter_for_children(config: &Config) -> Result<()> {
                     .map(|(clock, secs, nanos)| format!("{clock} {secs} {nanos}\n"))
                     .collect();
                 if !offsets.is_empty() {
-                    fs::write("/proc/self/timens_offsets", offsets)
-                        .map_err(|e| Error::sys("write /proc/self/timens_offsets", e))?;
+                    Proc::open()?.write(&Proc::self_file("timens_offsets"), offsets.as_bytes())?;
                 }
             }
             None => {}
@@ -108,9 +107,9 @@ fn map_text(maps: &[IdMap]) -> String {
 
 /// In the runtime: write the init's uid and gid maps.
 pub fn write_id_maps(pid: i32, config: &Config) -> Result<()> {
+    let proc = Proc::open()?;
     for (file, maps) in [("uid_map", &config.uid_mappings), ("gid_map", &config.gid_mappings)] {
-        let path = format!("/proc/{pid}/{file}");
-        fs::write(&path, map_text(maps)).map_err(|e| Error::path("write", &path, e))?;
+        proc.write(&format!("{pid}/{file}"), map_text(maps).as_bytes())?;
     }
     Ok(())
 }

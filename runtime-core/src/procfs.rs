@@ -1,6 +1,73 @@
-//! Reading facts about processes from /proc.
+//! Reading facts about processes from /proc, and writing to it through a
+//! handle checked to be procfs.
+//!
+//! In the container, `/proc` is a path in a rootfs an image made: every
+//! write tandem makes there (sysctls, LSM attributes) goes through [`Proc`],
+//! which refuses a `/proc` that is not the root of a procfs mount and any
+//! path that crosses a symlink or another mount on the way (a bind over
+//! `/proc/sys/...` cannot redirect a namespaced sysctl to a host file).
 
 use std::fs;
+use std::io;
+use std::os::fd::OwnedFd;
+use std::path::Path;
+
+use crate::error::{Error, Result};
+use crate::sys;
+
+const PROC_SUPER_MAGIC: i64 = 0x9fa0;
+/// The inode number of every procfs's root directory.
+const PROC_ROOT_INO: u64 = 1;
+
+/// Is `fd` on a procfs?
+pub fn is_procfs(fd: &OwnedFd) -> bool {
+    sys::fstatfs_type(fd).is_ok_and(|t| t == PROC_SUPER_MAGIC)
+}
+
+/// `/proc` of this process's root, verified as the root of a procfs mount.
+pub struct Proc {
+    root: OwnedFd,
+}
+
+impl Proc {
+    pub fn open() -> Result<Proc> {
+        let path = Path::new("/proc");
+        let root = sys::open(path, libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW)
+            .map_err(|e| Error::path("open", path, e))?;
+        let ino = sys::fstat(&root).map_err(|e| Error::path("stat", path, e))?.st_ino;
+        if !is_procfs(&root) || ino != PROC_ROOT_INO {
+            return Err(Error::path("use", path, io::Error::other("it is not the root of a procfs mount")));
+        }
+        Ok(Proc { root })
+    }
+
+    /// Write `value` to `/proc/<rel>`, reached without a symlink, a magic
+    /// link or another mount on the way, and itself on procfs.
+    pub fn write(&self, rel: &str, value: &[u8]) -> Result<()> {
+        let what = |e| Error::path("write", Path::new("/proc").join(rel), e);
+        let resolve =
+            sys::RESOLVE_BENEATH | sys::RESOLVE_NO_SYMLINKS | sys::RESOLVE_NO_MAGICLINKS | sys::RESOLVE_NO_XDEV;
+        let fd = sys::openat2(&self.root, Path::new(rel), libc::O_WRONLY | libc::O_NOFOLLOW, resolve).map_err(what)?;
+        if !is_procfs(&fd) {
+            return Err(what(io::Error::other("not a procfs file")));
+        }
+        let n = sys::write(&fd, value).map_err(what)?;
+        if n != value.len() {
+            return Err(what(io::Error::from_raw_os_error(libc::EIO)));
+        }
+        Ok(())
+    }
+
+    /// `thread-self/<file>` without the symlink: `<pid>/task/<tid>/<file>`.
+    pub fn thread_self(file: &str) -> String {
+        format!("{}/task/{}/{file}", sys::getpid(), sys::gettid())
+    }
+
+    /// `self/<file>` without the symlink.
+    pub fn self_file(file: &str) -> String {
+        format!("{}/{file}", sys::getpid())
+    }
+}
 
 /// Fields of /proc/PID/stat after the command name: (state, start time).
 pub fn stat(pid: i32) -> Option<(char, u64)> {

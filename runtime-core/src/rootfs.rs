@@ -13,6 +13,7 @@ use crate::config::{Config, Mount};
 use crate::devices;
 use crate::error::{Error, Result};
 use crate::inroot::{self, Kind, Root};
+use crate::procfs::{self, Proc};
 use crate::sys::{self, cpath};
 
 /// The rootfs bind, the mounts and devices: everything before the switch
@@ -194,6 +195,7 @@ fn mount_one(root: &Root, m: &Mount, cgroup: Option<&Cgroup>) -> io::Result<()> 
         _ => Kind::Dir,
     };
     let target_fd = root.ensure(&m.destination, kind)?;
+    check_target(root, m, &target_fd)?;
     let target = inroot::fd_path(&target_fd);
     let f = &m.flags;
     if m.is_bind() {
@@ -233,6 +235,47 @@ fn mount_one(root: &Root, m: &Mount, cgroup: Option<&Cgroup>) -> io::Result<()> 
         for &p in &f.propagation {
             mount(None, &target, None, p, None)?;
         }
+    }
+    Ok(())
+}
+
+/// Files under /proc a mount may cover (lxcfs's, as runc allows them).
+const PROC_TARGETS_ALLOWED: &[&str] = &[
+    "/proc/cpuinfo",
+    "/proc/diskstats",
+    "/proc/meminfo",
+    "/proc/stat",
+    "/proc/swaps",
+    "/proc/uptime",
+    "/proc/loadavg",
+    "/proc/slabinfo",
+    "/proc/net/dev",
+    "/proc/sys/kernel/ns_last_pid",
+];
+
+/// Where a mount may not go (CVE-2019-19921, CVE-2023-27561,
+/// CVE-2025-52881): `proc` and `sysfs` only on a real directory (not
+/// through a symlink the image put there); on `/proc` only a procfs; and
+/// nothing into procfs (reached by path or through the image's symlinks)
+/// but the allow-listed files, or /proc/sys writes could be redirected.
+fn check_target(root: &Root, m: &Mount, target: &std::os::fd::OwnedFd) -> io::Result<()> {
+    let refuse = |why: &str| Err(io::Error::other(why.to_string()));
+    if m.typ == "proc" || m.typ == "sysfs" {
+        let (dir, name) = root.parent_dir(&m.destination)?;
+        if sys::lstat_at(&dir, name.as_os_str())?.st_mode & libc::S_IFMT != libc::S_IFDIR {
+            return refuse(&format!("{} must be mounted on a directory, not a symlink or file", m.typ));
+        }
+    }
+    if m.destination == Path::new("/proc") {
+        let source_is_proc = m.is_bind()
+            && m.source.as_deref().is_some_and(|s| sys::open(s, libc::O_PATH).is_ok_and(|fd| procfs::is_procfs(&fd)));
+        if m.typ != "proc" && !source_is_proc {
+            return refuse("only a procfs may be mounted on /proc");
+        }
+    }
+    let allowed = PROC_TARGETS_ALLOWED.iter().any(|a| m.destination == Path::new(a));
+    if procfs::is_procfs(target) && !allowed {
+        return refuse("the destination is inside /proc (only a few /proc files may be covered)");
     }
     Ok(())
 }
@@ -367,11 +410,15 @@ fn mask_path(p: &Path) -> io::Result<()> {
     }
 }
 
-/// Write the container's sysctls (validated as namespaced).
+/// Write the container's sysctls (validated as namespaced), through the
+/// container's verified procfs.
 pub fn apply_sysctl(config: &Config) -> Result<()> {
+    if config.sysctl.is_empty() {
+        return Ok(());
+    }
+    let proc = Proc::open()?;
     for (key, value) in &config.sysctl {
-        let path = PathBuf::from("/proc/sys").join(key.replace('.', "/"));
-        fs::write(&path, value).map_err(|e| Error::path(&format!("set sysctl {key}={value}:"), &path, e))?;
+        proc.write(&format!("sys/{}", key.replace('.', "/")), value.as_bytes())?;
     }
     Ok(())
 }

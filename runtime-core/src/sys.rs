@@ -173,6 +173,11 @@ pub fn getpid() -> i32 {
     unsafe { libc::getpid() }
 }
 
+pub fn gettid() -> i32 {
+    // SAFETY: always succeeds.
+    unsafe { libc::gettid() }
+}
+
 /// Unblock every signal and put every handler back to its default, so the
 /// workload starts with a clean signal state.
 pub fn reset_signals() -> io::Result<()> {
@@ -409,6 +414,9 @@ pub fn sched_setaffinity(cpus: &[u64]) -> io::Result<()> {
 }
 
 pub const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
+pub const RESOLVE_NO_XDEV: u64 = 0x01;
+pub const RESOLVE_NO_SYMLINKS: u64 = 0x04;
+pub const RESOLVE_BENEATH: u64 = 0x08;
 pub const RESOLVE_IN_ROOT: u64 = 0x10;
 
 #[repr(C)]
@@ -497,6 +505,27 @@ pub fn fstat(fd: &OwnedFd) -> io::Result<libc::stat> {
     unsafe {
         let mut st: libc::stat = zeroed();
         cvt(libc::fstat(fd.as_raw_fd(), &mut st))?;
+        Ok(st)
+    }
+}
+
+/// The filesystem type (statfs f_type magic) `fd` is on.
+pub fn fstatfs_type(fd: &OwnedFd) -> io::Result<i64> {
+    // SAFETY: st is a valid out pointer, zeroed is a valid statfs value.
+    unsafe {
+        let mut st: libc::statfs = zeroed();
+        cvt(libc::fstatfs(fd.as_raw_fd(), &mut st))?;
+        Ok(st.f_type as i64)
+    }
+}
+
+/// lstat of `name` in `dir`: a symlink is reported, not followed.
+pub fn lstat_at(dir: &OwnedFd, name: &OsStr) -> io::Result<libc::stat> {
+    let c = cstring(name)?;
+    // SAFETY: valid fd and C string; st is a valid out pointer.
+    unsafe {
+        let mut st: libc::stat = zeroed();
+        cvt(libc::fstatat(dir.as_raw_fd(), c.as_ptr(), &mut st, libc::AT_SYMLINK_NOFOLLOW))?;
         Ok(st)
     }
 }
