@@ -331,3 +331,122 @@ fn proc_is_mounted_only_on_a_real_directory_and_written_only_as_procfs() {
     });
     assert!(failed && err.contains("not the root of a procfs mount"), "{err}");
 }
+
+/// The bundle's spec without the tmpfs on /dev: the image's own /dev is
+/// what the container gets, planted files and all.
+fn image_dev(b: &mut common::Bundle) {
+    let mounts: Vec<_> =
+        b.config["mounts"].as_array().unwrap().iter().filter(|m| m["destination"] != "/dev").cloned().collect();
+    b.config["mounts"] = serde_json::json!(mounts);
+    b.save();
+    fs::create_dir_all(b.rootfs().join("dev")).unwrap();
+}
+
+/// `linux.devices` paths are judged once cleaned (`/dev/../etc/passwd` is
+/// not under /dev), and a file the image has at a device's path is left
+/// as it is, never removed or written through.
+#[test]
+fn device_paths_stay_in_dev_and_never_replace_a_file() {
+    let env = Env::new("sec-devpath");
+    let mut b = env.bundle("b", &["cat", "/dev/mine"]);
+    let device = |path: &str| serde_json::json!([{"path": path, "type": "c", "major": 1, "minor": 3}]);
+    b.linux("devices", device("/dev/../etc/passwd"));
+    let passwd = fs::read(b.rootfs().join("etc/passwd")).unwrap();
+    let (code, err) = env.fails(&["run", "--bundle", b.str(), &env.id("c1")]);
+    assert!(code != 0 && err.contains("linux.devices[0].path") && err.contains("under /dev"), "{err}");
+    assert_eq!(fs::read(b.rootfs().join("etc/passwd")).unwrap(), passwd);
+
+    image_dev(&mut b);
+    fs::write(b.rootfs().join("dev/mine"), "the image's file\n").unwrap();
+    b.linux("devices", device("/dev/mine"));
+    assert_eq!(env.run_ok(&env.id("c2"), &b), "the image's file\n");
+}
+
+/// CVE-2025-31133: an image whose /dev/null is a symlink would have
+/// masking bind the link's target over the masked paths; a masked entry
+/// that is a symlink to a directory gets an empty read-only tmpfs.
+#[test]
+fn masked_paths_use_the_real_null_device() {
+    let env = Env::new("sec-mask");
+    let mut b = env.bundle("b", &["true"]);
+    image_dev(&mut b);
+    fs::write(b.rootfs().join("etc/secret"), "exposed\n").unwrap();
+    std::os::unix::fs::symlink("/etc/secret", b.rootfs().join("dev/null")).unwrap();
+    let (code, err) = env.fails(&["run", "--bundle", b.str(), &env.id("c1")]);
+    assert!(code != 0 && err.contains("/dev/null") && err.contains("not the null device"), "{err}");
+
+    let mut b = env.bundle("b2", &["sh", "-c", "ls -A /etc/dir | wc -l; touch /etc/dir/x 2>&1 | grep -c Read-only"]);
+    fs::create_dir_all(b.rootfs().join("etc/dir")).unwrap();
+    fs::write(b.rootfs().join("etc/dir/file"), "hidden\n").unwrap();
+    std::os::unix::fs::symlink("/etc/dir", b.rootfs().join("etc/link")).unwrap();
+    b.linux("maskedPaths", serde_json::json!(["/etc/link"]));
+    assert_eq!(env.run_ok(&env.id("c2"), &b), "0\n1\n");
+}
+
+/// CVE-2025-52565: the console is the pty, bound at /dev/console from its
+/// fd; an image's /dev/console symlink is refused, its target untouched.
+#[test]
+fn the_console_is_the_pty_and_never_a_symlink_s_target() {
+    use std::os::unix::net::UnixListener;
+    let env = Env::new("sec-console");
+    let console_of = |b: &common::Bundle, id: &str| -> (bool, String) {
+        let sock = env.dir.join(format!("{id}.sock"));
+        let listener = UnixListener::bind(&sock).unwrap();
+        let out = env.tandem(&["create", "--console-socket", sock.to_str().unwrap(), "--bundle", b.str(), id]);
+        if !out.status.success() {
+            return (false, String::from_utf8_lossy(&out.stderr).into_owned());
+        }
+        let (conn, _) = listener.accept().unwrap();
+        let (master, _) = tandem_runtime_core::sys::recv_fd(&conn).unwrap();
+        env.ok(&["start", id]);
+        let mut text = Vec::new();
+        let mut buf = [0u8; 4096];
+        while let Ok(n @ 1..) = tandem_runtime_core::sys::read(&master, &mut buf) {
+            text.extend_from_slice(&buf[..n]);
+        }
+        env.ok(&["delete", "--force", id]);
+        (true, String::from_utf8_lossy(&text).into_owned())
+    };
+    let mut b = env.bundle("b", &["sh", "-c", "stat -c '%t %T' /dev/console; tty; echo via > /dev/console"]);
+    b.process("terminal", serde_json::json!(true));
+    let (ok, text) = console_of(&b, &env.id("c1"));
+    let lines: Vec<&str> = text.lines().map(str::trim).collect();
+    // Major 136 (0x88): a Unix98 pty slave, the one stdin is.
+    assert!(ok && lines[0].starts_with("88 ") && lines[1].starts_with("/dev/pts/") && lines[2] == "via", "{text}");
+
+    image_dev(&mut b);
+    fs::write(b.rootfs().join("etc/target"), "image file\n").unwrap();
+    std::os::unix::fs::symlink("/etc/target", b.rootfs().join("dev/console")).unwrap();
+    let (ok, err) = console_of(&b, &env.id("c2"));
+    assert!(!ok && err.contains("/dev/console"), "{err}");
+    assert_eq!(fs::read_to_string(b.rootfs().join("etc/target")).unwrap(), "image file\n");
+}
+
+/// runc's issue 3674: the container's user must never be given the host's
+/// files tandem's stdio point at (here /dev/null and a log file).
+#[test]
+fn the_host_s_stdio_files_keep_their_owner() {
+    use std::os::unix::fs::MetadataExt;
+    let env = Env::new("sec-stdio");
+    let mut b = env.bundle("b", &["sleep", "1000"]);
+    b.process("user", serde_json::json!({"uid": 1000, "gid": 1000}));
+    let id = env.id("c");
+    env.ok(&["run", "-d", "--bundle", b.str(), &id]);
+    let log = env.dir.join("stdio.log");
+    let status = Command::new(&env.bin)
+        .arg("--root")
+        .arg(&env.root)
+        .args(["exec", "--user", "1000:1000", &id, "sh", "-c", "echo hi; echo err >&2"])
+        .stdin(Stdio::null())
+        .stdout(fs::File::create(&log).unwrap())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    for f in [Path::new("/dev/null"), &log] {
+        let md = fs::metadata(f).unwrap();
+        assert_eq!((md.uid(), md.gid()), (0, 0), "{} changed owner", f.display());
+    }
+    assert_eq!(fs::read_to_string(&log).unwrap(), "hi\n");
+    env.ok(&["delete", "--force", &id]);
+}

@@ -605,11 +605,16 @@ fn convert_device(i: usize, d: &oci::LinuxDevice) -> Result<Device> {
             return Err(Error::config(format!("linux.devices[{i}].type"), "'a' is not a device type"));
         }
     };
-    if !d.path().is_absolute() || !d.path().starts_with("/dev") {
-        return Err(Error::config(format!("linux.devices[{i}].path"), "must be an absolute path under /dev"));
+    // Checked once cleaned: `/dev/../etc/passwd` is not under /dev.
+    let path = clean(d.path());
+    if !d.path().is_absolute() || !path.starts_with("/dev") || path == Path::new("/dev") {
+        return Err(Error::config(
+            format!("linux.devices[{i}].path"),
+            format!("'{}' is not an absolute path under /dev", d.path().display()),
+        ));
     }
     Ok(Device {
-        path: clean(d.path()),
+        path,
         kind,
         major: d.major(),
         minor: d.minor(),

@@ -247,7 +247,7 @@ fn exec_child(
         sys::setsid().map_err(|e| Error::sys("setsid", e))?;
         if config.process.terminal {
             let sock = console_socket.as_ref().expect("checked by the runtime");
-            console::setup(sock, config.process.console_size)?;
+            console::setup(sock, config.process.console_size, false)?;
         }
         init::prepare_process(config, workload.as_mut(), preserve_fds, filter, true)
     };

@@ -43,11 +43,9 @@ fn make_device(root: &Root, config: &Config, d: &Device) -> io::Result<()> {
     let (dir, name) = root.parent_dir(&d.path)?;
     let name = name.as_os_str();
     match sys::mknodat(&dir, name, d.kind | d.mode, sys::makedev(d.major, d.minor)) {
-        Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {
-            // Replace whatever the image had there with the node asked for.
-            std::fs::remove_file(inroot::fd_path(&dir).join(name))?;
-            sys::mknodat(&dir, name, d.kind | d.mode, sys::makedev(d.major, d.minor))?;
-        }
+        // Whatever the image (or a mount) has there stays, as runc leaves
+        // it: tandem neither removes a file nor writes through a link.
+        Err(e) if e.raw_os_error() == Some(libc::EEXIST) => return Ok(()),
         r => r?,
     }
     let node = root.open_path(&d.path)?;

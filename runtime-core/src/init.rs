@@ -121,7 +121,7 @@ pub fn run(args: InitArgs) -> ! {
             let sock = console_socket
                 .as_ref()
                 .ok_or_else(|| Error::Console("process.terminal is set but no --console-socket was given".into()))?;
-            console::setup(sock, config.process.console_size)?;
+            console::setup(sock, config.process.console_size, true)?;
         }
         rootfs::apply_sysctl(config)?;
         if let Some(h) = &config.hostname {

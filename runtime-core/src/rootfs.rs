@@ -6,6 +6,7 @@
 
 use std::fs;
 use std::io;
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
 use crate::cgroups::Cgroup;
@@ -123,8 +124,11 @@ pub fn finish(config: &Config) -> Result<()> {
     for p in &config.readonly_paths {
         readonly_path(p).map_err(|e| Error::path("make read-only", p, e))?;
     }
-    for p in &config.masked_paths {
-        mask_path(p).map_err(|e| Error::path("mask", p, e))?;
+    if !config.masked_paths.is_empty() {
+        let null = null_device()?;
+        for p in &config.masked_paths {
+            mask_path(p, &null).map_err(|e| Error::path("mask", p, e))?;
+        }
     }
     if config.readonly_root {
         let flags = libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY | locked_flags(Path::new("/"));
@@ -258,7 +262,7 @@ const PROC_TARGETS_ALLOWED: &[&str] = &[
 /// through a symlink the image put there); on `/proc` only a procfs; and
 /// nothing into procfs (reached by path or through the image's symlinks)
 /// but the allow-listed files, or /proc/sys writes could be redirected.
-fn check_target(root: &Root, m: &Mount, target: &std::os::fd::OwnedFd) -> io::Result<()> {
+fn check_target(root: &Root, m: &Mount, target: &OwnedFd) -> io::Result<()> {
     let refuse = |why: &str| Err(io::Error::other(why.to_string()));
     if m.typ == "proc" || m.typ == "sysfs" {
         let (dir, name) = root.parent_dir(&m.destination)?;
@@ -402,11 +406,28 @@ fn readonly_path(p: &Path) -> io::Result<()> {
     mount(None, p, None, flags, None)
 }
 
-fn mask_path(p: &Path) -> io::Result<()> {
-    match fs::symlink_metadata(p) {
-        Err(_) => Ok(()),
+/// The container's /dev/null, checked to be the null device (char 1:3)
+/// and never reached through a symlink: masking binds it from this fd, so
+/// an image's /dev/null cannot put something else over a masked path
+/// (CVE-2025-31133).
+fn null_device() -> Result<OwnedFd> {
+    let path = Path::new("/dev/null");
+    let fd = sys::open(path, libc::O_PATH | libc::O_NOFOLLOW).map_err(|e| Error::path("open", path, e))?;
+    let st = sys::fstat(&fd).map_err(|e| Error::path("stat", path, e))?;
+    if st.st_mode & libc::S_IFMT != libc::S_IFCHR || st.st_rdev != sys::makedev(1, 3) {
+        return Err(Error::path("mask paths with", path, io::Error::other("it is not the null device (char 1:3)")));
+    }
+    Ok(fd)
+}
+
+/// A directory (or a symlink to one) gets an empty read-only tmpfs; any
+/// other file the null device, bound from its fd.
+fn mask_path(p: &Path, null: &OwnedFd) -> io::Result<()> {
+    match fs::metadata(p) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound || e.raw_os_error() == Some(libc::ENOTDIR) => Ok(()),
+        Err(e) => Err(e),
         Ok(md) if md.is_dir() => mount(Some(Path::new("tmpfs")), p, Some("tmpfs"), libc::MS_RDONLY, None),
-        Ok(_) => mount(Some(Path::new("/dev/null")), p, None, libc::MS_BIND, None),
+        Ok(_) => mount(Some(&inroot::fd_path(null)), p, None, libc::MS_BIND, None),
     }
 }
 

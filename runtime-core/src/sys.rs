@@ -666,6 +666,15 @@ pub fn open_pty(ptmx: &Path) -> io::Result<(OwnedFd, String)> {
     Ok((master, format!("/dev/pts/{n}")))
 }
 
+/// The slave side of a pty master, opened by the kernel from the master
+/// itself (TIOCGPTPEER): no path lookup a container could redirect.
+pub fn pty_peer(master: &OwnedFd) -> io::Result<OwnedFd> {
+    // SAFETY: TIOCGPTPEER takes open flags and returns a new fd we own.
+    let fd = cvt(unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCGPTPEER, libc::O_RDWR | libc::O_NOCTTY) })?;
+    // SAFETY: as above.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
 pub fn set_controlling_tty(fd: RawFd) -> io::Result<()> {
     // SAFETY: TIOCSCTTY takes an integer argument.
     cvt(unsafe { libc::ioctl(fd, libc::TIOCSCTTY, 0) })?;
