@@ -450,3 +450,127 @@ fn the_host_s_stdio_files_keep_their_owner() {
     assert_eq!(fs::read_to_string(&log).unwrap(), "hi\n");
     env.ok(&["delete", "--force", &id]);
 }
+
+/// A cgroup made outside tandem in every hierarchy, optionally holding a
+/// host process; removed (and the process killed) when dropped.
+struct HostCgroup {
+    path: String,
+    dirs: Vec<std::path::PathBuf>,
+    process: Option<std::process::Child>,
+}
+
+impl HostCgroup {
+    fn new(name: &str, with_process: bool) -> HostCgroup {
+        let dirs: Vec<_> = fs::read_dir("/sys/fs/cgroup")
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.join("cgroup.procs").exists())
+            .map(|p| p.join(name))
+            .collect();
+        let mut cg = HostCgroup { path: format!("/{name}"), dirs, process: None };
+        for d in &cg.dirs {
+            fs::create_dir_all(d).unwrap();
+            // A new v1 cpuset cgroup has no cpus or mems until given some.
+            for f in ["cpuset.cpus", "cpuset.mems"] {
+                if let Ok(v) = fs::read_to_string(d.parent().unwrap().join(f)) {
+                    fs::write(d.join(f), v.trim()).unwrap();
+                }
+            }
+        }
+        if with_process {
+            let child = Command::new("sleep").arg("1000").stdin(Stdio::null()).stdout(Stdio::null()).spawn().unwrap();
+            let pid = child.id().to_string();
+            cg.process = Some(child);
+            for d in &cg.dirs {
+                fs::write(d.join("cgroup.procs"), &pid).unwrap();
+            }
+        }
+        cg
+    }
+
+    fn process_alive(&mut self) -> bool {
+        self.process.as_mut().is_some_and(|c| c.try_wait().unwrap().is_none())
+    }
+}
+
+impl Drop for HostCgroup {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.process.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        for d in &self.dirs {
+            for _ in 0..100 {
+                if fs::remove_dir(d).is_ok() || !d.exists() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
+    }
+}
+
+/// A cgroupsPath naming a populated cgroup tandem did not make (think
+/// `/system.slice`) is refused, so `delete --force` can never SIGKILL its
+/// processes nor remove it; an existing empty one is used and left there.
+#[test]
+fn a_cgroup_tandem_did_not_make_is_never_killed_or_removed() {
+    let env = Env::new("sec-cgroup");
+    let mut busy = HostCgroup::new(&format!("tandem-test-busy-{}", env.tag), true);
+    let mut b = env.bundle("b", &["sleep", "1000"]);
+    b.linux("cgroupsPath", serde_json::json!(busy.path));
+    let id = env.id("c");
+    let (code, err) = env.fails(&["create", "--bundle", b.str(), &id]);
+    assert!(code != 0 && err.contains("container's cgroup is not empty: 1 process(es) found"), "{err}");
+    let _ = env.tandem(&["delete", "--force", &id]);
+    assert!(busy.process_alive(), "the host's process in the cgroup was killed");
+    assert!(busy.dirs.iter().all(|d| d.exists()), "the host's cgroup was removed");
+
+    let empty = HostCgroup::new(&format!("tandem-test-empty-{}", env.tag), false);
+    b.linux("cgroupsPath", serde_json::json!(empty.path));
+    env.ok(&["run", "-d", "--bundle", b.str(), &id]);
+    let procs = fs::read_to_string(empty.dirs[0].join("cgroup.procs")).unwrap();
+    assert_eq!(procs.lines().count(), 1, "the container is in the cgroup it was given");
+    env.ok(&["delete", "--force", &id]);
+    assert!(empty.dirs.iter().all(|d| d.exists()), "delete removed a cgroup tandem did not make");
+}
+
+/// With `--no-pivot` the host's own /proc stays in the container's mount
+/// namespace, above its chroot, and lets a process that makes a user
+/// namespace mount a fresh, unmasked procfs: it must fail as after
+/// pivot_root.
+#[test]
+fn no_pivot_leaves_no_bare_procfs_to_mount_from() {
+    let env = Env::new("sec-nopivot");
+    let script = "unshare -mrpf sh -c 'mount -t proc none /proc && echo mounted'; echo done";
+    let mut b = env.bundle("b", &["sh", "-c", script]);
+    // Docker's default capabilities: enough for `unshare -r` to write its maps.
+    let caps = [
+        "CAP_CHOWN",
+        "CAP_DAC_OVERRIDE",
+        "CAP_FSETID",
+        "CAP_FOWNER",
+        "CAP_MKNOD",
+        "CAP_NET_RAW",
+        "CAP_SETGID",
+        "CAP_SETUID",
+        "CAP_SETFCAP",
+        "CAP_SETPCAP",
+        "CAP_NET_BIND_SERVICE",
+        "CAP_SYS_CHROOT",
+        "CAP_KILL",
+        "CAP_AUDIT_WRITE",
+    ];
+    for set in ["bounding", "effective", "permitted"] {
+        b.config["process"]["capabilities"][set] = serde_json::json!(caps);
+    }
+    b.save();
+    for (n, pivot) in [(1, &[][..]), (2, &["--no-pivot"][..])] {
+        let id = env.id(&format!("c{n}"));
+        let args: Vec<&str> =
+            ["run"].into_iter().chain(pivot.iter().copied()).chain(["--bundle", b.str(), &id]).collect();
+        let out = env.ok(&args);
+        assert_eq!(out, "done\n", "{pivot:?}: a fresh procfs was mounted");
+    }
+}

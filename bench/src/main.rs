@@ -78,7 +78,7 @@ fn run(args: &Args) -> Result<(), String> {
         ));
     }
     let mut results = measure::Results::default();
-    measure::lifecycle(&runtimes, &true_bundle, &seccomp_bundle, args.iterations, &mut results)?;
+    measure::lifecycle(&runtimes, &true_bundle, &seccomp_bundle, &sleep_bundle, args.iterations, &mut results)?;
     if args.density > 0 {
         measure::density(&runtimes, &sleep_bundle, args.density, &mut results)?;
     }

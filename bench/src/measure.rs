@@ -12,7 +12,7 @@ use crate::cgroup_probe::SETTLE;
 use crate::peers::Runtime;
 
 /// Operations in table order.
-pub const OPS: &[&str] = &["run", "run seccomp", "create", "start", "delete"];
+pub const OPS: &[&str] = &["run", "run seccomp", "create", "start", "delete", "exec"];
 
 /// Rows measured for tandem alone, with their peak RSS.
 pub const WASM_OPS: &[&str] = &["wasm cold", "wasm warm", "native hello"];
@@ -89,13 +89,41 @@ fn wait_stopped(rt: &Runtime, id: &str) -> Result<(), String> {
 }
 
 /// `run` of /bin/true, the same under the example seccomp profile, then
-/// create/start/delete separately, `n` times per runtime after one warm-up
-/// round; the order of runtimes rotates every iteration, and every timed
-/// command starts after `SETTLE` of idling.
-pub fn lifecycle(rts: &[Runtime], bundle: &Path, seccomp: &Path, n: usize, res: &mut Results) -> Result<(), String> {
+/// create/start/delete separately, and `exec` of /bin/true in a running
+/// `sleeper` container, `n` times per runtime after one warm-up round;
+/// the order of runtimes rotates every iteration, and every timed command
+/// starts after `SETTLE` of idling.
+pub fn lifecycle(
+    rts: &[Runtime],
+    bundle: &Path,
+    seccomp: &Path,
+    sleeper: &Path,
+    n: usize,
+    res: &mut Results,
+) -> Result<(), String> {
     let b = bundle.to_str().expect("utf-8 path");
     let sb = seccomp.to_str().expect("utf-8 path");
     res.iterations = n;
+    let exec_id = "exec-target";
+    for rt in rts {
+        let what = format!("{} run --detach", rt.name);
+        time(command(rt, &["run", "--detach", "--bundle", sleeper.to_str().expect("utf-8 path"), exec_id]), &what)?;
+    }
+    let r = lifecycle_rounds(rts, b, sb, exec_id, n, res);
+    for rt in rts {
+        let _ = command(rt, &["delete", "--force", exec_id]).stderr(Stdio::null()).status();
+    }
+    r
+}
+
+fn lifecycle_rounds(
+    rts: &[Runtime],
+    b: &str,
+    sb: &str,
+    exec_id: &str,
+    n: usize,
+    res: &mut Results,
+) -> Result<(), String> {
     for i in 0..=n {
         for k in 0..rts.len() {
             let rt = &rts[(i + k) % rts.len()];
@@ -112,7 +140,10 @@ pub fn lifecycle(rts: &[Runtime], bundle: &Path, seccomp: &Path, n: usize, res: 
             wait_stopped(rt, &id)?;
             sleep(SETTLE);
             let delete = time(command(rt, &["delete", &id]), &format!("{} delete", rt.name))?;
+            sleep(SETTLE);
+            let exec = time(command(rt, &["exec", exec_id, "/bin/true"]), &format!("{} exec", rt.name))?;
             if i > 0 {
+                res.record("exec", &rt.name, exec);
                 res.record("run", &rt.name, run);
                 res.record("run seccomp", &rt.name, run_seccomp);
                 res.record("create", &rt.name, create);

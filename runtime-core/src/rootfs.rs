@@ -391,10 +391,52 @@ fn pivot(rootfs: &Path) -> Result<()> {
 
 /// --no-pivot: move the rootfs over / and chroot (for ramdisk hosts).
 fn move_root(rootfs: &Path) -> Result<()> {
+    hide_host_proc_and_sys(rootfs)?;
     std::env::set_current_dir(rootfs).map_err(|e| Error::path("chdir", rootfs, e))?;
     mount(Some(rootfs), Path::new("/"), None, libc::MS_MOVE, None).map_err(|e| Error::path("move mount", rootfs, e))?;
     sys::chroot(c".").map_err(|e| Error::path("chroot", rootfs, e))?;
     std::env::set_current_dir("/").map_err(|e| Error::sys("chdir /", e))
+}
+
+/// Without pivot_root the host's mounts stay in the container's mount
+/// namespace, above its chroot. A fully visible procfs or sysfs there
+/// lets a process that makes a user namespace mount a fresh, unmasked one
+/// (the kernel allows that only while such a mount exists in the
+/// namespace): each one outside the rootfs is detached, or covered by an
+/// empty tmpfs where it cannot be.
+fn hide_host_proc_and_sys(rootfs: &Path) -> Result<()> {
+    let rootfs = fs::canonicalize(rootfs).map_err(|e| Error::path("resolve", rootfs, e))?;
+    let text =
+        fs::read_to_string("/proc/self/mountinfo").map_err(|e| Error::path("read", "/proc/self/mountinfo", e))?;
+    let mut points: Vec<PathBuf> = text
+        .lines()
+        .filter_map(|line| {
+            let (pre, post) = line.split_once(" - ")?;
+            let mut f = pre.split(' ').skip(3);
+            let (root, point) = (f.next()?, PathBuf::from(procfs::unescape_mountinfo(f.next()?)));
+            let fstype = post.split(' ').next()?;
+            (root == "/" && (fstype == "proc" || fstype == "sysfs") && !point.starts_with(&rootfs)).then_some(point)
+        })
+        .collect();
+    // The deepest first: /sys before a /sys under another mount.
+    points.sort_by_key(|p| std::cmp::Reverse(p.components().count()));
+    points.dedup();
+    for p in points {
+        let what = |e| Error::path("hide the host's mount", &p, e);
+        match mount(None, &p, None, libc::MS_SLAVE | libc::MS_REC, None) {
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => continue,
+            r => r.map_err(what)?,
+        }
+        match sys::umount2(&cpath(&p).map_err(what)?, libc::MNT_DETACH) {
+            Ok(()) => {}
+            Err(e) if matches!(e.raw_os_error(), Some(libc::EINVAL) | Some(libc::ENOENT)) => {}
+            Err(e) if e.raw_os_error() == Some(libc::EPERM) => {
+                mount(Some(Path::new("tmpfs")), &p, Some("tmpfs"), libc::MS_RDONLY, None).map_err(what)?
+            }
+            Err(e) => return Err(what(e)),
+        }
+    }
+    Ok(())
 }
 
 fn readonly_path(p: &Path) -> io::Result<()> {

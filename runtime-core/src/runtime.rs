@@ -107,7 +107,8 @@ impl Runtime {
         let made = (|| {
             let workload = executor.prepare(&PrepareContext { config: &config, cache_dir: &self.cache })?;
             state::write_atomic(&dir.path.join(state::CONFIG_FILE), &config_text)?;
-            let cg = Cgroup::plan(&config, id, opts.systemd_cgroup)?;
+            let mut cg = Cgroup::plan(&config, id, opts.systemd_cgroup)?;
+            cg.claim()?;
             state::write_atomic(&dir.path.join(state::CGROUP_FILE), &serde_json::to_vec(&cg).expect("plain data"))?;
             // Without a mount namespace of its own the init mounts in ours.
             if config.namespace(crate::config::NsKind::Mount).is_none() {

@@ -9,7 +9,6 @@ use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::io::Write;
 use std::os::fd::OwnedFd;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -269,16 +268,24 @@ pub fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
     write_atomic_mode(path, pid.to_string().as_bytes(), 0o644)
 }
 
+/// The directory is opened once (through the path the caller gave) and
+/// everything after happens in that fd: a directory swapped for a symlink
+/// halfway cannot send the temporary file or the rename elsewhere.
 fn write_atomic_mode(path: &Path, data: &[u8], mode: u32) -> Result<()> {
-    let tmp = path.with_extension(format!("tmp{}.{}", std::process::id(), now().1));
+    let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
+        return Err(Error::path("write", path, std::io::Error::from_raw_os_error(libc::EISDIR)));
+    };
+    let parent = if parent.as_os_str().is_empty() { Path::new(".") } else { parent };
+    let mut tmp = name.to_os_string();
+    tmp.push(format!(".tmp{}.{}", std::process::id(), now().1));
+    let dir = sys::open(parent, libc::O_RDONLY | libc::O_DIRECTORY).map_err(|e| Error::path("open", parent, e))?;
     let write = || -> std::io::Result<()> {
-        let mut f =
-            File::options().write(true).create_new(true).custom_flags(libc::O_NOFOLLOW).mode(mode).open(&tmp)?;
+        let mut f = File::from(sys::create_new_at(&dir, &tmp, mode)?);
         f.write_all(data)?;
-        fs::rename(&tmp, path)
+        sys::renameat(&dir, &tmp, name)
     };
     write().map_err(|e| {
-        let _ = fs::remove_file(&tmp);
+        let _ = sys::unlinkat(&dir, &tmp);
         Error::path("write", path, e)
     })
 }

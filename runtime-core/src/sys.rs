@@ -462,6 +462,32 @@ pub fn mkdirat(dir: &OwnedFd, name: &OsStr, mode: u32) -> io::Result<()> {
     Ok(())
 }
 
+/// Create a new regular file `name` in `dir` for writing (O_EXCL: never
+/// a file or link that is already there).
+pub fn create_new_at(dir: &OwnedFd, name: &OsStr, mode: u32) -> io::Result<OwnedFd> {
+    let c = cstring(name)?;
+    let flags = libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY | libc::O_CLOEXEC | libc::O_NOFOLLOW;
+    // SAFETY: valid fd and C string; the fd returned is new and ours.
+    let fd = retry(|| unsafe { libc::openat(dir.as_raw_fd(), c.as_ptr(), flags, mode) })?;
+    // SAFETY: as above.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// rename(2) of `from` to `to`, both in `dir` (a link at `to` is replaced, not followed).
+pub fn renameat(dir: &OwnedFd, from: &OsStr, to: &OsStr) -> io::Result<()> {
+    let (f, t) = (cstring(from)?, cstring(to)?);
+    // SAFETY: valid fd and C strings.
+    cvt(unsafe { libc::renameat(dir.as_raw_fd(), f.as_ptr(), dir.as_raw_fd(), t.as_ptr()) })?;
+    Ok(())
+}
+
+pub fn unlinkat(dir: &OwnedFd, name: &OsStr) -> io::Result<()> {
+    let c = cstring(name)?;
+    // SAFETY: valid fd and C string.
+    cvt(unsafe { libc::unlinkat(dir.as_raw_fd(), c.as_ptr(), 0) })?;
+    Ok(())
+}
+
 /// Create an empty regular file `name` in `dir` (O_EXCL: never through a link).
 pub fn create_file_at(dir: &OwnedFd, name: &OsStr, mode: u32) -> io::Result<()> {
     let c = cstring(name)?;

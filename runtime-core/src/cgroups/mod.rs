@@ -69,6 +69,10 @@ pub struct Cgroup {
     /// With the systemd driver: the unit that is the cgroup.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub systemd: Option<systemd::Unit>,
+    /// Directories that were there before the container (empty: see
+    /// [`Cgroup::claim`]): used, and left in place by `destroy`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub existed: Vec<PathBuf>,
     /// Set when systemd refused the unit because it is already there:
     /// the cgroup is someone else's, and `destroy` leaves it alone.
     #[serde(skip)]
@@ -78,7 +82,7 @@ pub struct Cgroup {
 impl Cgroup {
     /// A cgroup of our own (no systemd unit) at these directories.
     pub fn at(version: Version, path: PathBuf, dirs: BTreeMap<String, PathBuf>) -> Cgroup {
-        Cgroup { version, path, dirs, systemd: None, foreign: Default::default() }
+        Cgroup { version, path, dirs, systemd: None, existed: Vec::new(), foreign: Default::default() }
     }
 
     /// Where the container's cgroup goes on this host: a directory of our
@@ -150,6 +154,32 @@ impl Cgroup {
     /// The cgroup2 directory, on v2 or a hybrid host.
     pub(crate) fn unified_dir(&self) -> Option<&Path> {
         self.dirs.get(UNIFIED).map(PathBuf::as_path)
+    }
+
+    /// Before anything is made: a cgroupsPath naming a cgroup that already
+    /// holds processes is someone else's (`/system.slice` is every
+    /// service): refused, as runc 1.2 does, so that `kill --all` and
+    /// `delete --force` only ever reach the container's own processes.
+    /// An existing empty one is used and recorded as not ours to remove.
+    pub fn claim(&mut self) -> Result<()> {
+        if self.by_systemd() {
+            return Ok(());
+        }
+        for dir in self.dirs.values() {
+            let procs = match fs::read_to_string(dir.join("cgroup.procs")) {
+                Ok(procs) => procs,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(Error::path("read", dir.join("cgroup.procs"), e)),
+            };
+            let mut pids: Vec<i32> = procs.lines().filter_map(|l| l.trim().parse().ok()).collect();
+            collect_sub_pids(dir, &mut pids);
+            if !pids.is_empty() {
+                let why = format!("container's cgroup is not empty: {} process(es) found", pids.len());
+                return Err(Error::path("use the cgroup", dir, io::Error::other(why)));
+            }
+            self.existed.push(dir.clone());
+        }
+        Ok(())
     }
 
     /// Make the directories (and, on v2, enable the controllers on the way
@@ -469,7 +499,7 @@ impl Cgroup {
             crate::log::warn(&e.to_string());
         }
         let deadline = Instant::now() + Duration::from_secs(5);
-        for dir in self.dirs.values() {
+        for dir in self.dirs.values().filter(|d| !self.existed.contains(d)) {
             remove_tree(dir, deadline)?;
         }
         Ok(())
