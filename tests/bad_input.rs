@@ -183,3 +183,25 @@ fn lsm_labels_this_host_cannot_enforce_are_refused() {
     assert!(err.contains("apparmor") || err.contains("AppArmor"), "{err}");
     env.ok(&["delete", "--force", &id]);
 }
+
+/// Input echoed in an error is one line: an id's control characters are
+/// escaped (no forged log lines, no terminal escapes), and a huge value
+/// (a 1 MB hostname) is cut, its error still the init's own words.
+#[test]
+fn echoed_input_is_escaped_and_cut() {
+    let env = Env::new("badecho");
+    let b = env.bundle("b", &["true"]);
+    let (code, err) = env.fails(&["create", "--bundle", b.str(), "a\nforged line\u{1b}[31m"]);
+    assert_eq!(code, 3);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("a\\nforged line\\u{1b}[31m"), "{err}");
+
+    let mut b = env.bundle("b2", &["true"]);
+    b.set("/hostname", json!("h".repeat(1 << 20)));
+    let id = env.id("c");
+    let (code, err) = env.fails(&["run", "--bundle", b.str(), &id]);
+    assert_ne!(code, 0);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("set hostname") && err.contains("more bytes") && err.len() < 8192, "{}", &err[..200]);
+    assert_nothing_left(&env, &id);
+}

@@ -18,12 +18,15 @@ impl Log {
         Log { file, json, debug }
     }
 
+    /// One line, whatever the message holds.
     pub fn error(&self, msg: &str) {
+        let msg = &tandem_runtime_core::error::one_line(msg);
         eprintln!("tandem: {msg}");
         self.write("error", msg);
     }
 
     pub fn warn(&self, msg: &str) {
+        let msg = &tandem_runtime_core::error::one_line(msg);
         eprintln!("tandem: warning: {msg}");
         self.write("warning", msg);
     }

@@ -79,24 +79,47 @@ pub enum Error {
     },
 }
 
+/// How much of a value from the input an error echoes.
+const ECHO_MAX: usize = 4096;
+
+/// Text from the input made fit for one error line: control characters
+/// escaped (a newline or a terminal escape in an id or a path must not
+/// forge lines), and cut at [`ECHO_MAX`] bytes (a 1 MB hostname's error
+/// is still one readable line, and fits the init's message to us).
+pub fn one_line(s: &str) -> String {
+    let mut out = String::with_capacity(s.len().min(ECHO_MAX));
+    for (i, c) in s.char_indices() {
+        if out.len() >= ECHO_MAX {
+            out.push_str(&format!("... ({} more bytes)", s.len() - i));
+            break;
+        }
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 impl Error {
     /// A failed syscall or file operation, with what was being done.
     pub fn sys(op: impl Into<String>, source: io::Error) -> Self {
-        Error::System { op: op.into(), source }
+        Error::System { op: one_line(&op.into()), source }
     }
 
     /// A failed operation on a path: "`op` `path`: `source`".
     pub fn path(op: &str, path: impl Into<PathBuf>, source: io::Error) -> Self {
-        Error::System { op: format!("{op} {}", path.into().display()), source }
+        Error::sys(format!("{op} {}", path.into().display()), source)
     }
 
     /// A failure inside the container with no more specific kind.
     pub fn init(why: impl Into<String>) -> Self {
-        Error::Init { why: why.into(), status: 1 }
+        Error::Init { why: one_line(&why.into()), status: 1 }
     }
 
     pub fn config(field: impl Into<String>, why: impl Into<String>) -> Self {
-        Error::ConfigInvalid { field: field.into(), why: why.into() }
+        Error::ConfigInvalid { field: one_line(&field.into()), why: one_line(&why.into()) }
     }
 
     /// Distinct exit statuses so scripts can tell failures apart.

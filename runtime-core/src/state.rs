@@ -126,7 +126,7 @@ impl State {
 /// A container id: `[A-Za-z0-9][A-Za-z0-9_.+-]*`, at most 1024 bytes. Checked
 /// before the id touches any path.
 pub fn validate_id(id: &str) -> Result<()> {
-    let bad = |why| Err(Error::InvalidIdFormat { id: id.to_string(), why });
+    let bad = |why| Err(Error::InvalidIdFormat { id: crate::error::one_line(&id[..id.floor_char_boundary(256)]), why });
     if id.is_empty() {
         return bad("it is empty");
     }
