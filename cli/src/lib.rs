@@ -273,9 +273,10 @@ fn dispatch(cli: Cli, log: &logging::Log, wasm_cache: Option<WasmCache>) -> Resu
             let sig = signal::parse(&signal)?;
             rt.load(&id)?.signal(sig, all)?;
         }
-        Command::Delete { force, id } => match rt.load(&id) {
-            Ok(c) => c.delete(force)?,
-            // runc: deleting a container that is already gone is fine with --force.
+        Command::Delete { force, id } => match rt.load(&id).and_then(|c| c.delete(force)) {
+            Ok(()) => {}
+            // runc: deleting a container that is already gone is fine with
+            // --force, also when a racing delete removed it meanwhile.
             Err(Error::NotFound(_)) if force => {}
             Err(e) => return Err(e),
         },
