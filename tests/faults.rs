@@ -122,3 +122,37 @@ fn fifty_containers_at_once() {
         assert_no_process_of(id);
     }
 }
+
+/// tandem killed while a createRuntime hook runs: `delete --force` also
+/// kills the hook and what it started in the background.
+#[test]
+fn a_create_killed_in_a_hook_leaves_no_hook_process() {
+    let env = Env::new("fault-hook");
+    let mut b = env.bundle("b", &["sleep", "1000"]);
+    let marks = env.dir.join("marks");
+    std::fs::create_dir_all(&marks).unwrap();
+    let m = marks.display();
+    let script = format!("sleep 1000 & echo $! > {m}/bg; echo $$ > {m}/hook; touch {m}/ready; sleep 1000");
+    b.config["hooks"] = serde_json::json!({"createRuntime": [{"path": "/bin/sh", "args": ["sh", "-c", script]}]});
+    b.save();
+    let id = env.id("c");
+    let mut child = create_cmd(&env, b.str(), &id).spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !marks.join("ready").exists() {
+        assert!(Instant::now() < deadline, "the hook never ran");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    env.ok(&["delete", "--force", &id]);
+    env.assert_gone(&id, None);
+    for name in ["bg", "hook"] {
+        let pid: i32 = std::fs::read_to_string(marks.join(name)).unwrap().trim().parse().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let alive = || std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| !s.contains(") Z "));
+        while alive() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert!(!alive(), "the {name} process {pid} of the killed create's hook is left");
+    }
+}

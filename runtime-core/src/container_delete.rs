@@ -22,6 +22,8 @@ impl Container {
 
     /// Undo what create did, under the lock `dir` holds.
     pub(crate) fn destroy(&mut self, dir: StateDir) -> Result<()> {
+        // A create killed while a runtime hook ran: the hook's group goes.
+        crate::hooks::Group::kill_recorded(&dir.path.join(crate::state::HOOK_GROUP_FILE));
         // The cgroup holds every process of the container, in its own pid
         // namespace or not; SIGKILL also reaches frozen ones (the cgroup is
         // thawed after it).

@@ -15,7 +15,7 @@
 
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -23,7 +23,7 @@ use oci_spec::runtime as oci;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::sys;
+use crate::{procfs, sys};
 
 /// What a failing hook's output adds to its error, at most.
 const OUTPUT_KEPT: usize = 4096;
@@ -152,8 +152,14 @@ impl Hooks {
 
     /// Run the hooks of `kind` in order; the first failure stops them.
     pub fn run(&self, kind: Kind, state: &serde_json::Value) -> Result<()> {
+        self.run_recorded(kind, state, None)
+    }
+
+    /// [`Hooks::run`], each hook in a process group of its own recorded
+    /// at `group` while it runs (see [`Group`]).
+    pub fn run_recorded(&self, kind: Kind, state: &serde_json::Value, group: Option<&Path>) -> Result<()> {
         let input = state.to_string();
-        self.of(kind).iter().try_for_each(|h| run_one(h, kind, input.as_bytes()))
+        self.of(kind).iter().try_for_each(|h| run_one(h, kind, input.as_bytes(), group))
     }
 
     /// Run every hook of `kind`; failures are warnings (poststart, poststop).
@@ -165,16 +171,43 @@ impl Hooks {
         }
         let input = state().to_string();
         for h in self.of(kind) {
-            if let Err(e) = run_one(h, kind, input.as_bytes()) {
+            if let Err(e) = run_one(h, kind, input.as_bytes(), None) {
                 crate::log::warn(&e.to_string());
             }
         }
     }
 }
 
+/// A create's runtime hook runs in a process group of its own, recorded
+/// in the container's state directory until it ends: if tandem is killed
+/// meanwhile, `delete --force` kills the group, the hook and whatever it
+/// started. (A hook that ended leaves what it started alone.)
+pub struct Group;
+
+impl Group {
+    fn record(path: &Path, pgid: i32) -> Result<()> {
+        let start = procfs::start_time(pgid).unwrap_or(0);
+        crate::state::write_atomic(path, format!("{pgid} {start}").as_bytes())
+    }
+
+    /// Kill the group recorded at `path`, if any of it is still there.
+    pub fn kill_recorded(path: &Path) {
+        let Ok(text) = std::fs::read_to_string(path) else { return };
+        let mut f = text.split_whitespace().map(|n| n.parse::<u64>().ok());
+        let (Some(Some(pgid)), Some(Some(start))) = (f.next(), f.next()) else { return };
+        // Only while a process of that group, started with or after its
+        // leader, is alive: the number is then still that group's.
+        let pgid = pgid as i32;
+        if procfs::group_members(pgid).iter().any(|&(_, t)| t >= start) {
+            let _ = sys::kill(-pgid, libc::SIGKILL);
+        }
+    }
+}
+
 /// Run one hook with `input` on its stdin; its stdout and stderr are kept
-/// for the error if it fails.
-fn run_one(hook: &Hook, kind: Kind, input: &[u8]) -> Result<()> {
+/// for the error if it fails. With `group`, it leads a process group
+/// recorded there while it runs.
+fn run_one(hook: &Hook, kind: Kind, input: &[u8], group: Option<&Path>) -> Result<()> {
     let what = format!("{} hook {}", kind.name(), hook.path.display());
     let mut cmd = Command::new(&hook.path);
     if let Some((arg0, rest)) = hook.args.split_first() {
@@ -187,7 +220,25 @@ fn run_one(hook: &Hook, kind: Kind, input: &[u8]) -> Result<()> {
         }
     }
     cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    if group.is_some() {
+        cmd.process_group(0);
+    }
     let mut child = cmd.spawn().map_err(|e| Error::Hook(format!("{what}: start: {e}")))?;
+    if let Some(path) = group
+        && let Err(e) = Group::record(path, child.id() as i32)
+    {
+        let _ = child.kill();
+        let _ = child.wait();
+        return Err(e);
+    }
+    let outcome = wait_for_hook(hook, &what, child, input);
+    if let Some(path) = group {
+        let _ = std::fs::remove_file(path);
+    }
+    outcome
+}
+
+fn wait_for_hook(hook: &Hook, what: &str, mut child: std::process::Child, input: &[u8]) -> Result<()> {
     let pidfd = sys::pidfd_open(child.id() as i32).map_err(|e| Error::Hook(format!("{what}: pidfd_open: {e}")));
     let pidfd = match pidfd {
         Ok(fd) => fd,

@@ -35,6 +35,9 @@ pub struct LaunchArgs<'a> {
     /// The container's OCI state (status creating, pid unset), for hooks
     /// and a seccomp listener.
     pub state: serde_json::Value,
+    /// Where a running prestart/createRuntime hook's process group is
+    /// recorded (see [`crate::hooks::Group`]).
+    pub hook_group: &'a std::path::Path,
 }
 
 /// A live init, blocked before its workload.
@@ -87,7 +90,7 @@ pub fn launch(args: LaunchArgs) -> Result<Launched> {
             state["pid"] = pid.into();
             drop(cgroup_joins);
             let systemd = args.cgroup.filter(|cg| cg.by_systemd());
-            match wait_ready(pid, config, systemd, &parent_sock, &state) {
+            match wait_ready(pid, config, systemd, &parent_sock, &state, args.hook_group) {
                 Ok(()) => {
                     let start_time = procfs::start_time(pid)
                         .ok_or_else(|| Error::init(format!("init (pid {pid}) exited right after reporting ready")))?;
@@ -109,6 +112,7 @@ fn wait_ready(
     systemd: Option<&Cgroup>,
     sock: &OwnedFd,
     state: &serde_json::Value,
+    hook_group: &std::path::Path,
 ) -> Result<()> {
     if let Some(cg) = systemd {
         cg.place(pid, config)?;
@@ -134,8 +138,9 @@ fn wait_ready(
                 // hooks see the container as created (runtime-spec).
                 let mut state = state.clone();
                 state["status"] = "created".into();
-                config.hooks.run(Kind::Prestart, &state)?;
-                config.hooks.run(Kind::CreateRuntime, &state)?;
+                let group = Some(hook_group);
+                config.hooks.run_recorded(Kind::Prestart, &state, group)?;
+                config.hooks.run_recorded(Kind::CreateRuntime, &state, group)?;
                 sync::send(sock, &Msg::HooksRan(state.to_string()))?;
             }
             Some(Msg::SeccompFd(fd)) => seccomp::hand_over(config.seccomp.as_ref(), fd, pid, state.clone())?,

@@ -81,6 +81,21 @@ pub fn stat(pid: i32) -> Option<(char, u64)> {
     Some((state, start))
 }
 
+/// The live processes of process group `pgid`, with their start times.
+pub fn group_members(pgid: i32) -> Vec<(i32, u64)> {
+    all_pids()
+        .into_iter()
+        .filter_map(|pid| {
+            let text = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            let mut f = text[text.rfind(')')? + 2..].split_whitespace();
+            let state = f.next()?;
+            let pgrp: i32 = f.nth(1)?.parse().ok()?;
+            let start: u64 = f.nth(16)?.parse().ok()?;
+            (pgrp == pgid && state != "Z").then_some((pid, start))
+        })
+        .collect()
+}
+
 pub fn start_time(pid: i32) -> Option<u64> {
     stat(pid).map(|(_, t)| t)
 }

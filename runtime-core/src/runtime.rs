@@ -147,6 +147,7 @@ impl Runtime {
                 cgroup: Some(cg),
                 filter: filter.as_ref(),
                 state: state.to_oci_json(Status::Creating),
+                hook_group: &dir.path.join(state::HOOK_GROUP_FILE),
             })?;
             state.status = Status::Created;
             state.pid = launched.pid;

@@ -32,6 +32,9 @@ pub const START_REPLY: &str = "start.reply";
 /// For a container in the runtime's mount namespace: the host mounts that
 /// were under its rootfs before it (`host_mounts::Record`).
 pub const HOST_MOUNTS_FILE: &str = "host-mounts.json";
+/// While a create's runtime hook runs: its process group, for a
+/// `delete --force` after tandem was killed meanwhile.
+pub const HOOK_GROUP_FILE: &str = "hook-group";
 
 /// OCI's four statuses plus paused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
