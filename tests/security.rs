@@ -163,6 +163,36 @@ fn a_container_cannot_overwrite_tandem_through_another_s_init() {
     let mut env = Env::new("sec-5736-init");
     let original = own_binary(&mut env);
     let victim = env.bundle("v", &["true"]);
+    let said = init_attack(&env, &victim);
+    assert!(fs::read(&env.bin).unwrap() == original, "the host's tandem binary was overwritten ({said})");
+    assert!(said.contains("refused") && said.contains("Read-only file system"), "{said}");
+}
+
+/// The same through a wasm container's init: `tandem-wasm`, which runs
+/// the module in the container for its whole life (no execve), handed
+/// the command by `tandem`.
+#[test]
+fn a_container_cannot_overwrite_tandem_wasm_through_a_wasm_init() {
+    let mut env = Env::new("sec-5736-wasm");
+    own_binary(&mut env);
+    let wasm_bin = env.bin.with_file_name("tandem-wasm");
+    fs::copy(env!("CARGO_BIN_EXE_tandem-wasm"), &wasm_bin).unwrap();
+    let original = fs::read(&wasm_bin).unwrap();
+    let mut victim = env.bundle("v", &["/app/m.wasm"]);
+    fs::create_dir_all(victim.rootfs().join("app")).unwrap();
+    fs::write(victim.rootfs().join("app/m.wasm"), wat::parse_str("(module (func (export \"_start\")))").unwrap())
+        .unwrap();
+    victim.config["annotations"] = serde_json::json!({"run.oci.handler": "wasm"});
+    victim.save();
+    let said = init_attack(&env, &victim);
+    assert!(fs::read(&wasm_bin).unwrap() == original, "the host's tandem-wasm binary was overwritten ({said})");
+    assert!(said.contains("refused") && said.contains("Read-only file system"), "{said}");
+}
+
+/// Create `victim`; an attacker container (host pid namespace,
+/// CAP_SYS_PTRACE) opens its init's exe; the victim is deleted; the
+/// attacker writes. Returns what the write said.
+fn init_attack(env: &Env, victim: &common::Bundle) -> String {
     let vid = env.id("victim");
     env.ok(&["create", "--bundle", victim.str(), &vid]);
     let pid = env.state(&vid)["pid"].as_i64().unwrap();
@@ -186,9 +216,8 @@ fn a_container_cannot_overwrite_tandem_through_another_s_init() {
     fs::write(b.rootfs().join("go"), "").unwrap();
     let done = wait_for(&b.rootfs().join("done"));
     let err = fs::read_to_string(b.rootfs().join("err")).unwrap_or_default();
-    assert!(fs::read(&env.bin).unwrap() == original, "the host's tandem binary was overwritten ({done})");
-    assert!(done.contains("refused") && err.contains("Read-only file system"), "{done} {err}");
     env.ok(&["delete", "--force", &id]);
+    format!("{} {}", done.trim(), err.trim())
 }
 
 /// `tandem args` with `fd3` (a file or directory) open as its fd 3, the
