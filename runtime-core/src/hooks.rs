@@ -396,25 +396,25 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let out = dir.join("out");
         let h = hook(&format!("echo \"$GREETING $0\" > {0}; cat >> {0}", out.display()), Some(5));
-        run_one(&h, Kind::CreateRuntime, br#"{"id":"x"}"#).unwrap();
+        run_one(&h, Kind::CreateRuntime, br#"{"id":"x"}"#, None).unwrap();
         assert_eq!(std::fs::read_to_string(&out).unwrap(), "hi sh\n{\"id\":\"x\"}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
     fn failures_say_why() {
-        let e = run_one(&hook("echo broken >&2; exit 3", None), Kind::Poststop, b"{}").unwrap_err().to_string();
+        let e = run_one(&hook("echo broken >&2; exit 3", None), Kind::Poststop, b"{}", None).unwrap_err().to_string();
         assert!(e.contains("poststop hook /bin/sh exited with status 3: broken"), "{e}");
-        let e = run_one(&hook("sleep 30", Some(1)), Kind::StartContainer, b"{}").unwrap_err().to_string();
+        let e = run_one(&hook("sleep 30", Some(1)), Kind::StartContainer, b"{}", None).unwrap_err().to_string();
         assert!(e.contains("killed after its timeout of 1s"), "{e}");
         let missing = Hook { path: "/no/such/hook".into(), args: vec![], env: vec![], timeout: None };
-        let e = run_one(&missing, Kind::Prestart, b"{}").unwrap_err().to_string();
+        let e = run_one(&missing, Kind::Prestart, b"{}", None).unwrap_err().to_string();
         assert!(e.contains("prestart hook /no/such/hook: start"), "{e}");
     }
 
     #[test]
     fn a_hook_that_ignores_its_stdin_still_succeeds() {
         let big = vec![b'x'; 1 << 20];
-        run_one(&hook("exit 0", Some(5)), Kind::Poststart, &big).unwrap();
+        run_one(&hook("exit 0", Some(5)), Kind::Poststart, &big, None).unwrap();
     }
 }
