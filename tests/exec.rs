@@ -264,3 +264,20 @@ fn an_execd_process_gets_its_cpu_affinity() {
     assert!(out.trim_end().ends_with("current affinity mask: 2"), "{out}");
     env.ok(&["delete", "--force", &id]);
 }
+
+/// As with `create`: an exec'd process whose `--pid-file` cannot be
+/// written is killed, not left running unaccounted for.
+#[test]
+fn an_exec_whose_pid_file_cannot_be_written_leaves_no_process() {
+    let env = Env::new("exec-pidfile");
+    let b = env.bundle("b", &["sleep", "1000"]);
+    let id = env.id("c");
+    env.ok(&["run", "-d", "--bundle", b.str(), &id]);
+    let before: serde_json::Value = serde_json::from_str(&env.ok(&["ps", "--format", "json", &id])).unwrap();
+    let bad = env.dir.join("no-such-dir/exec.pid");
+    let (code, err) = env.fails(&["exec", "-d", "--pid-file", bad.to_str().unwrap(), &id, "sleep", "1000"]);
+    assert!(code != 0 && err.contains("no-such-dir"), "{err}");
+    let after: serde_json::Value = serde_json::from_str(&env.ok(&["ps", "--format", "json", &id])).unwrap();
+    assert_eq!(after, before, "the exec'd process is still there");
+    env.ok(&["delete", "--force", &id]);
+}

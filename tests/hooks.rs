@@ -201,3 +201,46 @@ fn bad_hooks_are_refused_at_create() {
         env.assert_gone(&id, None);
     }
 }
+
+/// The hooks the runtime runs (prestart, createRuntime, poststart,
+/// poststop) stay in the runtime's pid and time namespaces, also for a
+/// container that joins another's pid namespace and has a time namespace
+/// of its own; createContainer runs in the container's.
+#[test]
+fn runtime_hooks_stay_in_the_runtime_s_pid_and_time_namespaces() {
+    let env = Env::new("hooks-ns");
+    let a = env.bundle("a", &["sleep", "100"]);
+    let aid = env.id("a");
+    env.ok(&["run", "-d", "--bundle", a.str(), &aid]);
+    let apid = env.state(&aid)["pid"].as_i64().unwrap();
+
+    let marks = env.dir.join("ns-marks");
+    fs::create_dir_all(&marks).unwrap();
+    let m = marks.display();
+    let record = |kind: &str| {
+        let script =
+            format!("readlink /proc/self/ns/pid > {m}/{kind}.pid; readlink /proc/self/ns/time > {m}/{kind}.time");
+        json!({"path": "/bin/sh", "args": ["sh", "-c", script]})
+    };
+    let kinds = ["prestart", "createRuntime", "createContainer", "poststart", "poststop"];
+    let mut b = env.bundle("b", &["true"]);
+    let mut ns: Vec<Value> =
+        b.config["linux"]["namespaces"].as_array().unwrap().iter().filter(|n| n["type"] != "pid").cloned().collect();
+    ns.push(json!({"type": "pid", "path": format!("/proc/{apid}/ns/pid")}));
+    ns.push(json!({"type": "time"}));
+    b.linux("namespaces", json!(ns));
+    b.config["hooks"] = Value::Object(kinds.iter().map(|k| (k.to_string(), json!([record(k)]))).collect());
+    b.save();
+    env.run_ok(&env.id("b"), &b);
+
+    let own = |ns: &str| fs::read_link(format!("/proc/self/ns/{ns}")).unwrap().to_string_lossy().into_owned();
+    let seen = |kind: &str, ns: &str| read(&marks, &format!("{kind}.{ns}")).trim().to_string();
+    for kind in ["prestart", "createRuntime", "poststart", "poststop"] {
+        assert_eq!(seen(kind, "pid"), own("pid"), "{kind} ran in another pid namespace");
+        assert_eq!(seen(kind, "time"), own("time"), "{kind} ran in another time namespace");
+    }
+    let a_pid_ns = fs::read_link(format!("/proc/{apid}/ns/pid")).unwrap().to_string_lossy().into_owned();
+    assert_eq!(seen("createContainer", "pid"), a_pid_ns);
+    assert_ne!(seen("createContainer", "time"), own("time"));
+    env.ok(&["delete", "--force", &aid]);
+}

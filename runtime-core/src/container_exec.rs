@@ -111,12 +111,10 @@ impl Container {
         if !procfs::is_alive(init_pid, self.state.init_start_time) {
             return Err(Error::NotRunning { id: self.id().to_string(), status: "stopped".into() });
         }
+        let mut for_children = crate::namespaces::ForChildren::none();
         for kind in [NsKind::Pid, NsKind::Time] {
             if differs(kind) {
-                let path = PathBuf::from(format!("/proc/{init_pid}/ns/{}", kind.proc_name()));
-                let fd = sys::open(&path, libc::O_RDONLY).map_err(|e| Error::path("open namespace", &path, e))?;
-                sys::setns(&fd, kind.clone_flag())
-                    .map_err(|e| Error::path(&format!("join {} namespace", kind.proc_name()), &path, e))?;
+                for_children.join(kind, &PathBuf::from(format!("/proc/{init_pid}/ns/{}", kind.proc_name())))?;
             }
         }
         let console_socket = match (opts.console_socket_fd, &opts.console_socket) {
@@ -147,6 +145,7 @@ impl Container {
         let (parent_sock, child_sock) = sys::socketpair().map_err(|e| Error::sys("socketpair", e))?;
         match sys::clone3(0, into.as_ref()).map_err(|e| Error::sys("clone the exec'd process", e))? {
             Forked::Child => {
+                for_children.forget();
                 drop(parent_sock);
                 let channels = Channels { sync: child_sock, console_socket, cgroup_joins: self_joins, root };
                 exec_child(&config, workload, channels, to_join, filter.as_ref(), opts.preserve_fds)
@@ -156,6 +155,7 @@ impl Container {
                 drop(console_socket);
                 drop(self_joins);
                 let ready = (|| {
+                    for_children.restore()?;
                     sync::send(&parent_sock, &Msg::Proceed)?;
                     loop {
                         match sync::recv(&parent_sock)? {
@@ -186,8 +186,14 @@ impl Container {
                     let _ = sys::waitpid(pid, 0);
                     return Err(e);
                 }
-                if let Some(p) = &opts.pid_file {
-                    state::write_pid_file(p, pid)?;
+                // As create does: a process whose pid file could not be
+                // written is not left running unaccounted for.
+                if let Some(p) = &opts.pid_file
+                    && let Err(e) = state::write_pid_file(p, pid)
+                {
+                    let _ = sys::pidfd_send_signal(&pidfd, libc::SIGKILL);
+                    let _ = sys::waitpid(pid, 0);
+                    return Err(e);
                 }
                 Ok(ExecProcess { pid, pidfd })
             }

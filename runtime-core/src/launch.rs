@@ -53,7 +53,7 @@ pub fn launch(args: LaunchArgs) -> Result<Launched> {
     let config = args.config;
     crate::exe_seal::require()?;
     let (parent_sock, child_sock) = sys::socketpair().map_err(|e| Error::sys("socketpair", e))?;
-    namespaces::enter_for_children(config)?;
+    let for_children = namespaces::ForChildren::enter(config)?;
     let flags = namespaces::clone_flags(config);
     // Straight into the cgroup2 directory where there is one: no migration
     // afterwards there (and no RCU grace period to wait for).
@@ -65,6 +65,7 @@ pub fn launch(args: LaunchArgs) -> Result<Launched> {
         .map_err(|e| Error::sys(format!("clone the container init (flags {flags:#x})"), e))?
     {
         Forked::Child => {
+            for_children.forget();
             drop(parent_sock);
             init::run(InitArgs {
                 config,
@@ -82,6 +83,11 @@ pub fn launch(args: LaunchArgs) -> Result<Launched> {
             })
         }
         Forked::Parent { pid, pidfd } => {
+            if let Err(e) = for_children.restore() {
+                let _ = sys::pidfd_send_signal(&pidfd, libc::SIGKILL);
+                let _ = sys::waitpid(pid, 0);
+                return Err(e);
+            }
             drop(child_sock);
             drop(args.start_fifo);
             drop(args.start_reply);

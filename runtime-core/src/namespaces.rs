@@ -8,6 +8,7 @@
 //! placed it in its cgroup (`enter_cgroup_ns`). Everything else is either a clone flag or a
 //! `setns` in the init.
 
+use std::os::fd::OwnedFd;
 use std::path::Path;
 
 use crate::config::{Config, IdMap, NsKind};
@@ -33,30 +34,85 @@ pub fn clone_flags(config: &Config) -> u64 {
     flags
 }
 
-/// In the runtime, before the clone: enter pid/time namespaces given by
-/// path, or create the time namespace with its offsets.
-pub fn enter_for_children(config: &Config) -> Result<()> {
-    for kind in [NsKind::Pid, NsKind::Time] {
-        let Some(ns) = config.namespace(kind) else {
-            continue;
-        };
-        match &ns.path {
-            Some(p) => join(kind, p)?,
-            None if kind == NsKind::Time => {
-                sys::unshare(libc::CLONE_NEWTIME).map_err(|e| Error::sys("create time namespace", e))?;
-                let offsets: String = config
-                    .time_offsets
-                    .iter()
-                    .map(|(clock, secs, nanos)| format!("{clock} {secs} {nanos}\n"))
-                    .collect();
-                if !offsets.is_empty() {
-                    Proc::open()?.write(&Proc::self_file("timens_offsets"), offsets.as_bytes())?;
-                }
-            }
-            None => {}
-        }
+/// The runtime's pid and time namespaces for its children, set to the
+/// container's for one clone and put back right after it: whatever the
+/// runtime starts next (prestart, createRuntime and poststart hooks,
+/// poststop hooks after a failed create, another container) runs in the
+/// caller's namespaces, and the caller's process is as it was.
+pub struct ForChildren {
+    saved: Vec<(NsKind, OwnedFd)>,
+}
+
+impl ForChildren {
+    /// Nothing changed yet.
+    pub fn none() -> ForChildren {
+        ForChildren { saved: Vec::new() }
     }
-    Ok(())
+
+    /// Enter pid/time namespaces given by path, or create the time
+    /// namespace with its offsets, for the init's clone.
+    pub fn enter(config: &Config) -> Result<ForChildren> {
+        let mut guard = ForChildren::none();
+        for kind in [NsKind::Pid, NsKind::Time] {
+            let Some(ns) = config.namespace(kind) else {
+                continue;
+            };
+            match &ns.path {
+                Some(p) => guard.join(kind, p)?,
+                None if kind == NsKind::Time => {
+                    guard.save(kind)?;
+                    sys::unshare(libc::CLONE_NEWTIME).map_err(|e| Error::sys("create time namespace", e))?;
+                    let offsets: String = config
+                        .time_offsets
+                        .iter()
+                        .map(|(clock, secs, nanos)| format!("{clock} {secs} {nanos}\n"))
+                        .collect();
+                    if !offsets.is_empty() {
+                        Proc::open()?.write(&Proc::self_file("timens_offsets"), offsets.as_bytes())?;
+                    }
+                }
+                None => {}
+            }
+        }
+        Ok(guard)
+    }
+
+    /// Join the pid or time namespace at `path` for the next clone.
+    pub fn join(&mut self, kind: NsKind, path: &Path) -> Result<()> {
+        self.save(kind)?;
+        join(kind, path)
+    }
+
+    fn save(&mut self, kind: NsKind) -> Result<()> {
+        let path = format!("/proc/self/ns/{}_for_children", kind.proc_name());
+        let fd = sys::open(Path::new(&path), libc::O_RDONLY).map_err(|e| Error::path("open namespace", &path, e))?;
+        self.saved.push((kind, fd));
+        Ok(())
+    }
+
+    /// Back to the namespaces the runtime had for its children.
+    pub fn restore(mut self) -> Result<()> {
+        self.put_back()
+    }
+
+    fn put_back(&mut self) -> Result<()> {
+        for (kind, fd) in self.saved.drain(..).rev() {
+            sys::setns(&fd, kind.clone_flag())
+                .map_err(|e| Error::sys(format!("return to the runtime's {} namespace", kind.proc_name()), e))?;
+        }
+        Ok(())
+    }
+
+    /// In the cloned child: its namespaces are the container's; nothing to put back.
+    pub fn forget(mut self) {
+        self.saved.clear();
+    }
+}
+
+impl Drop for ForChildren {
+    fn drop(&mut self) {
+        let _ = self.put_back();
+    }
 }
 
 /// In the init: join namespaces given by path (user first), then create the
