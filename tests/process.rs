@@ -279,3 +279,40 @@ fn fields_tandem_does_not_honour_are_refused() {
     let (code, err) = env.fails(&["create", "--bundle", b.str(), &env.id("idmap")]);
     assert!(code == 8 && err.contains("uidMappings"), "{err}");
 }
+
+/// tandem on a kernel (or under a nested runtime's seccomp profile, as
+/// Docker's default one answers) without clone3 and close_range: the
+/// legacy clone, then a move into the cgroup2 directory; fds closed one
+/// by one. Without openat2 it says so, in one line.
+#[test]
+fn without_clone3_or_close_range_tandem_falls_back() {
+    let env = Env::new("oldkernel");
+    let b = env.bundle("b", &["sh", "-c", "ls /proc/self/fd | tr '\\n' ' '; sleep 1000"]);
+    let id = env.id("c");
+    let run = |args: &[&str], enosys: &[libc::c_long]| {
+        let out_path = env.dir.join("fallback.out");
+        let mut cmd = std::process::Command::new(&env.bin);
+        cmd.arg("--root").arg(&env.root).args(args);
+        cmd.stdin(std::process::Stdio::null()).stdout(std::fs::File::create(&out_path).unwrap());
+        cmd.stderr(std::fs::File::create(env.dir.join("fallback.err")).unwrap());
+        common::syscall_filter::enosys(&mut cmd, enosys);
+        let status = cmd.status().unwrap();
+        let err = std::fs::read_to_string(env.dir.join("fallback.err")).unwrap();
+        (status.success(), std::fs::read_to_string(out_path).unwrap(), err)
+    };
+    let missing = [libc::SYS_clone3, libc::SYS_close_range];
+    let (ok, _, err) = run(&["run", "-d", "--bundle", b.str(), &id], &missing);
+    assert!(ok, "{err}");
+    let (ok, out, err) = run(&["exec", &id, "sh", "-c", "ls /proc/self/fd | tr '\\n' ' '"], &missing);
+    assert!(ok && out == "0 1 2 3 ", "{out} {err}");
+    let pids: Vec<i32> = serde_json::from_str(&env.ok(&["ps", "--format", "json", &id])).unwrap();
+    for dir in common::cgroup_dirs(&id) {
+        let procs = std::fs::read_to_string(dir.join("cgroup.procs")).unwrap();
+        assert!(procs.lines().any(|p| p.parse() == Ok(pids[0])), "the init is not in {}", dir.display());
+    }
+    env.ok(&["delete", "--force", &id]);
+
+    let (ok, _, err) = run(&["run", "--bundle", b.str(), &env.id("c2")], &[libc::SYS_openat2]);
+    assert!(!ok && err.lines().count() == 1 && err.contains("openat2") && err.contains("5.6"), "{err}");
+    env.assert_gone(&env.id("c2"), None);
+}

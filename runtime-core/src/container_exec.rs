@@ -143,7 +143,9 @@ impl Container {
         let cache = crate::runtime::seccomp_cache(&self.cache);
         let filter = config.seccomp.as_ref().map(|p| p.filter(&cache)).transpose()?;
         let (parent_sock, child_sock) = sys::socketpair().map_err(|e| Error::sys("socketpair", e))?;
-        match sys::clone3(0, into.as_ref()).map_err(|e| Error::sys("clone the exec'd process", e))? {
+        let (forked, move_later) =
+            crate::launch::clone_child(0, into.as_ref()).map_err(|e| Error::sys("clone the exec'd process", e))?;
+        match forked {
             Forked::Child => {
                 for_children.forget();
                 drop(parent_sock);
@@ -156,6 +158,9 @@ impl Container {
                 drop(self_joins);
                 let ready = (|| {
                     for_children.restore()?;
+                    if let Some(cg) = cgroup.filter(|_| move_later) {
+                        cg.join_unified(pid)?;
+                    }
                     sync::send(&parent_sock, &Msg::Proceed)?;
                     loop {
                         match sync::recv(&parent_sock)? {

@@ -47,6 +47,16 @@ pub struct Launched {
     pub start_time: u64,
 }
 
+/// clone3 into `cgroup` (a cgroup2 directory), or where the kernel or a
+/// seccomp profile answers ENOSYS, the legacy clone: then the child is
+/// still to be moved into the cgroup (true), before it is told to go on.
+pub(crate) fn clone_child(flags: u64, cgroup: Option<&OwnedFd>) -> std::io::Result<(Forked, bool)> {
+    match sys::clone3(flags, cgroup) {
+        Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => Ok((sys::clone_legacy(flags)?, cgroup.is_some())),
+        r => r.map(|f| (f, false)),
+    }
+}
+
 /// Clone the init. The calling process must be single-threaded: clone3
 /// with CLONE_NEWUSER fails otherwise, and the child relies on it.
 pub fn launch(args: LaunchArgs) -> Result<Launched> {
@@ -61,9 +71,9 @@ pub fn launch(args: LaunchArgs) -> Result<Launched> {
     let into = made.map(Cgroup::clone_target).transpose()?.flatten();
     // The other (v1) hierarchies: the init moves itself, the cheap way.
     let cgroup_joins = made.map(Cgroup::self_join_files).transpose()?.unwrap_or_default();
-    match sys::clone3(flags, into.as_ref())
-        .map_err(|e| Error::sys(format!("clone the container init (flags {flags:#x})"), e))?
-    {
+    let (forked, move_later) = clone_child(flags, into.as_ref())
+        .map_err(|e| Error::sys(format!("clone the container init (flags {flags:#x})"), e))?;
+    match forked {
         Forked::Child => {
             for_children.forget();
             drop(parent_sock);
@@ -83,7 +93,11 @@ pub fn launch(args: LaunchArgs) -> Result<Launched> {
             })
         }
         Forked::Parent { pid, pidfd } => {
-            if let Err(e) = for_children.restore() {
+            let moved = match (move_later, made) {
+                (true, Some(cg)) => cg.join_unified(pid),
+                _ => Ok(()),
+            };
+            if let Err(e) = for_children.restore().and(moved) {
                 let _ = sys::pidfd_send_signal(&pidfd, libc::SIGKILL);
                 let _ = sys::waitpid(pid, 0);
                 return Err(e);

@@ -86,6 +86,24 @@ pub fn clone3(flags: u64, cgroup: Option<&OwnedFd>) -> io::Result<Forked> {
     }
 }
 
+/// Where clone3 is missing (ENOSYS: kernels before 5.3, or a nested
+/// runtime's seccomp profile, as Docker's default one answers): the
+/// legacy clone, like fork, with a pidfd (CLONE_PIDFD, 5.2). It cannot
+/// clone into a cgroup: the caller moves the child.
+pub fn clone_legacy(flags: u64) -> io::Result<Forked> {
+    let mut pidfd: libc::c_int = -1;
+    let flags = flags | libc::CLONE_PIDFD as u64 | libc::SIGCHLD as u64;
+    // SAFETY: no stack (the child continues on a copy of ours, like
+    // fork(2)); with CLONE_PIDFD the kernel writes the pidfd through the
+    // parent_tid pointer, which points at an int we own.
+    let ret = unsafe { libc::syscall(libc::SYS_clone, flags, 0usize, &mut pidfd as *mut libc::c_int, 0usize, 0usize) };
+    match cvt(ret)? {
+        0 => Ok(Forked::Child),
+        // SAFETY: the kernel wrote a fresh pidfd we now own.
+        pid => Ok(Forked::Parent { pid: pid as i32, pidfd: unsafe { OwnedFd::from_raw_fd(pidfd) } }),
+    }
+}
+
 /// Plain fork for helpers (no pidfd needed).
 pub fn fork() -> io::Result<i32> {
     // SAFETY: the process is single-threaded where this is called.
@@ -440,6 +458,12 @@ pub fn openat2(dir: &OwnedFd, path: &Path, flags: i32, resolve: u64) -> io::Resu
         });
         match r {
             Err(e) if e.raw_os_error() == Some(libc::EAGAIN) && attempts < 1000 => attempts += 1,
+            Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::Unsupported,
+                    "openat2 is missing: tandem resolves paths in a rootfs with it and needs Linux 5.6 or later",
+                ));
+            }
             r => break r?,
         }
     };
@@ -574,11 +598,25 @@ pub fn close_from(first: u32) -> io::Result<()> {
     close_range(first, u32::MAX)
 }
 
-/// Close fds `first..=last`.
+/// Close fds `first..=last` (close_range, 5.9; one by one from
+/// /proc/self/fd where it is missing).
 pub fn close_range(first: u32, last: u32) -> io::Result<()> {
     // SAFETY: closing fds we no longer use; nothing owns them afterwards.
-    cvt(unsafe { libc::syscall(libc::SYS_close_range, first, last, 0) })?;
-    Ok(())
+    match cvt(unsafe { libc::syscall(libc::SYS_close_range, first, last, 0) }) {
+        Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => {
+            let open: Vec<u32> = std::fs::read_dir("/proc/self/fd")?
+                .flatten()
+                .filter_map(|e| e.file_name().to_str()?.parse().ok())
+                .filter(|&fd| fd >= first && fd <= last)
+                .collect();
+            for fd in open {
+                // SAFETY: as above (the read_dir fd is closed already; EBADF is harmless).
+                unsafe { libc::close(fd as RawFd) };
+            }
+            Ok(())
+        }
+        r => r.map(drop),
+    }
 }
 
 /// Is `fd` open in this process?

@@ -345,6 +345,15 @@ impl Cgroup {
 
     /// Move a process into the cgroup, in every hierarchy (but the cgroup2
     /// one when it was cloned into it).
+    /// Move `pid` into the cgroup2 directory (a child cloned without
+    /// CLONE_INTO_CGROUP where clone3 is missing).
+    pub fn join_unified(&self, pid: i32) -> Result<()> {
+        match self.unified_dir() {
+            Some(dir) => write(dir, "cgroup.procs", &pid.to_string()),
+            None => Ok(()),
+        }
+    }
+
     pub fn join(&self, pid: i32, in_unified: bool) -> Result<()> {
         for (name, dir) in &self.dirs {
             if !(in_unified && name == UNIFIED) {
