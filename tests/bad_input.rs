@@ -205,3 +205,25 @@ fn echoed_input_is_escaped_and_cut() {
     assert!(err.contains("set hostname") && err.contains("more bytes") && err.len() < 8192, "{}", &err[..200]);
     assert_nothing_left(&env, &id);
 }
+
+/// An error inside the init keeps its kind across the process boundary:
+/// a console that cannot be made in the container (no devpts there) is
+/// the console error's status, not a bare 1.
+#[test]
+fn an_error_inside_the_init_keeps_its_kind() {
+    use std::os::unix::net::UnixListener;
+    let env = Env::new("badkind");
+    let mut b = env.bundle("b", &["true"]);
+    b.process("terminal", json!(true));
+    let mounts: Vec<_> =
+        b.config["mounts"].as_array().unwrap().iter().filter(|m| m["type"] != "devpts").cloned().collect();
+    b.config["mounts"] = json!(mounts);
+    b.save();
+    let sock = env.dir.join("console.sock");
+    let _listener = UnixListener::bind(&sock).unwrap();
+    let id = env.id("c");
+    let (code, err) = env.fails(&["create", "--console-socket", sock.to_str().unwrap(), "--bundle", b.str(), &id]);
+    assert_eq!(code, 9, "{err}");
+    assert!(err.lines().count() == 1 && err.contains("console"), "{err}");
+    assert_nothing_left(&env, &id);
+}
