@@ -188,3 +188,30 @@ fn without_a_mount_namespace_the_runtime_s_is_used_and_cleaned_up() {
     sh(&format!("umount {}", rootfs.display()));
     env.assert_gone(&id, None);
 }
+
+/// A container that joins another's user namespace by path (as every
+/// container of a Kubernetes pod with user namespaces joins the
+/// sandbox's) and asks for new pid, mount and other namespaces gets them
+/// owned by the joined user namespace: it can mount its /proc, is pid 1
+/// there, and has the joined namespace's id maps.
+#[test]
+fn new_namespaces_belong_to_a_joined_user_namespace() {
+    let env = Env::new("userjoin");
+    let mut a = env.bundle("a", &["sleep", "1000"]);
+    add_ns(&mut a, json!({"type": "user"}));
+    a.linux("uidMappings", json!([{"containerID": 0, "hostID": 400000, "size": 65536}]));
+    a.linux("gidMappings", json!([{"containerID": 0, "hostID": 400000, "size": 65536}]));
+    let a_id = env.id("a");
+    env.ok(&["run", "-d", "--bundle", a.str(), &a_id]);
+    let a_pid = env.state(&a_id)["pid"].as_i64().unwrap();
+
+    let script = "echo $$; cat /proc/self/uid_map; grep -c ' /proc proc ' /proc/self/mounts";
+    let mut b = env.bundle("b", &["sh", "-c", script]);
+    add_ns(&mut b, json!({"type": "user", "path": format!("/proc/{a_pid}/ns/user")}));
+    let out = env.run_ok(&env.id("b"), &b);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "1", "{out}");
+    assert_eq!(lines[1].split_whitespace().collect::<Vec<_>>(), ["0", "400000", "65536"], "{out}");
+    assert_eq!(lines[2], "1", "{out}");
+    env.ok(&["delete", "--force", &a_id]);
+}

@@ -94,11 +94,18 @@ pub fn run(args: InitArgs) -> ! {
             Some(Msg::Proceed) => {}
             _ => return Err(Error::init("runtime went away before writing the id maps")),
         }
-        if config.creates(NsKind::User) {
+        let become_root = || -> Result<()> {
             sys::setresgid(0).map_err(|e| Error::sys("become root in the user namespace (gid)", e))?;
-            sys::setresuid(0).map_err(|e| Error::sys("become root in the user namespace (uid)", e))?;
+            sys::setresuid(0).map_err(|e| Error::sys("become root in the user namespace (uid)", e))
+        };
+        if config.creates(NsKind::User) {
+            become_root()?;
         }
         namespaces::enter_in_init(config)?;
+        // A joined user namespace: root there, as in one of our own.
+        if config.namespace(NsKind::User).is_some_and(|n| n.path.is_some()) {
+            become_root()?;
+        }
         sys::setsid().map_err(|e| Error::sys("setsid", e))?;
         if let Some(name) = &keyring {
             join_keyring(name)?;

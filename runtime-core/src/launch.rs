@@ -57,13 +57,86 @@ pub(crate) fn clone_child(flags: u64, cgroup: Option<&OwnedFd>) -> std::io::Resu
     }
 }
 
+/// Clone the init into its pid and time namespaces, the runtime's own
+/// put back right after. With a user namespace joined by path the clone
+/// happens in a launcher (forked, gone right after) that joins it first,
+/// so that a new pid namespace is owned by it, not by the host's: the
+/// init is the runtime's child all the same (CLONE_PARENT).
+fn clone_init(config: &Config, flags: u64, into: Option<&OwnedFd>) -> Result<(Forked, bool)> {
+    let what = |e| Error::sys(format!("clone the container init (flags {flags:#x})"), e);
+    if let Some(user) = config.namespace(NsKind::User).and_then(|n| n.path.as_deref())
+        && (config.creates(NsKind::Pid) || config.creates(NsKind::Time))
+    {
+        return through_launcher(config, user, flags, into);
+    }
+    let for_children = namespaces::ForChildren::enter(config)?;
+    match clone_child(flags, into).map_err(what)? {
+        (Forked::Child, moved) => {
+            for_children.forget();
+            Ok((Forked::Child, moved))
+        }
+        (Forked::Parent { pid, pidfd }, moved) => match for_children.restore() {
+            Ok(()) => Ok((Forked::Parent { pid, pidfd }, moved)),
+            Err(e) => {
+                let _ = sys::pidfd_send_signal(&pidfd, libc::SIGKILL);
+                let _ = sys::waitpid(pid, 0);
+                Err(e)
+            }
+        },
+    }
+}
+
+/// The launcher: a fork that joins the user namespace at `user`, enters
+/// the pid and time namespaces there, clones the init as a sibling (the
+/// runtime's child) and reports its pid. Returns in the init as the child.
+fn through_launcher(
+    config: &Config,
+    user: &std::path::Path,
+    flags: u64,
+    into: Option<&OwnedFd>,
+) -> Result<(Forked, bool)> {
+    let user_ns = sys::open(user, libc::O_RDONLY).map_err(|e| Error::path("open namespace", user, e))?;
+    let (report_rx, report_tx) = sys::socketpair().map_err(|e| Error::sys("socketpair", e))?;
+    let launcher = sys::fork().map_err(|e| Error::sys("fork the launcher", e))?;
+    if launcher == 0 {
+        drop(report_rx);
+        let cloned = (|| -> Result<(Forked, bool)> {
+            sys::setns(&user_ns, libc::CLONE_NEWUSER).map_err(|e| Error::path("join user namespace", user, e))?;
+            namespaces::ForChildren::enter(config)?.forget();
+            let flags = flags | libc::CLONE_PARENT as u64;
+            clone_child(flags, into).map_err(|e| Error::sys(format!("clone the container init (flags {flags:#x})"), e))
+        })();
+        match cloned {
+            Ok((Forked::Child, moved)) => return Ok((Forked::Child, moved)),
+            Ok((Forked::Parent { pid, .. }, moved)) => {
+                let _ = sync::send(&report_tx, &Msg::Launched { pid, moved });
+                sys::exit_now(0)
+            }
+            Err(e) => {
+                let _ = sync::send(&report_tx, &Msg::failure(e));
+                sys::exit_now(1)
+            }
+        }
+    }
+    drop(report_tx);
+    let report = sync::recv(&report_rx);
+    let _ = sys::waitpid(launcher, 0);
+    match report? {
+        Some(Msg::Launched { pid, moved }) => {
+            let pidfd = sys::pidfd_open(pid).map_err(|e| Error::sys(format!("pidfd_open the init {pid}"), e))?;
+            Ok((Forked::Parent { pid, pidfd }, moved))
+        }
+        Some(Msg::Failed { status, why }) => Err(Error::Init { why, status }),
+        _ => Err(Error::init("the launcher exited without cloning the init")),
+    }
+}
+
 /// Clone the init. The calling process must be single-threaded: clone3
 /// with CLONE_NEWUSER fails otherwise, and the child relies on it.
 pub fn launch(args: LaunchArgs) -> Result<Launched> {
     let config = args.config;
     crate::exe_seal::require()?;
     let (parent_sock, child_sock) = sys::socketpair().map_err(|e| Error::sys("socketpair", e))?;
-    let for_children = namespaces::ForChildren::enter(config)?;
     let flags = namespaces::clone_flags(config);
     // Straight into the cgroup2 directory where there is one: no migration
     // afterwards there (and no RCU grace period to wait for).
@@ -71,11 +144,9 @@ pub fn launch(args: LaunchArgs) -> Result<Launched> {
     let into = made.map(Cgroup::clone_target).transpose()?.flatten();
     // The other (v1) hierarchies: the init moves itself, the cheap way.
     let cgroup_joins = made.map(Cgroup::self_join_files).transpose()?.unwrap_or_default();
-    let (forked, move_later) = clone_child(flags, into.as_ref())
-        .map_err(|e| Error::sys(format!("clone the container init (flags {flags:#x})"), e))?;
+    let (forked, move_later) = clone_init(config, flags, into.as_ref())?;
     match forked {
         Forked::Child => {
-            for_children.forget();
             drop(parent_sock);
             init::run(InitArgs {
                 config,
@@ -97,7 +168,7 @@ pub fn launch(args: LaunchArgs) -> Result<Launched> {
                 (true, Some(cg)) => cg.join_unified(pid),
                 _ => Ok(()),
             };
-            if let Err(e) = for_children.restore().and(moved) {
+            if let Err(e) = moved {
                 let _ = sys::pidfd_send_signal(&pidfd, libc::SIGKILL);
                 let _ = sys::waitpid(pid, 0);
                 return Err(e);

@@ -124,6 +124,10 @@ pub fn enter_in_init(config: &Config) -> Result<()> {
             continue;
         }
         if let Some(p) = config.namespace(kind).and_then(|n| n.path.as_ref()) {
+            // Cloned by the launcher, the init is in the user namespace already.
+            if kind == NsKind::User && same_namespace(p, "/proc/self/ns/user") {
+                continue;
+            }
             join(kind, p)?;
         }
     }
@@ -149,6 +153,14 @@ pub fn enter_cgroup_ns(config: &Config) -> Result<()> {
         sys::unshare(libc::CLONE_NEWCGROUP).map_err(|e| Error::sys("create cgroup namespace", e))?;
     }
     Ok(())
+}
+
+fn same_namespace(a: &Path, b: &str) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (std::fs::metadata(a), std::fs::metadata(b)) {
+        (Ok(a), Ok(b)) => (a.dev(), a.ino()) == (b.dev(), b.ino()),
+        _ => false,
+    }
 }
 
 fn join(kind: NsKind, path: &Path) -> Result<()> {

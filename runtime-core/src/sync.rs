@@ -31,6 +31,10 @@ pub enum Msg {
     /// init -> parent: a hook it ran failed (the container is destroyed
     /// and poststop hooks run).
     HookFailed(String),
+    /// launcher -> parent: the init is cloned (the parent's child) with
+    /// this pid; `moved` says it is still to be moved into its cgroup2
+    /// directory.
+    Launched { pid: i32, moved: bool },
 }
 
 impl Msg {
@@ -53,6 +57,7 @@ const HOOK_POINT: u8 = 5;
 const HOOKS_RAN: u8 = 6;
 const SECCOMP_FD: u8 = 7;
 const HOOK_FAILED: u8 = 8;
+const LAUNCHED: u8 = 9;
 
 pub fn send(sock: &OwnedFd, msg: &Msg) -> Result<()> {
     let fail = |e| Error::sys("send to container init", e);
@@ -65,6 +70,12 @@ pub fn send(sock: &OwnedFd, msg: &Msg) -> Result<()> {
         Msg::HooksRan(state) => (&[HOOKS_RAN], state.as_str()),
         Msg::Failed { status, why } => (&[FAILED, *status as u8], why.as_str()),
         Msg::HookFailed(s) => (&[HOOK_FAILED], s.as_str()),
+        Msg::Launched { pid, moved } => {
+            let mut buf = vec![LAUNCHED, u8::from(*moved)];
+            buf.extend_from_slice(&pid.to_le_bytes());
+            sys::write(sock, &buf).map_err(fail)?;
+            return Ok(());
+        }
         Msg::SeccompFd(fd) => return sys::send_fd(sock, fd.as_raw_fd(), &[SECCOMP_FD]).map_err(fail),
     };
     let mut buf = Vec::with_capacity(head.len() + text.len());
@@ -107,6 +118,9 @@ pub fn recv(sock: &OwnedFd) -> Result<Option<Msg>> {
             Msg::Failed { status: i32::from(buf[1]), why: String::from_utf8_lossy(&buf[2..n]).into_owned() }
         }
         (HOOK_FAILED, _) => Msg::HookFailed(text()),
+        (LAUNCHED, _) if n == 6 => {
+            Msg::Launched { pid: i32::from_le_bytes([buf[2], buf[3], buf[4], buf[5]]), moved: buf[1] == 1 }
+        }
         (tag, _) => Msg::Failed { status: 1, why: format!("unknown message {tag} from the other side") },
     }))
 }
