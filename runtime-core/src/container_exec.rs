@@ -9,17 +9,17 @@
 //! is not dumpable until it becomes the workload (it is the tandem binary
 //! inside the container until then).
 
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{OwnedFd, RawFd};
 use std::path::PathBuf;
 
-use crate::config::{Config, NsKind, Process};
+use crate::config::{NsKind, Process};
 use crate::container::Container;
 use crate::error::{Error, Result};
-use crate::executor::{self, PrepareContext, Workload};
+use crate::executor::{self, PrepareContext};
+use crate::process::channel::{self, Msg};
 use crate::state::{self, Status};
-use crate::sync::{self, Msg};
 use crate::sys::{self, Forked};
-use crate::{console, init, procfs, seccomp};
+use crate::{console, procfs, seccomp};
 
 /// Options of `exec` beyond the process (runc's flags).
 #[derive(Debug, Default, Clone)]
@@ -143,14 +143,15 @@ impl Container {
         let cache = crate::runtime::seccomp_cache(&self.cache);
         let filter = config.seccomp.as_ref().map(|p| p.filter(&cache)).transpose()?;
         let (parent_sock, child_sock) = sys::socketpair().map_err(|e| Error::sys("socketpair", e))?;
-        let (forked, move_later) =
-            crate::launch::clone_child(0, into.as_ref()).map_err(|e| Error::sys("clone the exec'd process", e))?;
+        let (forked, move_later) = crate::process::launch::clone_child(0, into.as_ref())
+            .map_err(|e| Error::sys("clone the exec'd process", e))?;
         match forked {
             Forked::Child => {
                 for_children.forget();
                 drop(parent_sock);
-                let channels = Channels { sync: child_sock, console_socket, cgroup_joins: self_joins, root };
-                exec_child(&config, workload, channels, to_join, filter.as_ref(), opts.preserve_fds)
+                let channels =
+                    crate::process::exec::Channels { sync: child_sock, console_socket, cgroup_joins: self_joins, root };
+                crate::process::exec::run(&config, workload, channels, to_join, filter.as_ref(), opts.preserve_fds)
             }
             Forked::Parent { pid, pidfd } => {
                 drop(child_sock);
@@ -161,9 +162,9 @@ impl Container {
                     if let Some(cg) = cgroup.filter(|_| move_later) {
                         cg.join_unified(pid)?;
                     }
-                    sync::send(&parent_sock, &Msg::Proceed)?;
+                    channel::send(&parent_sock, &Msg::Proceed)?;
                     loop {
-                        match sync::recv(&parent_sock)? {
+                        match channel::recv(&parent_sock)? {
                             Some(Msg::Ready) => break,
                             Some(Msg::SeccompFd(fd)) => {
                                 seccomp::hand_over(config.seccomp.as_ref(), fd, pid, self.oci_state())?
@@ -184,7 +185,7 @@ impl Container {
                     {
                         cg.join(pid, false)?;
                     }
-                    sync::send(&parent_sock, &Msg::CgroupJoined)
+                    channel::send(&parent_sock, &Msg::CgroupJoined)
                 })();
                 if let Err(e) = ready {
                     let _ = sys::pidfd_send_signal(&pidfd, libc::SIGKILL);
@@ -204,70 +205,4 @@ impl Container {
             }
         }
     }
-}
-
-/// What the exec'd process inherits to talk to the runtime and console,
-/// and the v1 `tasks` files it moves itself with.
-struct Channels {
-    sync: OwnedFd,
-    console_socket: Option<OwnedFd>,
-    cgroup_joins: Vec<(PathBuf, OwnedFd)>,
-    /// The init's root, for a container in the runtime's mount namespace.
-    root: Option<OwnedFd>,
-}
-
-/// The exec'd process: join, set up, report, become the workload.
-fn exec_child(
-    config: &Config,
-    mut workload: Box<dyn Workload>,
-    channels: Channels,
-    to_join: Vec<(NsKind, OwnedFd)>,
-    filter: Option<&seccomp::Filter>,
-    preserve_fds: u32,
-) -> ! {
-    let Channels { sync, console_socket, cgroup_joins, root } = channels;
-    // The tandem binary until execve: keep it out of the container's reach.
-    if sys::prctl(libc::PR_SET_DUMPABLE, 0).is_err() {
-        sys::exit_now(1);
-    }
-    let mut keep: Vec<i32> = to_join.iter().map(|(_, fd)| fd.as_raw_fd()).collect();
-    keep.push(sync.as_raw_fd());
-    keep.extend(console_socket.as_ref().map(|f| f.as_raw_fd()));
-    keep.extend(cgroup_joins.iter().map(|(_, fd)| fd.as_raw_fd()));
-    keep.extend(root.as_ref().map(|f| f.as_raw_fd()));
-    if let Err(e) = sys::close_fds_except(3 + preserve_fds as i32, &keep) {
-        let _ = sync::send(&sync, &Msg::failure(Error::init(format!("close inherited fds: {e}"))));
-        sys::exit_now(1);
-    }
-    let setup = || -> Result<Option<OwnedFd>> {
-        config.process.attrs.apply_initial_affinity()?;
-        crate::cgroups::join_self(cgroup_joins)?;
-        match sync::recv(&sync)? {
-            Some(Msg::Proceed) => {}
-            _ => return Err(Error::init("runtime went away")),
-        }
-        for (kind, fd) in &to_join {
-            sys::setns(fd, kind.clone_flag())
-                .map_err(|e| Error::sys(format!("join the {} namespace", kind.proc_name()), e))?;
-        }
-        drop(to_join);
-        if let Some(root) = root {
-            sys::fchdir(&root).map_err(|e| Error::sys("chdir to the container's root", e))?;
-            sys::chroot(c".").map_err(|e| Error::sys("chroot to the container's root", e))?;
-        }
-        sys::setsid().map_err(|e| Error::sys("setsid", e))?;
-        if config.process.terminal {
-            let sock = console_socket.as_ref().expect("checked by the runtime");
-            console::setup(sock, config.process.console_size, false)?;
-        }
-        init::prepare_process(config, workload.as_mut(), preserve_fds, filter, true)
-    };
-    let outcome = setup();
-    drop(console_socket);
-    init::report_setup(&sync, outcome);
-    if !matches!(sync::recv(&sync), Ok(Some(Msg::CgroupJoined))) {
-        sys::exit_now(1);
-    }
-    drop(sync);
-    init::become_workload(workload, &config.process, preserve_fds, filter, None)
 }

@@ -7,8 +7,8 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use crate::container::Container;
 use crate::error::{Error, Result};
 use crate::hooks::Kind;
+use crate::process::channel::StartReply;
 use crate::state::{self, Status};
-use crate::sync::StartReply;
 use crate::sys;
 
 impl Container {

@@ -84,7 +84,7 @@ const ECHO_MAX: usize = 4096;
 
 /// Text from the input made fit for one error line: control characters
 /// escaped (a newline or a terminal escape in an id or a path must not
-/// forge lines), and cut at [`ECHO_MAX`] bytes (a 1 MB hostname's error
+/// forge lines), and cut at 4 KiB (a 1 MB hostname's error
 /// is still one readable line, and fits the init's message to us).
 pub fn one_line(s: &str) -> String {
     let mut out = String::with_capacity(s.len().min(ECHO_MAX));

@@ -55,7 +55,7 @@ pub fn require() -> Result<()> {
 }
 
 /// The file this process's binary was run from. Once sealed, the kernel
-/// names the detached mount `/` (or the memfd): the path is kept in argv[0].
+/// names the detached mount `/` (or the memfd): the path is kept in `argv[0]`.
 pub fn self_path() -> PathBuf {
     if is_sealed()
         && let Some(arg0) = std::env::args_os().next().map(PathBuf::from)
@@ -76,7 +76,7 @@ pub fn reexec() -> Result<()> {
     Err(exec(&path, std::env::args_os().skip(1).collect()))
 }
 
-/// Execute `binary` with `args` from a sealed image of it, argv[0] being
+/// Execute `binary` with `args` from a sealed image of it, `argv[0]` being
 /// its path. Returns only on failure.
 pub fn exec(binary: &Path, args: Vec<OsString>) -> Error {
     let image = match seal(binary) {

@@ -10,9 +10,11 @@
 //!
 //! Modules follow one concern each: `config` (validation), `namespaces`,
 //! `rootfs`, `devices`, `cgroups`, `capabilities`, `seccomp`, `hooks`, `console`,
-//! `launch` (runtime side)
-//! and `init` (container side), `state`, and one `container_<verb>` file per
-//! lifecycle verb. All `unsafe` code lives in `sys`.
+//! `process` (the processes and their messages: `launch` on the runtime's
+//! side, `init` and `exec` in the container, `channel` between them; its
+//! docs draw them), `exe_seal` (the runtime's binary sealed), `state`, and
+//! one `container_<verb>` file per lifecycle verb. All `unsafe` code lives
+//! in `sys`.
 
 pub mod capabilities;
 pub mod cgroups;
@@ -34,21 +36,19 @@ pub mod exe_seal;
 pub mod executor;
 pub mod hooks;
 mod host_mounts;
-mod init;
 pub mod inroot;
-mod launch;
 pub mod log;
 mod lsm;
 pub mod mount_options;
 mod namespaces;
 pub mod preserved_fds;
+mod process;
 mod process_attrs;
 pub mod procfs;
 mod rootfs;
 mod runtime;
 pub mod seccomp;
 pub mod state;
-mod sync;
 pub mod sys;
 
 pub use config::{Config, Process};

@@ -10,7 +10,7 @@ use crate::container::Container;
 use crate::error::{Error, Result};
 use crate::executor::{self, PrepareContext};
 use crate::hooks::{Hooks, Kind};
-use crate::launch::{self, LaunchArgs};
+use crate::process::launch::{self, LaunchArgs};
 use crate::state::{self, State, StateDir, Status};
 use crate::{console, sys};
 

@@ -26,9 +26,9 @@ use crate::error::{Error, Result};
 use crate::executor::Workload;
 use crate::hooks;
 use crate::namespaces;
+use crate::process::channel::{self, Msg};
 use crate::rootfs;
 use crate::seccomp;
-use crate::sync::{self, Msg};
 use crate::sys;
 
 /// What the runtime hands the init through the clone.
@@ -81,7 +81,7 @@ pub fn run(args: InitArgs) -> ! {
         .map(|f| f.as_raw_fd())
         .collect();
     if let Err(e) = sys::close_fds_except(3 + preserve_fds as i32, &keep) {
-        let _ = sync::send(&sync, &Msg::failure(Error::init(format!("close inherited fds: {e}"))));
+        let _ = channel::send(&sync, &Msg::failure(Error::init(format!("close inherited fds: {e}"))));
         sys::exit_now(1);
     }
     // The container's state as hooks see it, once the runtime sent it.
@@ -90,7 +90,7 @@ pub fn run(args: InitArgs) -> ! {
         // First, while the runtime writes the id maps: everything from here
         // on is charged to the container's cgroup.
         cgroups::join_self(cgroup_joins)?;
-        match sync::recv(&sync)? {
+        match channel::recv(&sync)? {
             Some(Msg::Proceed) => {}
             _ => return Err(Error::init("runtime went away before writing the id maps")),
         }
@@ -112,8 +112,8 @@ pub fn run(args: InitArgs) -> ! {
         }
         rootfs::setup(config, cgroup)?;
         if config.hooks.need_hook_point() {
-            sync::send(&sync, &Msg::HookPoint)?;
-            match sync::recv(&sync)? {
+            channel::send(&sync, &Msg::HookPoint)?;
+            match channel::recv(&sync)? {
                 Some(Msg::HooksRan(json)) => {
                     state = serde_json::from_str(&json).map_err(|e| Error::init(format!("state from runtime: {e}")))?
                 }
@@ -158,7 +158,7 @@ pub fn run(args: InitArgs) -> ! {
         if let Err(e) = config.hooks.run(hooks::Kind::StartContainer, &state) {
             // `start` destroys the container on this.
             if let Some(reply) = &start_reply {
-                let _ = sys::write(reply, &sync::StartReply::HookFailed(e.to_string()).encode());
+                let _ = sys::write(reply, &channel::StartReply::HookFailed(e.to_string()).encode());
             }
             sys::exit_now(1);
         }
@@ -171,12 +171,12 @@ pub fn run(args: InitArgs) -> ! {
 pub(crate) fn report_setup(sync: &OwnedFd, outcome: Result<Option<OwnedFd>>) {
     let sent = match outcome {
         Err(e) => {
-            let _ = sync::send(sync, &Msg::failure(e));
+            let _ = channel::send(sync, &Msg::failure(e));
             sys::exit_now(1)
         }
         Ok(listener_fd) => listener_fd
-            .map_or(Ok(()), |fd| sync::send(sync, &Msg::SeccompFd(fd)))
-            .and_then(|()| sync::send(sync, &Msg::Ready)),
+            .map_or(Ok(()), |fd| channel::send(sync, &Msg::SeccompFd(fd)))
+            .and_then(|()| channel::send(sync, &Msg::Ready)),
     };
     if sent.is_err() {
         sys::exit_now(1);
@@ -271,7 +271,7 @@ pub(crate) fn become_workload(
         Err(e) => {
             let status = if matches!(e, Error::ProgramNotExecutable { .. }) { 126 } else { 127 };
             if let Some(reply) = &reply {
-                let _ = sys::write(reply, &sync::StartReply::NotStarted { status, why: e.to_string() }.encode());
+                let _ = sys::write(reply, &channel::StartReply::NotStarted { status, why: e.to_string() }.encode());
             }
             // stderr is the container's: the workload's failure belongs there.
             eprintln!("tandem: {e}");

@@ -9,11 +9,11 @@ use crate::config::{Config, NsKind};
 use crate::error::{Error, Result};
 use crate::executor::Workload;
 use crate::hooks::Kind;
-use crate::init::{self, InitArgs};
 use crate::namespaces;
+use crate::process::channel::{self, Msg};
+use crate::process::init::{self, InitArgs};
 use crate::procfs;
 use crate::seccomp;
-use crate::sync::{self, Msg};
 use crate::sys::{self, Forked};
 
 pub struct LaunchArgs<'a> {
@@ -109,17 +109,17 @@ fn through_launcher(
         match cloned {
             Ok((Forked::Child, moved)) => return Ok((Forked::Child, moved)),
             Ok((Forked::Parent { pid, .. }, moved)) => {
-                let _ = sync::send(&report_tx, &Msg::Launched { pid, moved });
+                let _ = channel::send(&report_tx, &Msg::Launched { pid, moved });
                 sys::exit_now(0)
             }
             Err(e) => {
-                let _ = sync::send(&report_tx, &Msg::failure(e));
+                let _ = channel::send(&report_tx, &Msg::failure(e));
                 sys::exit_now(1)
             }
         }
     }
     drop(report_tx);
-    let report = sync::recv(&report_rx);
+    let report = channel::recv(&report_rx);
     let _ = sys::waitpid(launcher, 0);
     match report? {
         Some(Msg::Launched { pid, moved }) => {
@@ -218,11 +218,11 @@ fn wait_ready(
     }
     // The init may have failed and left already (this then fails with
     // EPIPE): its own message says why.
-    if let Err(e) = sync::send(sock, &Msg::Proceed) {
-        return Err(sync::pending_failure(sock).unwrap_or(e));
+    if let Err(e) = channel::send(sock, &Msg::Proceed) {
+        return Err(channel::pending_failure(sock).unwrap_or(e));
     }
     loop {
-        match sync::recv(sock)? {
+        match channel::recv(sock)? {
             Some(Msg::Ready) => return Ok(()),
             Some(Msg::HookPoint) => {
                 // The create operation has built the environment: the
@@ -232,7 +232,7 @@ fn wait_ready(
                 let group = Some(hook_group);
                 config.hooks.run_recorded(Kind::Prestart, &state, group)?;
                 config.hooks.run_recorded(Kind::CreateRuntime, &state, group)?;
-                sync::send(sock, &Msg::HooksRan(state.to_string()))?;
+                channel::send(sock, &Msg::HooksRan(state.to_string()))?;
             }
             Some(Msg::SeccompFd(fd)) => seccomp::hand_over(config.seccomp.as_ref(), fd, pid, state.clone())?,
             Some(Msg::HookFailed(why)) => return Err(Error::Hook(why)),
