@@ -111,12 +111,12 @@ impl Container {
         if !procfs::is_alive(init_pid, self.state.init_start_time) {
             return Err(Error::NotRunning { id: self.id().to_string(), status: "stopped".into() });
         }
-        let mut for_children = crate::namespaces::ForChildren::none();
-        for kind in [NsKind::Pid, NsKind::Time] {
-            if differs(kind) {
-                for_children.join(kind, &PathBuf::from(format!("/proc/{init_pid}/ns/{}", kind.proc_name())))?;
-            }
-        }
+        // pid and time namespaces apply to children: set for the clone.
+        let for_children: Vec<(NsKind, PathBuf)> = [NsKind::Pid, NsKind::Time]
+            .into_iter()
+            .filter(|&kind| differs(kind))
+            .map(|kind| (kind, PathBuf::from(format!("/proc/{init_pid}/ns/{}", kind.proc_name()))))
+            .collect();
         let console_socket = match (opts.console_socket_fd, &opts.console_socket) {
             (Some(fd), _) => Some(sys::dup_cloexec(fd).map_err(|e| Error::Console(format!("dup fd {fd}: {e}")))?),
             (None, Some(path)) => Some(console::connect(path)?),
@@ -143,11 +143,10 @@ impl Container {
         let cache = crate::runtime::seccomp_cache(&self.cache);
         let filter = config.seccomp.as_ref().map(|p| p.filter(&cache)).transpose()?;
         let (parent_sock, child_sock) = sys::socketpair().map_err(|e| Error::sys("socketpair", e))?;
-        let (forked, move_later) = crate::process::launch::clone_child(0, into.as_ref())
-            .map_err(|e| Error::sys("clone the exec'd process", e))?;
+        let enter = |g: &mut crate::namespaces::ForChildren| for_children.iter().try_for_each(|(k, p)| g.join(*k, p));
+        let (forked, move_later) = crate::process::launch::clone_into(enter, 0, into.as_ref(), "the exec'd process")?;
         match forked {
             Forked::Child => {
-                for_children.forget();
                 drop(parent_sock);
                 let channels =
                     crate::process::exec::Channels { sync: child_sock, console_socket, cgroup_joins: self_joins, root };
@@ -158,7 +157,6 @@ impl Container {
                 drop(console_socket);
                 drop(self_joins);
                 let ready = (|| {
-                    for_children.restore()?;
                     if let Some(cg) = cgroup.filter(|_| move_later) {
                         cg.join_unified(pid)?;
                     }

@@ -96,6 +96,13 @@ pub fn group_members(pgid: i32) -> Vec<(i32, u64)> {
         .collect()
 }
 
+/// How many threads this process has (1 if it cannot tell).
+pub fn threads_of_self() -> usize {
+    let Ok(text) = fs::read_to_string("/proc/self/stat") else { return 1 };
+    // Field 20 (num_threads), the 18th after the state.
+    text.rfind(')').and_then(|i| text[i + 2..].split_whitespace().nth(17)?.parse().ok()).unwrap_or(1)
+}
+
 pub fn start_time(pid: i32) -> Option<u64> {
     stat(pid).map(|(_, t)| t)
 }

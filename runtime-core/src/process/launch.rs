@@ -57,20 +57,50 @@ pub(crate) fn clone_child(flags: u64, cgroup: Option<&OwnedFd>) -> std::io::Resu
     }
 }
 
-/// Clone the init into its pid and time namespaces, the runtime's own
-/// put back right after. With a user namespace joined by path the clone
-/// happens in a launcher (forked, gone right after) that joins it first,
-/// so that a new pid namespace is owned by it, not by the host's: the
-/// init is the runtime's child all the same (CLONE_PARENT).
+/// Clone the init into its pid and time namespaces. With a user
+/// namespace joined by path the launcher joins it first, so that a new
+/// pid or time namespace is owned by it, not by the host's.
 fn clone_init(config: &Config, flags: u64, into: Option<&OwnedFd>) -> Result<(Forked, bool)> {
-    let what = |e| Error::sys(format!("clone the container init (flags {flags:#x})"), e);
+    let what = "the container init";
     if let Some(user) = config.namespace(NsKind::User).and_then(|n| n.path.as_deref())
         && (config.creates(NsKind::Pid) || config.creates(NsKind::Time))
     {
-        return through_launcher(config, user, flags, into);
+        let user_ns = sys::open(user, libc::O_RDONLY).map_err(|e| Error::path("open namespace", user, e))?;
+        let enter = || {
+            sys::setns(&user_ns, libc::CLONE_NEWUSER).map_err(|e| Error::path("join user namespace", user, e))?;
+            namespaces::ForChildren::enter(config)?.forget();
+            Ok(())
+        };
+        return through_launcher(enter, flags, into, what);
     }
-    let for_children = namespaces::ForChildren::enter(config)?;
-    match clone_child(flags, into).map_err(what)? {
+    clone_into(|g| Ok(*g = namespaces::ForChildren::enter(config)?), flags, into, what)
+}
+
+/// Clone a container process (`what`) after `enter` set this process's
+/// pid and time namespaces for children, put back right after the clone
+/// (the caller's process is as it was). From a multi-threaded caller the
+/// clone happens in the launcher: clone3 from a threaded process cannot
+/// make a user namespace, and its child would inherit allocator locks
+/// other threads hold (glibc's fork, which the launcher comes from,
+/// resets them).
+pub(crate) fn clone_into(
+    enter: impl FnOnce(&mut namespaces::ForChildren) -> Result<()>,
+    flags: u64,
+    into: Option<&OwnedFd>,
+    what: &str,
+) -> Result<(Forked, bool)> {
+    if procfs::threads_of_self() > 1 {
+        let enter = || {
+            let mut g = namespaces::ForChildren::none();
+            enter(&mut g)?;
+            g.forget();
+            Ok(())
+        };
+        return through_launcher(enter, flags, into, what);
+    }
+    let mut for_children = namespaces::ForChildren::none();
+    enter(&mut for_children)?;
+    match clone_child(flags, into).map_err(|e| Error::sys(format!("clone {what} (flags {flags:#x})"), e))? {
         (Forked::Child, moved) => {
             for_children.forget();
             Ok((Forked::Child, moved))
@@ -86,28 +116,31 @@ fn clone_init(config: &Config, flags: u64, into: Option<&OwnedFd>) -> Result<(Fo
     }
 }
 
-/// The launcher: a fork that joins the user namespace at `user`, enters
-/// the pid and time namespaces there, clones the init as a sibling (the
-/// runtime's child) and reports its pid. Returns in the init as the child.
+/// The launcher: a short-lived fork, single-threaded, that runs `enter`
+/// (namespaces for its children: nothing of the caller's changes), clones
+/// the container process as its sibling (CLONE_PARENT: the caller's
+/// child, reaped by it) and reports its pid. Returns in the container
+/// process as the child.
 fn through_launcher(
-    config: &Config,
-    user: &std::path::Path,
+    enter: impl FnOnce() -> Result<()>,
     flags: u64,
     into: Option<&OwnedFd>,
+    what: &str,
 ) -> Result<(Forked, bool)> {
-    let user_ns = sys::open(user, libc::O_RDONLY).map_err(|e| Error::path("open namespace", user, e))?;
     let (report_rx, report_tx) = sys::socketpair().map_err(|e| Error::sys("socketpair", e))?;
     let launcher = sys::fork().map_err(|e| Error::sys("fork the launcher", e))?;
     if launcher == 0 {
         drop(report_rx);
         let cloned = (|| -> Result<(Forked, bool)> {
-            sys::setns(&user_ns, libc::CLONE_NEWUSER).map_err(|e| Error::path("join user namespace", user, e))?;
-            namespaces::ForChildren::enter(config)?.forget();
+            enter()?;
             let flags = flags | libc::CLONE_PARENT as u64;
-            clone_child(flags, into).map_err(|e| Error::sys(format!("clone the container init (flags {flags:#x})"), e))
+            clone_child(flags, into).map_err(|e| Error::sys(format!("clone {what} (flags {flags:#x})"), e))
         })();
         match cloned {
-            Ok((Forked::Child, moved)) => return Ok((Forked::Child, moved)),
+            Ok((Forked::Child, moved)) => {
+                drop(report_tx);
+                return Ok((Forked::Child, moved));
+            }
             Ok((Forked::Parent { pid, .. }, moved)) => {
                 let _ = channel::send(&report_tx, &Msg::Launched { pid, moved });
                 sys::exit_now(0)
@@ -123,16 +156,17 @@ fn through_launcher(
     let _ = sys::waitpid(launcher, 0);
     match report? {
         Some(Msg::Launched { pid, moved }) => {
-            let pidfd = sys::pidfd_open(pid).map_err(|e| Error::sys(format!("pidfd_open the init {pid}"), e))?;
+            let pidfd = sys::pidfd_open(pid).map_err(|e| Error::sys(format!("pidfd_open {what} {pid}"), e))?;
             Ok((Forked::Parent { pid, pidfd }, moved))
         }
         Some(Msg::Failed { status, why }) => Err(Error::Init { why, status }),
-        _ => Err(Error::init("the launcher exited without cloning the init")),
+        _ => Err(Error::init(format!("the launcher exited without cloning {what}"))),
     }
 }
 
-/// Clone the init. The calling process must be single-threaded: clone3
-/// with CLONE_NEWUSER fails otherwise, and the child relies on it.
+/// Clone the init (from a multi-threaded caller through the launcher, see
+/// [`clone_into`]), hand it its id maps and hooks, and wait until it is
+/// ready or failed.
 pub fn launch(args: LaunchArgs) -> Result<Launched> {
     let config = args.config;
     crate::exe_seal::require()?;

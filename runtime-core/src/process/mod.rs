@@ -5,8 +5,10 @@
 //!   │  exe_seal::reexec first (CVE-2019-5736): runs from a sealed image
 //!   │  launch::launch ── pid/time namespaces for children set, clone3,
 //!   │                    put back (ForChildren): the caller is unchanged
-//!   │     └─ with a user namespace joined by path: a forked launcher joins
-//!   │        it and clones the init as the caller's child (CLONE_PARENT)
+//!   │     └─ from a multi-threaded caller, or with a user namespace
+//!   │        joined by path: a forked launcher (single-threaded, gone
+//!   │        right after) joins them and clones the init as the caller's
+//!   │        child (CLONE_PARENT)
 //!   ▼
 //!  init (pid 1 of the container; init.rs)      channel.rs messages:
 //!     joins its cgroup, waits            ◄──── Proceed (id maps written)
@@ -28,8 +30,14 @@
 //! and leaves the init to its own parent; a long-lived caller that is a
 //! subreaper gets the init's exit status). Errors come back with their
 //! kind's exit status (`Msg::Failed`), so `Error::exit_code` holds across
-//! the process boundary. The caller must be single-threaded when it
-//! clones: the child runs Rust code that allocates before its execve.
+//! the process boundary. A multi-threaded caller never clones a container
+//! process itself: clone3 from it cannot make a user namespace, setns
+//! into a time namespace refuses it, and the child would inherit locks
+//! other threads hold; the launcher comes from glibc's fork (which resets
+//! the allocator's locks) and is single-threaded. The one lock that stays
+//! is whatever another thread held at the fork outside the allocator
+//! (stdio, the environment): the container process takes neither before
+//! its execve but for a last error line on stderr.
 
 pub(crate) mod channel;
 pub(crate) mod exec;
