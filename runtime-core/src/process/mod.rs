@@ -34,10 +34,11 @@
 //! process itself: clone3 from it cannot make a user namespace, setns
 //! into a time namespace refuses it, and the child would inherit locks
 //! other threads hold; the launcher comes from glibc's fork (which resets
-//! the allocator's locks) and is single-threaded. The one lock that stays
-//! is whatever another thread held at the fork outside the allocator
-//! (stdio, the environment): the container process takes neither before
-//! its execve but for a last error line on stderr.
+//! the allocator's locks) and is single-threaded. What this leaves: a
+//! lock another thread held at the fork outside the allocator (Rust's
+//! stderr, the environment) stays held in the container process; it
+//! writes to stderr only when its workload cannot start. A fresh image
+//! for the launcher would close that too, at the cost of an execve.
 
 pub(crate) mod channel;
 pub(crate) mod exec;
