@@ -1027,7 +1027,7 @@ pub fn seccomp_set_filter(flags: u64, prog: &[libc::sock_filter]) -> io::Result<
 /// open_tree(2) with OPEN_TREE_CLONE: a detached bind mount of `path`
 /// (in no mount namespace, gone with its last reference), as an O_PATH fd.
 pub fn open_tree_clone(path: &CStr) -> io::Result<OwnedFd> {
-    let flags = libc::OPEN_TREE_CLONE | libc::OPEN_TREE_CLOEXEC as u32;
+    let flags = libc::OPEN_TREE_CLONE | libc::OPEN_TREE_CLOEXEC;
     // SAFETY: valid C string; the fd returned is new and ours.
     let fd = cvt(unsafe { libc::syscall(libc::SYS_open_tree, libc::AT_FDCWD, path.as_ptr(), flags) })?;
     // SAFETY: a new fd we own.

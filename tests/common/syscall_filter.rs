@@ -17,8 +17,8 @@ fn jeq(k: u32, jt: u8, jf: u8) -> libc::sock_filter {
 
 /// A classic BPF program: `syscalls` fail with ENOSYS, all else runs.
 fn program(syscalls: &[libc::c_long]) -> Vec<libc::sock_filter> {
-    let load = (libc::BPF_LD | libc::BPF_W | libc::BPF_ABS) as u32;
-    let ret = (libc::BPF_RET | libc::BPF_K) as u32;
+    let load = libc::BPF_LD | libc::BPF_W | libc::BPF_ABS;
+    let ret = libc::BPF_RET | libc::BPF_K;
     let n = syscalls.len() as u8;
     let mut p = vec![stmt(load, 4), jeq(AUDIT_ARCH_X86_64, 0, n + 1), stmt(load, 0)];
     for (i, &nr) in syscalls.iter().enumerate() {

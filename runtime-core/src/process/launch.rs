@@ -73,7 +73,11 @@ fn clone_init(config: &Config, flags: u64, into: Option<&OwnedFd>) -> Result<(Fo
         };
         return through_launcher(enter, flags, into, what);
     }
-    clone_into(|g| Ok(*g = namespaces::ForChildren::enter(config)?), flags, into, what)
+    let enter = |g: &mut namespaces::ForChildren| {
+        *g = namespaces::ForChildren::enter(config)?;
+        Ok(())
+    };
+    clone_into(enter, flags, into, what)
 }
 
 /// Clone a container process (`what`) after `enter` set this process's
