@@ -244,3 +244,22 @@ fn runtime_hooks_stay_in_the_runtime_s_pid_and_time_namespaces() {
     assert_ne!(seen("createContainer", "time"), own("time"));
     env.ok(&["delete", "--force", &aid]);
 }
+
+/// createContainer hooks run with the container's root as their working
+/// directory, as runc's do (`touch ./lib/x` reaches the rootfs); the
+/// runtime's hooks keep the runtime's.
+#[test]
+fn create_container_hooks_run_in_the_container_s_root() {
+    let env = Env::new("hooks-cwd");
+    let marks = env.dir.join("cwd-marks");
+    fs::create_dir_all(&marks).unwrap();
+    let record =
+        |kind: &str| json!({"path": "/bin/sh", "args": ["sh", "-c", format!("pwd > {}/{kind}", marks.display())]});
+    let mut b = env.bundle("b", &["true"]);
+    b.config["hooks"] = json!({"createContainer": [record("createContainer")], "prestart": [record("prestart")]});
+    b.save();
+    env.run_ok(&env.id("c"), &b);
+    let rootfs = fs::canonicalize(b.rootfs()).unwrap();
+    assert_eq!(read(&marks, "createContainer").trim(), rootfs.to_str().unwrap());
+    assert_eq!(read(&marks, "prestart").trim(), std::env::current_dir().unwrap().to_str().unwrap());
+}

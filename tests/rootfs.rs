@@ -195,3 +195,33 @@ fn relative_bind_sources_and_type_bind() {
     b.mount(json!({"destination": "/typed", "type": "bind", "source": typed}));
     assert_eq!(env.run_ok(&env.id("c"), &b), "relative\ntyped\n");
 }
+
+/// `rro` (and the other recursive attributes) apply to the whole subtree
+/// of an rbind: a mount under the bound directory is read-only too, where
+/// plain `ro` leaves it writable as runc does.
+#[test]
+fn recursive_mount_attributes_reach_submounts() {
+    let env = Env::new("rro");
+    let vol = env.dir.join("vol");
+    std::fs::create_dir_all(vol.join("sub")).unwrap();
+    let tmpfs =
+        |args: &[&str]| assert!(std::process::Command::new(args[0]).args(&args[1..]).status().unwrap().success());
+    tmpfs(&["mount", "-t", "tmpfs", "tmpfs", vol.join("sub").to_str().unwrap()]);
+    let script = "touch /v/top 2>/dev/null && echo top-rw || echo top-ro; \
+                  touch /v/sub/x 2>/dev/null && echo sub-rw || echo sub-ro; \
+                  grep ' /v/sub ' /proc/self/mountinfo | grep -c nosuid";
+    let results: Vec<String> = [["rbind", "ro"], ["rbind", "rro"]]
+        .iter()
+        .enumerate()
+        .map(|(i, opts)| {
+            let mut b = env.bundle(&format!("b{i}"), &["sh", "-c", script]);
+            let mut options: Vec<&str> = opts.to_vec();
+            options.push("rnosuid");
+            b.mount(json!({"destination": "/v", "type": "bind", "source": vol, "options": options}));
+            env.run_ok(&env.id(&format!("c{i}")), &b)
+        })
+        .collect();
+    tmpfs(&["umount", vol.join("sub").to_str().unwrap()]);
+    assert_eq!(results[0], "top-ro\nsub-rw\n1\n", "plain ro");
+    assert_eq!(results[1], "top-ro\nsub-ro\n1\n", "rro");
+}

@@ -10,6 +10,10 @@ pub struct MountFlags {
     pub clear: u64,
     pub propagation: Vec<u64>,
     pub data: String,
+    /// Recursive attributes (`rro`, `rnosuid`, ...): MOUNT_ATTR_* to set
+    /// and to clear on the whole subtree, with mount_setattr(AT_RECURSIVE).
+    pub recursive_set: u64,
+    pub recursive_clear: u64,
 }
 
 /// Options that set or clear a flag: (name, clear?, flag).
@@ -49,6 +53,26 @@ const FLAGS: &[(&str, bool, u64)] = &[
     ("sync", false, libc::MS_SYNCHRONOUS),
 ];
 
+/// Recursive options: (name, clear?, MOUNT_ATTR_* flag). The access time
+/// modes are one field: setting one clears the others.
+const RECURSIVE: &[(&str, bool, u64)] = &[
+    ("rro", false, libc::MOUNT_ATTR_RDONLY),
+    ("rrw", true, libc::MOUNT_ATTR_RDONLY),
+    ("rnosuid", false, libc::MOUNT_ATTR_NOSUID),
+    ("rsuid", true, libc::MOUNT_ATTR_NOSUID),
+    ("rnodev", false, libc::MOUNT_ATTR_NODEV),
+    ("rdev", true, libc::MOUNT_ATTR_NODEV),
+    ("rnoexec", false, libc::MOUNT_ATTR_NOEXEC),
+    ("rexec", true, libc::MOUNT_ATTR_NOEXEC),
+    ("rnodiratime", false, libc::MOUNT_ATTR_NODIRATIME),
+    ("rdiratime", true, libc::MOUNT_ATTR_NODIRATIME),
+    ("rnosymfollow", false, libc::MOUNT_ATTR_NOSYMFOLLOW),
+    ("rsymfollow", true, libc::MOUNT_ATTR_NOSYMFOLLOW),
+    ("rrelatime", false, libc::MOUNT_ATTR_RELATIME),
+    ("rnoatime", false, libc::MOUNT_ATTR_NOATIME),
+    ("rstrictatime", false, libc::MOUNT_ATTR_STRICTATIME),
+];
+
 /// A propagation option's flags, or None if `name` is not one.
 pub fn propagation(name: &str) -> Option<u64> {
     Some(match name {
@@ -75,6 +99,19 @@ pub fn parse(options: &[String]) -> Result<MountFlags, String> {
             } else {
                 out.set |= flag;
                 out.clear &= !flag;
+            }
+        } else if let Some(&(name, clear, flag)) = RECURSIVE.iter().find(|(n, _, _)| n == opt) {
+            let atime = matches!(name, "rrelatime" | "rnoatime" | "rstrictatime");
+            if atime {
+                out.recursive_set &= !libc::MOUNT_ATTR__ATIME;
+                out.recursive_clear |= libc::MOUNT_ATTR__ATIME;
+                out.recursive_set |= flag;
+            } else if clear {
+                out.recursive_set &= !flag;
+                out.recursive_clear |= flag;
+            } else {
+                out.recursive_set |= flag;
+                out.recursive_clear &= !flag;
             }
         } else if let Some(p) = propagation(opt) {
             out.propagation.push(p);
@@ -112,6 +149,16 @@ mod tests {
         assert_eq!(f.set & libc::MS_RDONLY, 0);
         assert_eq!(f.clear, libc::MS_RDONLY);
         assert_eq!(opts(&["rbind", "ro"]).set, libc::MS_BIND | libc::MS_REC | libc::MS_RDONLY);
+    }
+
+    #[test]
+    fn recursive_attributes_are_their_own() {
+        let f = opts(&["rbind", "rro", "rnosuid", "rrelatime"]);
+        assert_eq!(f.set, libc::MS_BIND | libc::MS_REC);
+        assert_eq!(f.recursive_set, libc::MOUNT_ATTR_RDONLY | libc::MOUNT_ATTR_NOSUID | libc::MOUNT_ATTR_RELATIME);
+        assert_eq!(f.recursive_clear, libc::MOUNT_ATTR__ATIME);
+        let f = opts(&["rro", "rrw"]);
+        assert_eq!((f.recursive_set, f.recursive_clear), (0, libc::MOUNT_ATTR_RDONLY));
     }
 
     #[test]

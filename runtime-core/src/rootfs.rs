@@ -233,6 +233,10 @@ fn mount_one(root: &Root, m: &Mount, cgroup: Option<&Cgroup>) -> io::Result<()> 
             r => r?,
         }
     }
+    if f.recursive_set | f.recursive_clear != 0 {
+        let target_fd = root.open_path(&m.destination)?;
+        sys::mount_setattr(&target_fd, f.recursive_set, f.recursive_clear, true)?;
+    }
     if !f.propagation.is_empty() {
         let target_fd = root.open_path(&m.destination)?;
         let target = inroot::fd_path(&target_fd);

@@ -1036,14 +1036,21 @@ pub fn open_tree_clone(path: &CStr) -> io::Result<OwnedFd> {
 
 /// mount_setattr(2) on the mount `fd` refers to: set the `set` attributes.
 pub fn mount_setattr_fd(fd: &OwnedFd, set: u64) -> io::Result<()> {
-    let attr = libc::mount_attr { attr_set: set, attr_clr: 0, propagation: 0, userns_fd: 0 };
+    mount_setattr(fd, set, 0, false)
+}
+
+/// mount_setattr(2) on the mount `fd` refers to (and with `recursive`
+/// every mount under it): set `set`, clear `clear`.
+pub fn mount_setattr(fd: &OwnedFd, set: u64, clear: u64, recursive: bool) -> io::Result<()> {
+    let attr = libc::mount_attr { attr_set: set, attr_clr: clear, propagation: 0, userns_fd: 0 };
+    let flags = libc::AT_EMPTY_PATH | if recursive { libc::AT_RECURSIVE } else { 0 };
     // SAFETY: valid fd, empty path with AT_EMPTY_PATH, a mount_attr of the size passed.
     cvt(unsafe {
         libc::syscall(
             libc::SYS_mount_setattr,
             fd.as_raw_fd(),
             c"".as_ptr(),
-            libc::AT_EMPTY_PATH,
+            flags,
             &attr as *const libc::mount_attr,
             size_of::<libc::mount_attr>(),
         )

@@ -121,6 +121,9 @@ pub fn run(args: InitArgs) -> ! {
             }
             // Its pid as the hook sees it: in the container's pid namespace.
             state["pid"] = sys::getpid().into();
+            // In the container's root, as runc runs them (the init leaves
+            // this directory at pivot_root anyway).
+            std::env::set_current_dir(&config.rootfs).map_err(|e| Error::path("chdir to", &config.rootfs, e))?;
             config.hooks.run(hooks::Kind::CreateContainer, &state)?;
         }
         rootfs::enter(config, no_pivot)?;
