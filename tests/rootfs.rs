@@ -225,3 +225,16 @@ fn recursive_mount_attributes_reach_submounts() {
     assert_eq!(results[0], "top-ro\nsub-rw\n1\n", "plain ro");
     assert_eq!(results[1], "top-ro\nsub-ro\n1\n", "rro");
 }
+
+/// A read-only /dev: what goes under it (devpts, the device nodes and
+/// their links) is made first and /dev made read-only last, as runc does.
+#[test]
+fn a_read_only_dev_still_gets_its_devices() {
+    let env = Env::new("rodev");
+    let script = "touch /dev/x 2>/dev/null && echo dev-rw || echo dev-ro; ls /dev/pts/ptmx; echo ok > /dev/null && echo null; readlink /dev/fd";
+    let mut b = env.bundle("b", &["sh", "-c", script]);
+    let dev = b.config["mounts"].as_array_mut().unwrap().iter_mut().find(|m| m["destination"] == "/dev").unwrap();
+    dev["options"].as_array_mut().unwrap().push(json!("ro"));
+    b.save();
+    assert_eq!(env.run_ok(&env.id("c"), &b), "dev-ro\n/dev/pts/ptmx\nnull\n/proc/self/fd\n");
+}

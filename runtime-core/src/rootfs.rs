@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 
 use crate::cgroups::Cgroup;
 use crate::config::{Config, Mount};
+use crate::mount_options::MountFlags;
 use crate::devices;
 use crate::error::{Error, Result};
 use crate::inroot::{self, Kind, Root};
@@ -67,7 +68,18 @@ fn own_mount_ns(config: &Config) -> bool {
 fn mount_all(config: &Config, cgroup: Option<&Cgroup>) -> Result<()> {
     let rootfs = &config.rootfs;
     let root = Root::open(rootfs).map_err(|e| Error::path("open rootfs", rootfs, e))?;
+    // A read-only /dev is made read-only last, as runc does: devpts, the
+    // device nodes and the rest that go under it are made first.
+    let dev = Path::new("/dev");
+    let ro_dev = config.mounts.iter().any(|m| m.destination == dev && m.flags.set & libc::MS_RDONLY != 0);
     for m in &config.mounts {
+        let writable;
+        let m = if ro_dev && m.destination == dev {
+            writable = Mount { flags: MountFlags { set: m.flags.set & !libc::MS_RDONLY, ..m.flags.clone() }, ..m.clone() };
+            &writable
+        } else {
+            m
+        };
         mount_one(&root, m, cgroup).map_err(|e| {
             Error::sys(
                 format!(
@@ -83,6 +95,12 @@ fn mount_all(config: &Config, cgroup: Option<&Cgroup>) -> Result<()> {
         devices::populate(&root, config)?;
     }
     devices::symlinks(&root)?;
+    if ro_dev {
+        let fd = root.open_path(dev).map_err(|e| Error::path("open", dev, e))?;
+        let at = inroot::fd_path(&fd);
+        let flags = libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY | locked_flags(&at);
+        mount(None, &at, None, flags, None).map_err(|e| Error::sys("make /dev read-only", e))?;
+    }
     Ok(())
 }
 
