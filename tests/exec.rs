@@ -276,7 +276,10 @@ fn an_exec_whose_pid_file_cannot_be_written_leaves_no_process() {
     let before: serde_json::Value = serde_json::from_str(&env.ok(&["ps", "--format", "json", &id])).unwrap();
     let bad = env.dir.join("no-such-dir/exec.pid");
     let (code, err) = env.fails(&["exec", "-d", "--pid-file", bad.to_str().unwrap(), &id, "sleep", "1000"]);
-    assert!(code != 0 && err.contains("no-such-dir"), "{err}");
+    // runc's status for exec's own failures.
+    assert!(code == 255 && err.contains("no-such-dir"), "{code}: {err}");
+    let (code, _) = env.fails(&["exec", &env.id("no-such-container"), "true"]);
+    assert_eq!(code, 255);
     let after: serde_json::Value = serde_json::from_str(&env.ok(&["ps", "--format", "json", &id])).unwrap();
     assert_eq!(after, before, "the exec'd process is still there");
     env.ok(&["delete", "--force", &id]);

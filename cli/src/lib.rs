@@ -220,16 +220,23 @@ pub fn main(wasm_cache: Option<WasmCache>) {
         log.error(&e.to_string());
         std::process::exit(e.exit_code());
     }
+    // runc: exec's own failures exit 255, never to be taken for the
+    // process's status; a program not found or not executable is 127/126.
+    let is_exec = matches!(cli.command, Command::Exec(_));
+    let status = |e: &Error| match e.exit_code() {
+        code if is_exec && code != 126 && code != 127 => 255,
+        code => code,
+    };
     match dispatch(cli, log, wasm_cache) {
         Ok(code) => std::process::exit(code),
         Err(Error::RunsIn { executor, binary }) => {
             let e = hand_over(executor, binary);
             log.error(&e.to_string());
-            std::process::exit(e.exit_code());
+            std::process::exit(status(&e));
         }
         Err(e) => {
             log.error(&e.to_string());
-            std::process::exit(e.exit_code());
+            std::process::exit(status(&e));
         }
     }
 }

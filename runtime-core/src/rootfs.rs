@@ -11,10 +11,10 @@ use std::path::{Path, PathBuf};
 
 use crate::cgroups::Cgroup;
 use crate::config::{Config, Mount};
-use crate::mount_options::MountFlags;
 use crate::devices;
 use crate::error::{Error, Result};
 use crate::inroot::{self, Kind, Root};
+use crate::mount_options::MountFlags;
 use crate::procfs::{self, Proc};
 use crate::sys::{self, cpath};
 
@@ -75,7 +75,8 @@ fn mount_all(config: &Config, cgroup: Option<&Cgroup>) -> Result<()> {
     for m in &config.mounts {
         let writable;
         let m = if ro_dev && m.destination == dev {
-            writable = Mount { flags: MountFlags { set: m.flags.set & !libc::MS_RDONLY, ..m.flags.clone() }, ..m.clone() };
+            writable =
+                Mount { flags: MountFlags { set: m.flags.set & !libc::MS_RDONLY, ..m.flags.clone() }, ..m.clone() };
             &writable
         } else {
             m
