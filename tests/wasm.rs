@@ -388,3 +388,32 @@ fn without_its_sibling_tandem_refuses_wasm_and_makes_nothing() {
         .unwrap();
     assert!(out.status.success(), "{out:?}");
 }
+
+/// The module runs in the init (no execve), yet /proc/self/environ and
+/// cmdline are the container's: not the caller's environment (a marker
+/// variable given to `tandem run`), not its command line with the host's
+/// bundle and root paths.
+#[test]
+fn the_caller_s_environment_and_command_line_stay_out() {
+    let env = Env::new("wasm-environ");
+    let run = |name: &str, file: &str| -> String {
+        let b = demo(&env, name, &["cat", file]);
+        let out = std::process::Command::new(&env.bin)
+            .arg("--root")
+            .arg(&env.root)
+            .args(["run", "--bundle", b.str(), &env.id(name)])
+            .env("TANDEM_TEST_MARKER", "host-secret-value")
+            .stdin(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{name}");
+        String::from_utf8_lossy(&out.stdout).replace('\0', " ")
+    };
+    let environ = run("environ", "/proc/self/environ");
+    assert!(!environ.contains("host-secret") && !environ.contains("TANDEM_TEST_MARKER"), "{environ}");
+    assert!(environ.contains("PATH=/usr/local/sbin"), "process.env is what shows: {environ}");
+    let cmdline = run("cmdline", "/proc/self/cmdline");
+    assert!(!cmdline.contains(env.dir.to_str().unwrap()), "a host path shows: {cmdline}");
+    assert!(cmdline.starts_with("/app/demo.wasm cat /proc/self/cmdline"), "{cmdline}");
+}

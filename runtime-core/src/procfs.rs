@@ -96,6 +96,15 @@ pub fn group_members(pgid: i32) -> Vec<(i32, u64)> {
         .collect()
 }
 
+/// This process's argument and environment areas (arg_start, arg_end,
+/// env_start, env_end: fields 48 to 51 of /proc/self/stat).
+pub fn own_arg_and_env_areas() -> Option<[usize; 4]> {
+    let text = fs::read_to_string("/proc/self/stat").ok()?;
+    let mut f = text[text.rfind(')')? + 2..].split_whitespace().skip(45);
+    let mut next = || f.next()?.parse::<usize>().ok();
+    Some([next()?, next()?, next()?, next()?])
+}
+
 /// How many threads this process has (1 if it cannot tell).
 pub fn threads_of_self() -> usize {
     let Ok(text) = fs::read_to_string("/proc/self/stat") else { return 1 };

@@ -1123,3 +1123,25 @@ pub fn fstatvfs_flags(fd: &OwnedFd) -> io::Result<u64> {
         Ok(st.f_flag)
     }
 }
+
+/// Overwrite `[start, end)` of this process's own memory with `bytes`
+/// (cut to fit, one NUL kept at the end), the rest with zeros: for the
+/// argument and environment areas the kernel reports in /proc/self/stat,
+/// which `/proc/PID/cmdline` and `environ` show.
+pub fn overwrite_own_area(start: usize, end: usize, bytes: &[u8]) {
+    if end <= start || start == 0 {
+        return;
+    }
+    let len = end - start;
+    let n = bytes.len().min(len - 1);
+    // SAFETY: [start, end) is this process's argument or environment area
+    // on its initial stack, as the kernel reports it: mapped read-write
+    // for the process's whole life. Nothing holds a Rust reference into
+    // it; libc's argv and environ are raw pointers, and every string they
+    // point at stays NUL-terminated (the area ends in zeros).
+    unsafe {
+        let p = start as *mut u8;
+        ptr::copy_nonoverlapping(bytes.as_ptr(), p, n);
+        ptr::write_bytes(p.add(n), 0, len - n);
+    }
+}

@@ -27,6 +27,7 @@ use crate::executor::Workload;
 use crate::hooks;
 use crate::namespaces;
 use crate::process::channel::{self, Msg};
+use crate::procfs;
 use crate::rootfs;
 use crate::seccomp;
 use crate::sys;
@@ -258,6 +259,7 @@ pub(crate) fn become_workload(
 ) -> ! {
     if !workload.execs() {
         reply = None;
+        show_as(process);
     }
     let first = 3 + preserve_fds;
     let closed = match reply.as_ref().map(|r| r.as_raw_fd() as u32).filter(|&r| r >= first) {
@@ -281,6 +283,17 @@ pub(crate) fn become_workload(
             sys::exit_now(status)
         }
     }
+}
+
+/// A workload that runs in this process (no execve) shows as the
+/// container's process: `/proc/self/cmdline` its args and `environ` its
+/// env (each cut to the room the caller's left), not the caller's command
+/// line and environment, which may hold host paths and secrets.
+fn show_as(process: &Process) {
+    let Some([arg_start, arg_end, env_start, env_end]) = procfs::own_arg_and_env_areas() else { return };
+    let joined = |items: &[String]| items.iter().flat_map(|s| s.bytes().chain([0])).collect::<Vec<u8>>();
+    sys::overwrite_own_area(arg_start, arg_end, &joined(&process.args));
+    sys::overwrite_own_area(env_start, env_end, &joined(&process.env));
 }
 
 /// A session keyring of the container's own, as runc makes one. Kernels
