@@ -69,3 +69,61 @@ fn unknown_executor_annotation_is_a_clear_error() {
     b.save();
     env.run_ok(&env.id("c"), &b);
 }
+
+/// Every subcommand answers -h and --help with its usage, exit 0.
+#[test]
+fn every_subcommand_has_help() {
+    let env = Env::new("help");
+    let subs = [
+        "create",
+        "start",
+        "state",
+        "kill",
+        "delete",
+        "run",
+        "list",
+        "spec",
+        "features",
+        "exec",
+        "pause",
+        "resume",
+        "ps",
+        "events",
+        "update",
+        "wasm-cache",
+    ];
+    for sub in subs {
+        for flag in ["-h", "--help"] {
+            let out = env.tandem(&[sub, flag]);
+            let text = String::from_utf8_lossy(&out.stdout);
+            assert!(out.status.success() && text.contains("Usage:"), "{sub} {flag}: {text}");
+        }
+    }
+}
+
+/// --debug lines are runc's: `time="..." level=debug msg="..."` on
+/// stderr, or in the --log file when there is one, as JSON lines with
+/// --log-format json.
+#[test]
+fn debug_lines_are_in_runc_s_format() {
+    let env = Env::new("debug");
+    let b = env.bundle("b", &["true"]);
+    let id = env.id("c1");
+    let out = env.tandem(&["--debug", "create", "--bundle", b.str(), &id]);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{err}");
+    let line = err.lines().find(|l| l.contains("level=debug")).unwrap_or_else(|| panic!("no debug line: {err}"));
+    assert!(line.starts_with("time=\"") && line.contains(&format!("msg=\"create {id} from")), "{line}");
+    env.ok(&["delete", "--force", &id]);
+
+    let log = env.dir.join("debug.log");
+    let id = env.id("c2");
+    let args = ["--debug", "--log", log.to_str().unwrap(), "--log-format", "json", "create", "--bundle", b.str(), &id];
+    let out = env.tandem(&args);
+    assert!(out.status.success() && out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = std::fs::read_to_string(&log).unwrap();
+    let lines: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert!(lines.iter().any(|l| l["level"] == "debug" && l["msg"].as_str().unwrap().starts_with("create ")), "{text}");
+    assert!(lines.iter().all(|l| l["time"].is_string()), "{text}");
+    env.ok(&["delete", "--force", &id]);
+}

@@ -31,24 +31,33 @@ impl Log {
         self.write("warning", msg);
     }
 
+    /// With --debug: to the --log file when there is one, else to stderr,
+    /// in runc's format either way (text or JSON lines).
     pub fn debug(&self, msg: &str) {
         if self.debug {
-            if self.file.is_none() {
-                eprintln!("tandem: debug: {msg}");
+            let msg = &tandem_runtime_core::error::one_line(msg);
+            match &self.file {
+                Some(_) => self.write("debug", msg),
+                None => eprintln!("{}", self.line("debug", msg)),
             }
-            self.write("debug", msg);
+        }
+    }
+
+    /// One line as runc writes it: `time="..." level=... msg="..."`, or
+    /// the same fields as JSON.
+    fn line(&self, level: &str, msg: &str) -> String {
+        let (secs, nanos) = state::now();
+        let time = state::rfc3339(secs, nanos);
+        if self.json {
+            serde_json::json!({ "level": level, "msg": msg, "time": time }).to_string()
+        } else {
+            format!("time=\"{time}\" level={level} msg={msg:?}")
         }
     }
 
     fn write(&self, level: &str, msg: &str) {
         let Some(path) = &self.file else { return };
-        let (secs, nanos) = state::now();
-        let time = state::rfc3339(secs, nanos);
-        let line = if self.json {
-            serde_json::json!({ "level": level, "msg": msg, "time": time }).to_string()
-        } else {
-            format!("time=\"{time}\" level={level} msg={msg:?}")
-        };
+        let line = self.line(level, msg);
         if let Ok(mut f) = OpenOptions::new().create(true).append(true).open(path) {
             let _ = writeln!(f, "{line}");
         }
