@@ -160,22 +160,9 @@ impl Container {
                     if let Some(cg) = cgroup.filter(|_| move_later) {
                         cg.join_unified(pid)?;
                     }
-                    channel::send(&parent_sock, &Msg::Proceed)?;
-                    loop {
-                        match channel::recv(&parent_sock)? {
-                            Some(Msg::Ready) => break,
-                            Some(Msg::SeccompFd(fd)) => {
-                                seccomp::hand_over(config.seccomp.as_ref(), fd, pid, self.oci_state())?
-                            }
-                            Some(Msg::Failed { status, why }) => return Err(Error::Init { why, status }),
-                            _ => {
-                                let (_, status) = sys::waitpid(pid, 0).unwrap_or((0, 0));
-                                let code = sys::exit_code_of(status);
-                                let why = format!("exec'd process exited during setup with status {code}");
-                                return Err(Error::init(why));
-                            }
-                        }
-                    }
+                    let seccomp = |fd| seccomp::hand_over(config.seccomp.as_ref(), fd, pid, self.oci_state());
+                    let no_hook_point = || Err(Error::init("the exec'd process asked for hooks"));
+                    channel::proceed_until_ready(&parent_sock, pid, "exec'd process", seccomp, no_hook_point)?;
                     // Set up: into a paused container's cgroup now (frozen
                     // there), then on to the workload.
                     if let Some(cg) = cgroup

@@ -85,6 +85,40 @@ pub fn send(sock: &OwnedFd, msg: &Msg) -> Result<()> {
     Ok(())
 }
 
+/// The runtime's side of a container process's setup, one for the init
+/// and an exec'd process: tell it to go on, then wait until it is ready.
+/// Its seccomp listener fd goes to `seccomp`, its hook point to
+/// `hook_point` (only the init has one), a failure comes back with its
+/// kind, an exit during setup with its status.
+pub fn proceed_until_ready(
+    sock: &OwnedFd,
+    pid: i32,
+    what: &str,
+    mut seccomp: impl FnMut(OwnedFd) -> Result<()>,
+    mut hook_point: impl FnMut() -> Result<()>,
+) -> Result<()> {
+    // It may have failed and left already (this then fails with EPIPE):
+    // its own message says why.
+    if let Err(e) = send(sock, &Msg::Proceed) {
+        return Err(pending_failure(sock).unwrap_or(e));
+    }
+    loop {
+        match recv(sock)? {
+            Some(Msg::Ready) => return Ok(()),
+            Some(Msg::HookPoint) => hook_point()?,
+            Some(Msg::SeccompFd(fd)) => seccomp(fd)?,
+            Some(Msg::HookFailed(why)) => return Err(Error::Hook(why)),
+            Some(Msg::Failed { status, why }) => return Err(Error::Init { why, status }),
+            Some(other) => return Err(Error::init(format!("unexpected message {other:?} from the {what}"))),
+            None => {
+                let (_, status) = sys::waitpid(pid, 0).unwrap_or((0, 0));
+                let code = sys::exit_code_of(status);
+                return Err(Error::init(format!("{what} exited during setup with status {code}")));
+            }
+        }
+    }
+}
+
 /// A failure the other side already reported, if one is waiting.
 pub fn pending_failure(sock: &OwnedFd) -> Option<Error> {
     let ready = sys::poll(&[(sock.as_raw_fd(), libc::POLLIN)], 0).ok()?;

@@ -254,33 +254,16 @@ fn wait_ready(
     if config.creates(NsKind::User) {
         namespaces::write_id_maps(pid, config)?;
     }
-    // The init may have failed and left already (this then fails with
-    // EPIPE): its own message says why.
-    if let Err(e) = channel::send(sock, &Msg::Proceed) {
-        return Err(channel::pending_failure(sock).unwrap_or(e));
-    }
-    loop {
-        match channel::recv(sock)? {
-            Some(Msg::Ready) => return Ok(()),
-            Some(Msg::HookPoint) => {
-                // The create operation has built the environment: the
-                // hooks see the container as created (runtime-spec).
-                let mut state = state.clone();
-                state["status"] = "created".into();
-                let group = Some(hook_group);
-                config.hooks.run_recorded(Kind::Prestart, &state, group)?;
-                config.hooks.run_recorded(Kind::CreateRuntime, &state, group)?;
-                channel::send(sock, &Msg::HooksRan(state.to_string()))?;
-            }
-            Some(Msg::SeccompFd(fd)) => seccomp::hand_over(config.seccomp.as_ref(), fd, pid, state.clone())?,
-            Some(Msg::HookFailed(why)) => return Err(Error::Hook(why)),
-            Some(Msg::Failed { status, why }) => return Err(Error::Init { why, status }),
-            Some(other) => return Err(Error::init(format!("unexpected message {other:?}"))),
-            None => {
-                let (_, status) = sys::waitpid(pid, 0).unwrap_or((0, 0));
-                let code = sys::exit_code_of(status);
-                return Err(Error::init(format!("init exited during setup with status {code}")));
-            }
-        }
-    }
+    let seccomp = |fd| seccomp::hand_over(config.seccomp.as_ref(), fd, pid, state.clone());
+    let hook_point = || {
+        // The create operation has built the environment: the hooks see
+        // the container as created (runtime-spec).
+        let mut state = state.clone();
+        state["status"] = "created".into();
+        let group = Some(hook_group);
+        config.hooks.run_recorded(Kind::Prestart, &state, group)?;
+        config.hooks.run_recorded(Kind::CreateRuntime, &state, group)?;
+        channel::send(sock, &Msg::HooksRan(state.to_string()))
+    };
+    channel::proceed_until_ready(sock, pid, "init", seccomp, hook_point)
 }
