@@ -69,47 +69,40 @@ impl Proc {
     }
 }
 
-/// Fields of /proc/PID/stat after the command name: (state, start time).
-pub fn stat(pid: i32) -> Option<(char, u64)> {
-    let text = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name is in parentheses and may itself hold spaces or ')'.
-    let rest = &text[text.rfind(')')? + 2..];
-    let mut fields = rest.split_whitespace();
-    let state = fields.next()?.chars().next()?;
-    // `rest` starts at field 3 (state); start time is field 22.
-    let start = fields.nth(18)?.parse().ok()?;
-    Some((state, start))
+/// `read` given the fields of /proc/<who>/stat (`who`: a pid or "self"),
+/// numbered as proc(5) numbers them: `f[n]` is field n, from 3 (the
+/// state) on. The command name before them is in parentheses and may
+/// itself hold spaces or ')'.
+fn with_stat<R>(who: &str, read: impl FnOnce(&[&str]) -> Option<R>) -> Option<R> {
+    let text = fs::read_to_string(format!("/proc/{who}/stat")).ok()?;
+    let fields: Vec<&str> = ["", "", ""].into_iter().chain(text[text.rfind(')')? + 2..].split_whitespace()).collect();
+    read(&fields)
 }
 
-/// The live processes of process group `pgid`, with their start times.
+fn field<T: std::str::FromStr>(f: &[&str], n: usize) -> Option<T> {
+    f.get(n)?.parse().ok()
+}
+
+/// (state, start time): fields 3 and 22 of /proc/PID/stat.
+pub fn stat(pid: i32) -> Option<(char, u64)> {
+    with_stat(&pid.to_string(), |f| Some((f.get(3)?.chars().next()?, field(f, 22)?)))
+}
+
+/// The live processes of process group `pgid` (field 5), with their start times.
 pub fn group_members(pgid: i32) -> Vec<(i32, u64)> {
-    all_pids()
-        .into_iter()
-        .filter_map(|pid| {
-            let text = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-            let mut f = text[text.rfind(')')? + 2..].split_whitespace();
-            let state = f.next()?;
-            let pgrp: i32 = f.nth(1)?.parse().ok()?;
-            let start: u64 = f.nth(16)?.parse().ok()?;
-            (pgrp == pgid && state != "Z").then_some((pid, start))
-        })
-        .collect()
+    let member = |f: &[&str]| (field::<i32>(f, 5)? == pgid && f[3] != "Z").then_some(field(f, 22)?);
+    all_pids().into_iter().filter_map(|pid| Some((pid, with_stat(&pid.to_string(), member)?))).collect()
 }
 
 /// This process's argument and environment areas (arg_start, arg_end,
 /// env_start, env_end: fields 48 to 51 of /proc/self/stat).
 pub fn own_arg_and_env_areas() -> Option<[usize; 4]> {
-    let text = fs::read_to_string("/proc/self/stat").ok()?;
-    let mut f = text[text.rfind(')')? + 2..].split_whitespace().skip(45);
-    let mut next = || f.next()?.parse::<usize>().ok();
-    Some([next()?, next()?, next()?, next()?])
+    with_stat("self", |f| Some([field(f, 48)?, field(f, 49)?, field(f, 50)?, field(f, 51)?]))
 }
 
-/// How many threads this process has (1 if it cannot tell).
+/// How many threads this process has (field 20; 1 if it cannot tell).
 pub fn threads_of_self() -> usize {
-    let Ok(text) = fs::read_to_string("/proc/self/stat") else { return 1 };
-    // Field 20 (num_threads), the 18th after the state.
-    text.rfind(')').and_then(|i| text[i + 2..].split_whitespace().nth(17)?.parse().ok()).unwrap_or(1)
+    with_stat("self", |f| field(f, 20)).unwrap_or(1)
 }
 
 pub fn start_time(pid: i32) -> Option<u64> {

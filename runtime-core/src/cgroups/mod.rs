@@ -165,14 +165,8 @@ impl Cgroup {
         if self.by_systemd() {
             return Ok(());
         }
-        for dir in self.dirs.values() {
-            let procs = match fs::read_to_string(dir.join("cgroup.procs")) {
-                Ok(procs) => procs,
-                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
-                Err(e) => return Err(Error::path("read", dir.join("cgroup.procs"), e)),
-            };
-            let mut pids: Vec<i32> = procs.lines().filter_map(|l| l.trim().parse().ok()).collect();
-            collect_sub_pids(dir, &mut pids);
+        for dir in self.dirs.values().filter(|d| d.exists()) {
+            let pids = procs_under(dir)?;
             if !pids.is_empty() {
                 let why = format!("container's cgroup is not empty: {} process(es) found", pids.len());
                 return Err(Error::path("use the cgroup", dir, io::Error::other(why)));
@@ -438,10 +432,7 @@ impl Cgroup {
 
     /// Every process in the cgroup and the cgroups made inside it.
     pub fn pids(&self) -> Result<Vec<i32>> {
-        let dir = self.procs_dir().ok_or_else(|| no_controller("pids"))?;
-        let mut pids: Vec<i32> = read(dir, "cgroup.procs")?.lines().filter_map(|l| l.trim().parse().ok()).collect();
-        collect_sub_pids(dir, &mut pids);
-        Ok(pids)
+        procs_under(self.procs_dir().ok_or_else(|| no_controller("pids"))?)
     }
 
     /// The directory whose cgroup.procs lists the container's processes.
@@ -546,6 +537,13 @@ impl Cgroup {
             }
         }
     }
+}
+
+/// Every process in the cgroup at `dir` and the cgroups made inside it.
+fn procs_under(dir: &Path) -> Result<Vec<i32>> {
+    let mut pids: Vec<i32> = read(dir, "cgroup.procs")?.lines().filter_map(|l| l.trim().parse().ok()).collect();
+    collect_sub_pids(dir, &mut pids);
+    Ok(pids)
 }
 
 fn collect_sub_pids(dir: &Path, pids: &mut Vec<i32>) {

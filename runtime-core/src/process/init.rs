@@ -240,6 +240,10 @@ pub(crate) fn prepare_process(
     {
         listener_fd = f.load()?;
     }
+    // At create, not at start: nothing after this reads the environment.
+    if !workload.execs() {
+        show_as(p);
+    }
     Ok(listener_fd)
 }
 
@@ -259,7 +263,6 @@ pub(crate) fn become_workload(
 ) -> ! {
     if !workload.execs() {
         reply = None;
-        show_as(process);
     }
     let first = 3 + preserve_fds;
     let closed = match reply.as_ref().map(|r| r.as_raw_fd() as u32).filter(|&r| r >= first) {
