@@ -92,6 +92,19 @@ fn every_kind_runs_at_its_point_and_in_its_namespace() {
     env.ok(&["delete", "--force", &id]);
     assert!(read(&marks, "order").ends_with("poststart\npoststop\n"));
     assert_eq!(state_seen(&marks, "poststop")["status"], "stopped");
+    // The runtime-spec's state, as runc passes it: none of `tandem state`'s
+    // extra fields (rootfs, created, owner), no pid once stopped.
+    for kind in ["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"] {
+        let s = state_seen(&marks, kind);
+        let mut keys: Vec<_> = s.as_object().unwrap().keys().map(String::as_str).collect();
+        keys.sort();
+        let want: &[&str] = if kind == "poststop" {
+            &["bundle", "id", "ociVersion", "status"]
+        } else {
+            &["bundle", "id", "ociVersion", "pid", "status"]
+        };
+        assert_eq!(keys, want, "{kind}");
+    }
     env.assert_gone(&id, Some(pid as i32));
 }
 

@@ -48,7 +48,7 @@ impl Container {
             record.undo()?;
         }
         dir.remove()?;
-        self.state.hooks.run_warning(Kind::Poststop, || self.state.to_oci_json(Status::Stopped));
+        self.state.hooks.run_warning(Kind::Poststop, || self.state.hook_state(Status::Stopped));
         Ok(())
     }
 }

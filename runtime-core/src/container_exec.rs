@@ -160,7 +160,9 @@ impl Container {
                     if let Some(cg) = cgroup.filter(|_| move_later) {
                         cg.join_unified(pid)?;
                     }
-                    let seccomp = |fd| seccomp::hand_over(config.seccomp.as_ref(), fd, pid, self.oci_state());
+                    let seccomp = |fd| {
+                        seccomp::hand_over(config.seccomp.as_ref(), fd, pid, &self.state.hook_state(self.status()))
+                    };
                     let no_hook_point = || Err(Error::init("the exec'd process asked for hooks"));
                     channel::proceed_until_ready(&parent_sock, pid, "exec'd process", seccomp, no_hook_point)?;
                     // Set up: into a paused container's cgroup now (frozen

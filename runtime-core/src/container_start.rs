@@ -54,7 +54,7 @@ impl Container {
         // runtime-spec 1.3: a failing poststart hook is an error that stops
         // the container, like the create-time hooks (runc kills it too).
         if !self.state.hooks.poststart.is_empty() {
-            let state = self.state.to_oci_json(Status::Running);
+            let state = self.state.hook_state(Status::Running);
             if let Err(e) = self.state.hooks.run(Kind::Poststart, &state) {
                 if let Err(d) = self.destroy(dir) {
                     crate::log::warn(&format!("destroy '{}' after its poststart hook failed: {d}", self.id()));

@@ -151,25 +151,28 @@ impl Hooks {
     }
 
     /// Run the hooks of `kind` in order; the first failure stops them.
-    pub fn run(&self, kind: Kind, state: &serde_json::Value) -> Result<()> {
+    pub fn run(&self, kind: Kind, state: &oci::State) -> Result<()> {
         self.run_recorded(kind, state, None)
     }
 
     /// [`Hooks::run`], each hook in a process group of its own recorded
     /// at `group` while it runs (see [`Group`]).
-    pub fn run_recorded(&self, kind: Kind, state: &serde_json::Value, group: Option<&Path>) -> Result<()> {
-        let input = state.to_string();
+    pub fn run_recorded(&self, kind: Kind, state: &oci::State, group: Option<&Path>) -> Result<()> {
+        if self.of(kind).is_empty() {
+            return Ok(());
+        }
+        let input = serde_json::to_string(state).expect("a state serialises");
         self.of(kind).iter().try_for_each(|h| run_one(h, kind, input.as_bytes(), group))
     }
 
     /// Run every hook of `kind`; failures are warnings (poststart, poststop).
     /// The state is only made when there is a hook to read it: start and
     /// delete pay nothing for hooks a container does not have.
-    pub fn run_warning(&self, kind: Kind, state: impl FnOnce() -> serde_json::Value) {
+    pub fn run_warning(&self, kind: Kind, state: impl FnOnce() -> oci::State) {
         if self.of(kind).is_empty() {
             return;
         }
-        let input = state().to_string();
+        let input = serde_json::to_string(&state()).expect("a state serialises");
         for h in self.of(kind) {
             if let Err(e) = run_one(h, kind, input.as_bytes(), None) {
                 crate::log::warn(&e.to_string());

@@ -146,7 +146,7 @@ impl Runtime {
                 keyring: (!opts.no_new_keyring).then(|| id.to_string()),
                 cgroup: Some(cg),
                 filter: filter.as_ref(),
-                state: state.to_oci_json(Status::Creating),
+                state: state.hook_state(Status::Creating),
                 hook_group: &dir.path.join(state::HOOK_GROUP_FILE),
             })?;
             state.status = Status::Created;
@@ -175,7 +175,7 @@ impl Runtime {
                 let _ = dir.remove();
                 // A failed hook stops the lifecycle at "delete": poststop runs.
                 if matches!(e, Error::Hook(_)) {
-                    state.hooks.run_warning(Kind::Poststop, || state.to_oci_json(Status::Stopped));
+                    state.hooks.run_warning(Kind::Poststop, || state.hook_state(Status::Stopped));
                 }
                 Err(e)
             }

@@ -371,7 +371,7 @@ pub fn at_exec(filter: Option<&Filter>, no_new_privileges: bool) -> Option<&Filt
 /// Hand the notification fd of process `pid` to the agent listening at
 /// the profile's `listenerPath`, with the container's state, as the spec's
 /// ContainerProcessState.
-pub fn hand_over(profile: Option<&Profile>, fd: OwnedFd, pid: i32, state: serde_json::Value) -> Result<()> {
+pub fn hand_over(profile: Option<&Profile>, fd: OwnedFd, pid: i32, state: &oci::State) -> Result<()> {
     use std::os::fd::AsRawFd;
     let listener = profile
         .and_then(|p| p.listener.as_ref())
@@ -379,15 +379,14 @@ pub fn hand_over(profile: Option<&Profile>, fd: OwnedFd, pid: i32, state: serde_
     let path = &listener.path;
     let sock = std::os::unix::net::UnixStream::connect(path)
         .map_err(|e| Error::path("seccomp: connect to the listener at", path, e))?;
-    let msg = serde_json::json!({
-        "ociVersion": state["ociVersion"],
-        "fds": ["seccompFd"],
-        "pid": pid,
-        "metadata": listener.metadata,
-        "state": state,
-    });
-    sys::send_fd(&sock, fd.as_raw_fd(), msg.to_string().as_bytes())
-        .map_err(|e| Error::path("seccomp: send the notification fd to", path, e))
+    let mut msg = oci::ContainerProcessState::default();
+    msg.set_version(state.version().clone())
+        .set_fds(vec![oci::SECCOMP_FD_NAME.to_string()])
+        .set_pid(pid)
+        .set_metadata((!listener.metadata.is_empty()).then(|| listener.metadata.clone()))
+        .set_state(state.clone());
+    let msg = serde_json::to_vec(&msg).expect("a process state serialises");
+    sys::send_fd(&sock, fd.as_raw_fd(), &msg).map_err(|e| Error::path("seccomp: send the notification fd to", path, e))
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@ use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use oci_spec::runtime as oci;
 use serde::{Deserialize, Serialize};
 
 use crate::cgroups::Cgroup;
@@ -108,6 +109,26 @@ impl State {
         } else {
             Status::Running
         }
+    }
+
+    /// The state a hook or a seccomp agent reads: the runtime-spec's, as
+    /// runc passes it (no rootfs, created or owner). `pid` as the runtime
+    /// sees it, none once stopped.
+    pub fn hook_state(&self, status: Status) -> oci::State {
+        let status = match status {
+            Status::Creating => oci::ContainerState::Creating,
+            Status::Created => oci::ContainerState::Created,
+            Status::Running | Status::Paused => oci::ContainerState::Running,
+            Status::Stopped => oci::ContainerState::Stopped,
+        };
+        let mut s = oci::State::default();
+        s.set_version(self.oci_version.clone())
+            .set_id(self.id.clone())
+            .set_status(status)
+            .set_pid((status != oci::ContainerState::Stopped && self.pid > 0).then_some(self.pid))
+            .set_bundle(self.bundle.clone())
+            .set_annotations((!self.annotations.is_empty()).then(|| self.annotations.clone().into_iter().collect()));
+        s
     }
 
     /// The state a user (and the OCI state command) sees.

@@ -17,9 +17,8 @@ pub enum Msg {
     /// init -> parent: namespaces and mounts are made, pivot_root is next:
     /// run the prestart and createRuntime hooks.
     HookPoint,
-    /// parent -> init: they ran; the container's state (JSON) for the
-    /// hooks the init runs itself.
-    HooksRan(String),
+    /// parent -> init: they ran.
+    HooksRan,
     /// init -> parent: the seccomp filter is loaded; its notification fd,
     /// for the listener.
     SeccompFd(OwnedFd),
@@ -67,7 +66,7 @@ pub fn send(sock: &OwnedFd, msg: &Msg) -> Result<()> {
         Msg::Ready => (&[READY], ""),
         Msg::CgroupJoined => (&[CGROUP_JOINED], ""),
         Msg::HookPoint => (&[HOOK_POINT], ""),
-        Msg::HooksRan(state) => (&[HOOKS_RAN], state.as_str()),
+        Msg::HooksRan => (&[HOOKS_RAN], ""),
         Msg::Failed { status, why } => (&[FAILED, *status as u8], why.as_str()),
         Msg::HookFailed(s) => (&[HOOK_FAILED], s.as_str()),
         Msg::Launched { pid, moved } => {
@@ -146,7 +145,7 @@ pub fn recv(sock: &OwnedFd) -> Result<Option<Msg>> {
         (READY, _) => Msg::Ready,
         (CGROUP_JOINED, _) => Msg::CgroupJoined,
         (HOOK_POINT, _) => Msg::HookPoint,
-        (HOOKS_RAN, _) => Msg::HooksRan(text()),
+        (HOOKS_RAN, _) => Msg::HooksRan,
         (SECCOMP_FD, Some(fd)) => Msg::SeccompFd(fd),
         (FAILED, _) if n >= 2 => {
             Msg::Failed { status: i32::from(buf[1]), why: String::from_utf8_lossy(&buf[2..n]).into_owned() }
@@ -201,7 +200,7 @@ mod tests {
             Msg::Proceed,
             Msg::CgroupJoined,
             Msg::HookPoint,
-            Msg::HooksRan("{\"id\":\"x\"}".into()),
+            Msg::HooksRan,
             Msg::Ready,
             Msg::Failed { status: 127, why: "no such file".into() },
             Msg::HookFailed("createContainer hook /bin/false exited with status 1".into()),

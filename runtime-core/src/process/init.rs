@@ -18,8 +18,10 @@
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::PathBuf;
 
+use oci_spec::runtime as oci;
+
 use crate::capabilities;
-use crate::cgroups::{self, Cgroup};
+use crate::cgroups;
 use crate::config::{Config, NsKind, Process};
 use crate::console;
 use crate::error::{Error, Result};
@@ -27,36 +29,20 @@ use crate::executor::Workload;
 use crate::hooks;
 use crate::namespaces;
 use crate::process::channel::{self, Msg};
+use crate::process::launch::LaunchArgs;
 use crate::procfs;
 use crate::rootfs;
 use crate::seccomp;
 use crate::sys;
 
-/// What the runtime hands the init through the clone.
-pub struct InitArgs<'a> {
-    pub config: &'a Config,
-    pub workload: Box<dyn Workload>,
-    pub sync: OwnedFd,
-    /// The exec fifo, open read-write: `start` writes one byte to it.
-    pub start_fifo: Option<OwnedFd>,
-    /// With startContainer hooks: the fifo `start` reads their verdict from.
-    pub start_reply: Option<OwnedFd>,
-    pub console_socket: Option<OwnedFd>,
-    pub preserve_fds: u32,
-    pub no_pivot: bool,
-    pub keyring: Option<String>,
-    pub cgroup: Option<&'a Cgroup>,
-    /// The v1 hierarchies' `tasks` files, for the init to move itself.
-    pub cgroup_joins: Vec<(PathBuf, OwnedFd)>,
-    pub filter: Option<&'a seccomp::Filter>,
-}
-
-/// Never returns: the process becomes the workload or exits.
-pub fn run(args: InitArgs) -> ! {
-    let InitArgs {
+/// Never returns: the process becomes the workload or exits. `args` is
+/// the init's copy of what the runtime launched it with (the clone copied
+/// it); `sync` its end of the channel; `cgroup_joins` the v1 hierarchies'
+/// `tasks` files it moves itself with.
+pub fn run(args: LaunchArgs, sync: OwnedFd, cgroup_joins: Vec<(PathBuf, OwnedFd)>) -> ! {
+    let LaunchArgs {
         config,
         mut workload,
-        sync,
         start_fifo,
         start_reply,
         console_socket,
@@ -64,8 +50,9 @@ pub fn run(args: InitArgs) -> ! {
         no_pivot,
         keyring,
         cgroup,
-        cgroup_joins,
         filter,
+        state: mut hook_state,
+        hook_group: _,
     } = args;
     // Until execve this process is the tandem binary: keep /proc/<pid>/exe
     // and our memory out of reach of anything sharing the container's pid
@@ -85,8 +72,9 @@ pub fn run(args: InitArgs) -> ! {
         let _ = channel::send(&sync, &Msg::failure(Error::init(format!("close inherited fds: {e}"))));
         sys::exit_now(1);
     }
-    // The container's state as hooks see it, once the runtime sent it.
-    let mut state = serde_json::Value::Null;
+    // The container's state as the hooks the init runs see it: created,
+    // with its pid in the container's pid namespace.
+    hook_state.set_status(oci::ContainerState::Created);
     let setup = || -> Result<Option<OwnedFd>> {
         // First, while the runtime writes the id maps: everything from here
         // on is charged to the container's cgroup.
@@ -115,17 +103,14 @@ pub fn run(args: InitArgs) -> ! {
         if config.hooks.need_hook_point() {
             channel::send(&sync, &Msg::HookPoint)?;
             match channel::recv(&sync)? {
-                Some(Msg::HooksRan(json)) => {
-                    state = serde_json::from_str(&json).map_err(|e| Error::init(format!("state from runtime: {e}")))?
-                }
+                Some(Msg::HooksRan) => {}
                 _ => return Err(Error::init("runtime went away while running hooks")),
             }
-            // Its pid as the hook sees it: in the container's pid namespace.
-            state["pid"] = sys::getpid().into();
+            hook_state.set_pid(Some(sys::getpid()));
             // In the container's root, as runc runs them (the init leaves
             // this directory at pivot_root anyway).
             std::env::set_current_dir(&config.rootfs).map_err(|e| Error::path("chdir to", &config.rootfs, e))?;
-            config.hooks.run(hooks::Kind::CreateContainer, &state)?;
+            config.hooks.run(hooks::Kind::CreateContainer, &hook_state)?;
         }
         rootfs::enter(config, no_pivot)?;
         if config.process.terminal {
@@ -157,15 +142,12 @@ pub fn run(args: InitArgs) -> ! {
             _ => sys::exit_now(1),
         }
     }
-    if !config.hooks.start_container.is_empty() {
-        state["status"] = "created".into();
-        if let Err(e) = config.hooks.run(hooks::Kind::StartContainer, &state) {
-            // `start` destroys the container on this.
-            if let Some(reply) = &start_reply {
-                let _ = sys::write(reply, &channel::StartReply::HookFailed(e.to_string()).encode());
-            }
-            sys::exit_now(1);
+    if let Err(e) = config.hooks.run(hooks::Kind::StartContainer, &hook_state) {
+        // `start` destroys the container on this.
+        if let Some(reply) = &start_reply {
+            let _ = sys::write(reply, &channel::StartReply::HookFailed(e.to_string()).encode());
         }
+        sys::exit_now(1);
     }
     become_workload(workload, &config.process, preserve_fds, filter, start_reply)
 }
@@ -271,7 +253,7 @@ pub(crate) fn become_workload(
         None => sys::close_from(first),
     };
     if let Err(e) = closed {
-        eprintln!("tandem: close fds: {e}");
+        crate::log::stderr_line(&format!("tandem: close fds: {e}"));
         sys::exit_now(127);
     }
     let seal = crate::executor::Seal { filter: seccomp::at_exec(filter, process.no_new_privileges) };
@@ -282,7 +264,7 @@ pub(crate) fn become_workload(
                 let _ = sys::write(reply, &channel::StartReply::NotStarted { status, why: e.to_string() }.encode());
             }
             // stderr is the container's: the workload's failure belongs there.
-            eprintln!("tandem: {e}");
+            crate::log::stderr_line(&format!("tandem: {e}"));
             sys::exit_now(status)
         }
     }

@@ -4,6 +4,8 @@
 
 use std::os::fd::OwnedFd;
 
+use oci_spec::runtime as oci;
+
 use crate::cgroups::Cgroup;
 use crate::config::{Config, NsKind};
 use crate::error::{Error, Result};
@@ -11,7 +13,7 @@ use crate::executor::Workload;
 use crate::hooks::Kind;
 use crate::namespaces;
 use crate::process::channel::{self, Msg};
-use crate::process::init::{self, InitArgs};
+use crate::process::init;
 use crate::procfs;
 use crate::seccomp;
 use crate::sys::{self, Forked};
@@ -33,8 +35,9 @@ pub struct LaunchArgs<'a> {
     /// The compiled seccomp filter the init loads.
     pub filter: Option<&'a seccomp::Filter>,
     /// The container's OCI state (status creating, pid unset), for hooks
-    /// and a seccomp listener.
-    pub state: serde_json::Value,
+    /// and a seccomp listener: the runtime's side and the init (its copy
+    /// through the clone) each complete it as their hooks see it.
+    pub state: oci::State,
     /// Where a running prestart/createRuntime hook's process group is
     /// recorded (see [`crate::hooks::Group`]).
     pub hook_group: &'a std::path::Path,
@@ -106,6 +109,7 @@ pub(crate) fn clone_into(
     enter(&mut for_children)?;
     match clone_child(flags, into).map_err(|e| Error::sys(format!("clone {what} (flags {flags:#x})"), e))? {
         (Forked::Child, moved) => {
+            crate::log::enter_container_process();
             for_children.forget();
             Ok((Forked::Child, moved))
         }
@@ -134,6 +138,7 @@ fn through_launcher(
     let (report_rx, report_tx) = sys::socketpair().map_err(|e| Error::sys("socketpair", e))?;
     let launcher = sys::fork().map_err(|e| Error::sys("fork the launcher", e))?;
     if launcher == 0 {
+        crate::log::enter_container_process();
         drop(report_rx);
         let cloned = (|| -> Result<(Forked, bool)> {
             enter()?;
@@ -186,20 +191,7 @@ pub fn launch(args: LaunchArgs) -> Result<Launched> {
     match forked {
         Forked::Child => {
             drop(parent_sock);
-            init::run(InitArgs {
-                config,
-                workload: args.workload,
-                sync: child_sock,
-                start_fifo: args.start_fifo,
-                start_reply: args.start_reply,
-                console_socket: args.console_socket,
-                preserve_fds: args.preserve_fds,
-                no_pivot: args.no_pivot,
-                keyring: args.keyring,
-                cgroup: args.cgroup,
-                cgroup_joins,
-                filter: args.filter,
-            })
+            init::run(args, child_sock, cgroup_joins)
         }
         Forked::Parent { pid, pidfd } => {
             let moved = match (move_later, made) {
@@ -216,7 +208,7 @@ pub fn launch(args: LaunchArgs) -> Result<Launched> {
             drop(args.start_reply);
             drop(args.console_socket);
             let mut state = args.state;
-            state["pid"] = pid.into();
+            state.set_pid(Some(pid));
             drop(cgroup_joins);
             let systemd = args.cgroup.filter(|cg| cg.by_systemd());
             match wait_ready(pid, config, systemd, &parent_sock, &state, args.hook_group) {
@@ -240,7 +232,7 @@ fn wait_ready(
     config: &Config,
     systemd: Option<&Cgroup>,
     sock: &OwnedFd,
-    state: &serde_json::Value,
+    state: &oci::State,
     hook_group: &std::path::Path,
 ) -> Result<()> {
     if let Some(cg) = systemd {
@@ -254,16 +246,16 @@ fn wait_ready(
     if config.creates(NsKind::User) {
         namespaces::write_id_maps(pid, config)?;
     }
-    let seccomp = |fd| seccomp::hand_over(config.seccomp.as_ref(), fd, pid, state.clone());
+    let seccomp = |fd| seccomp::hand_over(config.seccomp.as_ref(), fd, pid, state);
     let hook_point = || {
         // The create operation has built the environment: the hooks see
         // the container as created (runtime-spec).
         let mut state = state.clone();
-        state["status"] = "created".into();
+        state.set_status(oci::ContainerState::Created);
         let group = Some(hook_group);
         config.hooks.run_recorded(Kind::Prestart, &state, group)?;
         config.hooks.run_recorded(Kind::CreateRuntime, &state, group)?;
-        channel::send(sock, &Msg::HooksRan(state.to_string()))
+        channel::send(sock, &Msg::HooksRan)
     };
     channel::proceed_until_ready(sock, pid, "init", seccomp, hook_point)
 }

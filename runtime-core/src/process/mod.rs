@@ -13,7 +13,7 @@
 //!  init (pid 1 of the container; init.rs)      channel.rs messages:
 //!     joins its cgroup, waits            ◄──── Proceed (id maps written)
 //!     namespaces, rootfs, mounts         ────► HookPoint
-//!     (prestart/createRuntime in caller) ◄──── HooksRan(state)
+//!     (prestart/createRuntime in caller) ◄──── HooksRan
 //!     pivot_root, console, sysctl, caps  ────► SeccompFd (with a listener)
 //!     set up                             ────► Ready, or Failed{status}
 //!     blocks on the exec fifo until `start`, then execs the workload
@@ -30,15 +30,30 @@
 //! and leaves the init to its own parent; a long-lived caller that is a
 //! subreaper gets the init's exit status). Errors come back with their
 //! kind's exit status (`Msg::Failed`), so `Error::exit_code` holds across
-//! the process boundary. A multi-threaded caller never clones a container
-//! process itself: clone3 from it cannot make a user namespace, setns
-//! into a time namespace refuses it, and the child would inherit locks
-//! other threads hold; the launcher comes from glibc's fork (which resets
-//! the allocator's locks) and is single-threaded. What this leaves: a
-//! lock another thread held at the fork outside the allocator (Rust's
-//! stderr, the environment) stays held in the container process; it
-//! writes to stderr only when its workload cannot start. A fresh image
-//! for the launcher would close that too, at the cost of an execve.
+//! the process boundary. The init starts from a copy of the
+//! `LaunchArgs` the runtime launched it with (the clone copied them): no
+//! argument crosses the channel but the messages above, and the hooks'
+//! state is one typed `oci_spec` `State` that each side completes (the
+//! runtime with the init's pid as it sees it, the init with its own).
+//!
+//! A multi-threaded caller never clones a container process itself:
+//! clone3 from it cannot make a user namespace, setns into a time
+//! namespace refuses it, and the child would inherit locks other threads
+//! hold. The launcher comes from glibc's fork, which takes and resets the
+//! allocator's locks (jemalloc and mimalloc do the same from their atfork
+//! handlers), and is single-threaded. From the fork on, a container
+//! process takes no other lock of the caller's: it writes its few lines
+//! to stderr with one `write(2)` (not through std's stderr lock;
+//! [`crate::log`] stops using the caller's sink), initialises no
+//! `OnceLock`, and binds no symbol lazily (tandem's binaries are static;
+//! Rust links others with `-z now`). The one lock left is std's
+//! environment lock, read when the init spawns a createContainer or
+//! startContainer hook: only a caller thread inside `set_var` at the fork
+//! holds it for writing, and `set_var` in a threaded process is unsound
+//! anyway (`unsafe` since Rust 2024). That is the equivalent the
+//! launcher's fresh image would buy, without its execve on every create;
+//! `tests/threaded.rs` holds std's stderr lock from another thread while
+//! workloads fail at their execve.
 
 pub(crate) mod channel;
 pub(crate) mod exec;
