@@ -21,8 +21,15 @@ test-deps:
 	apt-get update
 	DEBIAN_FRONTEND=noninteractive apt-get install -y $(TEST_PACKAGES)
 
+# The wasm engine's two binaries, each built on its own so that the helper
+# a wasm container execs (tandem-wasm-run) has no compiler in it, and only
+# tandem-wasm-compile has (cargo would otherwise unify their features).
+WASM_ENGINE = $(CARGO) build -j2 -p tandem-executor-wasm --bin tandem-wasm-run $(1) && \
+	$(CARGO) build -j2 -p tandem-executor-wasm --features compiler --bin tandem-wasm-compile $(1)
+
 build:
 	$(CARGO) build --release -j2 -p tandem-cli -p tandem-bench
+	$(call WASM_ENGINE,--release)
 
 # tandem's main job: build it and run the example container(s).
 demo: deps build
@@ -30,6 +37,7 @@ demo: deps build
 
 # The whole test suite: unit tests and integration tests running real containers.
 test: test-deps
+	$(call WASM_ENGINE,)
 	$(CARGO) test --workspace -j2
 
 # tandem against runc and crun on the same bundle: table, results.json, chart.svg.
@@ -39,6 +47,7 @@ bench: deps build
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(CARGO) clippy -p tandem-executor-wasm --features compiler --all-targets -- -D warnings
 
 clean-examples:
 	rm -rf examples/busybox/rootfs

@@ -168,33 +168,121 @@ fn a_container_cannot_overwrite_tandem_through_another_s_init() {
     assert!(said.contains("refused") && said.contains("Read-only file system"), "{said}");
 }
 
-/// The same through a wasm container's init: `tandem-wasm`, which runs
-/// the module in the container for its whole life (no execve), handed
-/// the command by `tandem`.
+/// Every capability, by number.
+const ALL_CAPS: &[&str] = &[
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_DAC_READ_SEARCH",
+    "CAP_FOWNER",
+    "CAP_FSETID",
+    "CAP_KILL",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETPCAP",
+    "CAP_LINUX_IMMUTABLE",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_NET_BROADCAST",
+    "CAP_NET_ADMIN",
+    "CAP_NET_RAW",
+    "CAP_IPC_LOCK",
+    "CAP_IPC_OWNER",
+    "CAP_SYS_MODULE",
+    "CAP_SYS_RAWIO",
+    "CAP_SYS_CHROOT",
+    "CAP_SYS_PTRACE",
+    "CAP_SYS_PACCT",
+    "CAP_SYS_ADMIN",
+    "CAP_SYS_BOOT",
+    "CAP_SYS_NICE",
+    "CAP_SYS_RESOURCE",
+    "CAP_SYS_TIME",
+    "CAP_SYS_TTY_CONFIG",
+    "CAP_MKNOD",
+    "CAP_LEASE",
+    "CAP_AUDIT_WRITE",
+    "CAP_AUDIT_CONTROL",
+    "CAP_SETFCAP",
+    "CAP_MAC_OVERRIDE",
+    "CAP_MAC_ADMIN",
+    "CAP_SYSLOG",
+    "CAP_WAKE_ALARM",
+    "CAP_BLOCK_SUSPEND",
+    "CAP_AUDIT_READ",
+    "CAP_PERFMON",
+    "CAP_BPF",
+    "CAP_CHECKPOINT_RESTORE",
+];
+
+/// A wasm container's process is the engine's helper, exec'd from a
+/// sealed image of the host's file: a process in the container with every
+/// capability cannot write it through /proc/1/exe, and no binary is copied
+/// per container for that.
 #[test]
-fn a_container_cannot_overwrite_tandem_wasm_through_a_wasm_init() {
+fn a_container_cannot_overwrite_the_wasm_helper() {
     let mut env = Env::new("sec-5736-wasm");
     own_binary(&mut env);
-    let wasm_bin = env.bin.with_file_name("tandem-wasm");
-    fs::copy(env!("CARGO_BIN_EXE_tandem-wasm"), &wasm_bin).unwrap();
-    let original = fs::read(&wasm_bin).unwrap();
-    let mut victim = env.bundle("v", &["/app/m.wasm"]);
-    fs::create_dir_all(victim.rootfs().join("app")).unwrap();
-    fs::write(victim.rootfs().join("app/m.wasm"), wat::parse_str("(module (func (export \"_start\")))").unwrap())
-        .unwrap();
-    victim.config["annotations"] = serde_json::json!({"run.oci.handler": "wasm"});
-    victim.save();
-    let said = init_attack(&env, &victim);
-    assert!(fs::read(&wasm_bin).unwrap() == original, "the host's tandem-wasm binary was overwritten ({said})");
+    let built = Path::new(common::tandem_bin());
+    let helper = env.bin.with_file_name("tandem-wasm-run");
+    fs::copy(built.with_file_name("tandem-wasm-run"), &helper).unwrap();
+    std::os::unix::fs::symlink(
+        built.with_file_name("tandem-wasm-compile"),
+        env.bin.with_file_name("tandem-wasm-compile"),
+    )
+    .unwrap();
+    let original = fs::read(&helper).unwrap();
+    let mut b = env.bundle("v", &["/app/m.wasm"]);
+    fs::create_dir_all(b.rootfs().join("app")).unwrap();
+    let spin = wat::parse_str("(module (func (export \"_start\") (loop (br 0))))").unwrap();
+    fs::write(b.rootfs().join("app/m.wasm"), spin).unwrap();
+    b.config["annotations"] = serde_json::json!({"run.oci.handler": "wasm"});
+    // Every capability this host can give (some withhold one even from root).
+    let status = fs::read_to_string("/proc/self/status").unwrap();
+    let bounding = status.lines().find_map(|l| l.strip_prefix("CapBnd:")).unwrap().trim().to_string();
+    let mask = u64::from_str_radix(&bounding, 16).unwrap();
+    let caps: Vec<&str> = ALL_CAPS.iter().enumerate().filter(|(i, _)| mask & (1 << i) != 0).map(|(_, c)| *c).collect();
+    for set in ["bounding", "effective", "permitted"] {
+        b.config["process"]["capabilities"][set] = serde_json::json!(caps);
+    }
+    b.save();
+    let id = env.id("w");
+    env.ok(&["run", "-d", "--bundle", b.str(), &id]);
+    // A debug shell exec'd into it: a native process with every capability
+    // (the kernel refuses a running binary's writers first).
+    let out = env.tandem(&[
+        "exec",
+        &id,
+        "sh",
+        "-c",
+        "grep ^CapEff /proc/self/status; \
+        if echo -n pwned >> /proc/1/exe; then echo written; else echo refused; fi",
+    ]);
+    let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(said.contains(&format!("CapEff:\t{bounding}")), "not every capability ({bounding}): {said}");
+    assert!(said.contains("refused"), "{said}");
+    env.ok(&["delete", "--force", &id]);
+    env.assert_gone(&id, None);
+    // What it holds open once the module has ended is read-only: a container
+    // in the host's pid namespace holds the helper's exe, the wasm
+    // container goes, the write fails.
+    let said = attack_on(&env, &b, "run -d");
     assert!(said.contains("refused") && said.contains("Read-only file system"), "{said}");
+    assert!(fs::read(&helper).unwrap() == original, "the host's helper binary was overwritten ({said})");
 }
 
 /// Create `victim`; an attacker container (host pid namespace,
 /// CAP_SYS_PTRACE) opens its init's exe; the victim is deleted; the
 /// attacker writes. Returns what the write said.
 fn init_attack(env: &Env, victim: &common::Bundle) -> String {
+    attack_on(env, victim, "create")
+}
+
+/// [`init_attack`] on a victim made by `how` (`create`, or `run -d`: then
+/// its pid 1 is its workload).
+fn attack_on(env: &Env, victim: &common::Bundle, how: &str) -> String {
     let vid = env.id("victim");
-    env.ok(&["create", "--bundle", victim.str(), &vid]);
+    let mut args: Vec<&str> = how.split(' ').collect();
+    args.extend(["--bundle", victim.str(), &vid]);
+    env.ok(&args);
     let pid = env.state(&vid)["pid"].as_i64().unwrap();
 
     let script = format!("exec 3</proc/{pid}/exe && echo $$ > /found; {WRITE_THROUGH_FD3}");

@@ -9,6 +9,9 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
+/// A trapped module's status, as the wasmtime CLI reports one.
+const TRAP_EXIT_CODE: i32 = 134;
+
 /// examples/wasm/wasi-demo.c compiled once per test process.
 fn demo_wasm() -> &'static Path {
     static WASM: OnceLock<PathBuf> = OnceLock::new();
@@ -158,7 +161,7 @@ fn exit_codes_are_exact_and_traps_are_reported() {
     let wat = wat::parse_file(Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/wasm/trap.wat")).unwrap();
     let b = wasm_bundle(&env, "trap", &wat, &[]);
     let (code, _, err) = env.run(&env.id("trap"), &b);
-    assert_eq!(code, tandem_executor_wasm::TRAP_EXIT_CODE);
+    assert_eq!(code, TRAP_EXIT_CODE);
     assert!(err.contains("wasm trap") && err.contains("unreachable"), "{err}");
 }
 
@@ -168,7 +171,7 @@ fn the_memory_limit_bounds_linear_memory() {
     let mut b = demo(&env, "b", &["alloc", "64"]);
     b.linux("resources", json!({"memory": {"limit": 16 * 1024 * 1024}}));
     let (code, out, err) = env.run(&env.id("big"), &b);
-    assert_eq!(code, tandem_executor_wasm::TRAP_EXIT_CODE, "{out}{err}");
+    assert_eq!(code, TRAP_EXIT_CODE, "{out}{err}");
     assert!(err.contains("memory limit"), "{err}");
     let mut b = demo(&env, "b2", &["alloc", "4"]);
     b.linux("resources", json!({"memory": {"limit": 16 * 1024 * 1024}}));
@@ -268,6 +271,34 @@ fn bad_and_missing_modules_fail_at_create() {
     assert_eq!(env.ok(&["list", "-q"]), "");
 }
 
+/// What a module would only hit at start fails `create`: imports WASI
+/// does not have or with another type, no `_start`, a component that is
+/// not a `wasi:cli/command`. One line each, nothing made, nothing cached.
+#[test]
+fn modules_that_cannot_start_fail_at_create() {
+    let env = Env::new("wasm-link");
+    let cases = [
+        ("noimport", r#"(module (import "wasi_snapshot_preview1" "no_such_call" (func)) (func (export "_start")))"#, "no_such_call"),
+        (
+            "mistyped",
+            r#"(module (import "wasi_snapshot_preview1" "fd_write" (func (param i32))) (func (export "_start")))"#,
+            "fd_write",
+        ),
+        ("nostart", r#"(module (func (export "main")))"#, "_start"),
+        ("badstart", r#"(module (func (export "_start") (param i32)))"#, "_start"),
+        ("reactor", "(component)", "wasi:cli/command"),
+    ];
+    for (name, wat, said) in cases {
+        let b = wasm_bundle(&env, name, &wat::parse_str(wat).unwrap(), &[]);
+        let id = env.id(name);
+        let (_, err) = env.fails(&["create", "--bundle", b.str(), &id]);
+        assert!(err.contains("/app/demo.wasm") && err.contains(said), "{name}: {err}");
+        assert_eq!(err.lines().count(), 1, "{name}: {err}");
+        env.assert_gone(&id, None);
+    }
+    assert!(cache_entries(&env).is_empty(), "code that cannot start was cached");
+}
+
 /// The demo as a WASI 0.2 `wasi:cli/command` component, made with the
 /// preview-1 adapter that matches the pinned wasmtime.
 fn demo_component() -> Vec<u8> {
@@ -344,55 +375,70 @@ fn exec_of_a_wasm_entrypoint_runs_in_wasmtime_inside_the_container() {
     assert_eq!(env.ok(&["exec", &id, "/app/demo.wasm"]), "hello from wasm, inside a tandem container\n");
     let out = env.tandem(&["exec", &id, "/app/demo.wasm", "exit", "9"]);
     assert_eq!(out.status.code(), Some(9));
+    // A native program in the image (a debug shell) runs as it would in a
+    // native container, next to the module.
+    assert_eq!(
+        env.ok(&["exec", &id, "sh", "-c", "echo native; cat /proc/1/cmdline"]),
+        "native\n/app/demo.wasm\0spin\0"
+    );
     env.ok(&["delete", "--force", &id]);
     env.assert_gone(&id, None);
 }
 
-/// `tandem` has no wasm engine linked in: wasm containers run in
-/// `tandem-wasm`, next to it (the tests above go through that hand-over).
+/// `tandem` links no wasm engine, and the helper a wasm container execs
+/// has wasmtime's runtime but no compiler: only `tandem-wasm-compile` has.
 #[test]
-fn the_native_binary_links_no_wasm_engine() {
-    let native = fs::read(common::tandem_bin()).unwrap();
-    let wasm = fs::read(env!("CARGO_BIN_EXE_tandem-wasm")).unwrap();
+fn only_the_compiler_links_the_compiler() {
+    let bin = |name: &str| fs::read(std::path::Path::new(common::tandem_bin()).with_file_name(name)).unwrap();
     let has = |bin: &[u8], s: &str| bin.windows(s.len()).any(|w| w == s.as_bytes());
-    assert!(has(&wasm, "cranelift"), "tandem-wasm should have the engine");
-    assert!(!has(&native, "cranelift") && !has(&native, "wasmtime_environ"), "tandem links wasmtime");
+    let (native, helper, compiler) = (bin("tandem"), bin("tandem-wasm-run"), bin("tandem-wasm-compile"));
+    assert!(has(&compiler, "cranelift_codegen"), "the compiler has no cranelift");
+    assert!(has(&helper, "wasmtime_wasi") && !has(&helper, "cranelift_codegen"), "the helper links the compiler");
+    assert!(!has(&native, "cranelift") && !has(&native, "wasmtime_internal"), "tandem links wasmtime");
 }
 
-/// Without `tandem-wasm` beside it, `tandem` refuses a wasm container with
-/// a clear error (exit 10) and makes nothing; native ones still run.
+/// Without the helper or the compiler beside it, `tandem` refuses a wasm
+/// container with a clear error (exit 10) and makes nothing; native ones
+/// still run.
 #[test]
-fn without_its_sibling_tandem_refuses_wasm_and_makes_nothing() {
+fn without_its_siblings_tandem_refuses_wasm_and_makes_nothing() {
     let env = Env::new("wasm-lone");
     let lone = env.dir.join("lone");
     fs::create_dir_all(&lone).unwrap();
     fs::copy(common::tandem_bin(), lone.join("tandem")).unwrap();
+    let run = |b: &Bundle, id: &str| {
+        std::process::Command::new(lone.join("tandem"))
+            .arg("--root")
+            .arg(&env.root)
+            .arg("--cache-dir")
+            .arg(&env.cache)
+            .args(["run", "--bundle", b.str(), id])
+            .output()
+            .unwrap()
+    };
     let b = demo(&env, "w", &[]);
-    let id = env.id("w");
-    let out = std::process::Command::new(lone.join("tandem"))
-        .arg("--root")
-        .arg(&env.root)
-        .args(["run", "--bundle", b.str(), &id])
-        .output()
+    for missing in ["tandem-wasm-run", "tandem-wasm-compile"] {
+        let id = env.id(missing);
+        let out = run(&b, &id);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(10), "{err}");
+        assert!(err.contains(missing) && err.contains("No such file"), "{err}");
+        env.assert_gone(&id, None);
+        std::os::unix::fs::symlink(
+            std::path::Path::new(common::tandem_bin()).with_file_name(missing),
+            lone.join(missing),
+        )
         .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(10), "{err}");
-    assert!(err.contains("tandem-wasm") && err.contains("No such file"), "{err}");
-    env.assert_gone(&id, None);
+    }
+    assert!(run(&b, &env.id("both")).status.success());
     let native = env.bundle("n", &["true"]);
-    let out = std::process::Command::new(lone.join("tandem"))
-        .arg("--root")
-        .arg(&env.root)
-        .args(["run", "--bundle", native.str(), &env.id("n")])
-        .output()
-        .unwrap();
+    let out = run(&native, &env.id("n"));
     assert!(out.status.success(), "{out:?}");
 }
 
-/// The module runs in the init (no execve), yet /proc/self/environ and
-/// cmdline are the container's: not the caller's environment (a marker
-/// variable given to `tandem run`), not its command line with the host's
-/// bundle and root paths.
+/// /proc/self/environ and cmdline are the container's: not the caller's
+/// environment (a marker variable given to `tandem run`), not its command
+/// line with the host's bundle and root paths.
 #[test]
 fn the_caller_s_environment_and_command_line_stay_out() {
     let env = Env::new("wasm-environ");

@@ -1,15 +1,16 @@
-//! The runc-compatible command line over tandem's runtime-core, shared by
-//! the two binaries: `tandem` (native executor only: what every native
-//! container command maps and pages in stays small) and `tandem-wasm` (the
-//! same with wasmtime). `tandem` hands a command that needs the wasm
-//! executor to `tandem-wasm`, next to it, before making anything.
+//! The runc-compatible command line over tandem's runtime-core, with the
+//! native and the wasm executor linked in. The wasm executor links no
+//! engine: its compiler and its helper are binaries of their own, next to
+//! `tandem` (see `tandem-wasm-select`), so what a native container command
+//! maps and pages in stays small.
 //!
 //! Each subcommand maps onto one `Runtime`/`Container` call; errors come
 //! back as one line on stderr (and in the `--log` file, as text or JSON
 //! lines that containerd reads) with a distinct exit status per error kind.
 
-// Link the native executor so its registration is in both binaries.
+// Link the executors so their registrations are in the binary.
 use tandem_executor_native as _;
+use tandem_wasm_select as _;
 
 mod cgroup_cmds;
 mod exec;
@@ -188,11 +189,8 @@ pub enum CacheAction {
 /// The log, for the engine's warnings and debug lines as well as ours.
 static LOG: std::sync::OnceLock<logging::Log> = std::sync::OnceLock::new();
 
-/// What `tandem-wasm` adds to the shared command line: its cache command.
-pub type WasmCache = fn(&Runtime, CacheAction) -> Result<(), Error>;
-
-/// The whole command line; `wasm_cache` is `tandem-wasm`'s.
-pub fn main(wasm_cache: Option<WasmCache>) {
+/// The whole command line.
+pub fn main() {
     let cli = Cli::parse();
     // Before this process opens anything (the log file first): an fd of
     // its own must never take the number of a preserved fd.
@@ -227,13 +225,8 @@ pub fn main(wasm_cache: Option<WasmCache>) {
         code if is_exec && code != 126 && code != 127 => 255,
         code => code,
     };
-    match dispatch(cli, log, wasm_cache) {
+    match dispatch(cli, log) {
         Ok(code) => std::process::exit(code),
-        Err(Error::RunsIn { executor, binary }) => {
-            let e = hand_over(executor, binary);
-            log.error(&e.to_string());
-            std::process::exit(status(&e));
-        }
         Err(e) => {
             log.error(&e.to_string());
             std::process::exit(status(&e));
@@ -241,18 +234,7 @@ pub fn main(wasm_cache: Option<WasmCache>) {
     }
 }
 
-/// Run this very command line in `binary`, next to this one, from a
-/// sealed image of it (only returns on failure). Nothing was made yet;
-/// signals blocked on the way here are unblocked, as for a fresh start.
-fn hand_over(executor: String, binary: &str) -> Error {
-    use tandem_runtime_core::exe_seal;
-    let sibling = exe_seal::self_path().with_file_name(binary);
-    let _ = tandem_runtime_core::sys::set_sigmask(libc::SIG_SETMASK, &[]);
-    let e = exe_seal::exec(&sibling, std::env::args_os().skip(1).collect());
-    Error::Executor { executor, why: format!("this needs {binary}, and running it failed: {e}") }
-}
-
-fn dispatch(cli: Cli, log: &logging::Log, wasm_cache: Option<WasmCache>) -> Result<i32, Error> {
+fn dispatch(cli: Cli, log: &logging::Log) -> Result<i32, Error> {
     let root = cli.root;
     match cli.command {
         Command::Spec { bundle } => {
@@ -302,13 +284,27 @@ fn dispatch(cli: Cli, log: &logging::Log, wasm_cache: Option<WasmCache>) -> Resu
         Command::Ps { format, id, ps_args } => cgroup_cmds::ps(&rt, &id, &format, &ps_args)?,
         Command::Events { interval, stats, id } => cgroup_cmds::events(&rt, &id, &interval, stats)?,
         Command::Update { id, args } => cgroup_cmds::update(&rt, &id, &args)?,
-        Command::WasmCache { action } => match wasm_cache {
-            Some(run) => run(&rt, action)?,
-            None => return Err(Error::RunsIn { executor: "wasm".into(), binary: tandem_wasm_select::BINARY }),
-        },
+        Command::WasmCache { action } => wasm_cache(&rt, action)?,
         Command::Spec { .. } | Command::Features => unreachable!("handled above"),
     }
     Ok(0)
+}
+
+fn wasm_cache(rt: &Runtime, action: CacheAction) -> Result<(), Error> {
+    let c = tandem_wasm_select::cache::Cache::at(rt.cache());
+    match action {
+        CacheAction::List => {
+            for e in c.list() {
+                let age = e.modified.elapsed().map(|d| d.as_secs()).unwrap_or(0);
+                println!("{} {} {:>10} bytes {:>8}s old {}", e.module_sha256, e.engine, e.bytes, age, e.path.display());
+            }
+        }
+        CacheAction::Prune { all } => {
+            let n = c.prune(all).map_err(|e| Error::path("prune", c.dir(), e))?;
+            println!("removed {n} file(s) from {}", c.dir().display());
+        }
+    }
+    Ok(())
 }
 
 /// Columns padded to their widest cell plus three spaces, at least 12

@@ -1,12 +1,5 @@
-//! `tandem`: the runc-compatible command line with the native executor.
-//! Containers the wasm executor claims are recognised here (by
-//! `tandem-wasm-select`, which has no engine) and their commands handed to
-//! `tandem-wasm`, so no native command maps or pages in wasmtime.
-
-use tandem_runtime_core::{Registration, inventory};
-
-inventory::submit!(Registration(&tandem_wasm_select::InSibling));
+//! `tandem`: the runc-compatible command line (see the `tandem_cli` crate).
 
 fn main() {
-    tandem_cli::main(None);
+    tandem_cli::main();
 }

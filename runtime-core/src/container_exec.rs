@@ -84,7 +84,7 @@ impl Container {
         let mut config = self.config()?;
         config.process = process;
         crate::lsm::check(&config.process)?;
-        let executor = executor::select(&config)?;
+        let executor = executor::select_exec(&config)?;
         let workload = executor.prepare(&PrepareContext { config: &config, cache_dir: &self.cache })?;
 
         let init_ns = |kind: NsKind| procfs::ns_inode(init_pid, kind.proc_name());

@@ -49,11 +49,6 @@ pub enum Error {
     #[error("{executor}: {why}")]
     Executor { executor: String, why: String },
 
-    /// The container needs an executor that another binary of this build
-    /// has (`tandem-wasm` for wasm): nothing was made; run the command there.
-    #[error("the {executor} executor is in {binary}, next to this binary")]
-    RunsIn { executor: String, binary: &'static str },
-
     /// A hook that could not start, failed or timed out.
     #[error("{0}")]
     Hook(String),
@@ -136,7 +131,7 @@ impl Error {
             Error::NotRunning { .. } | Error::NotCreated { .. } | Error::NotPaused { .. } => 7,
             Error::ConfigInvalid { .. } => 8,
             Error::Console(_) => 9,
-            Error::Executor { .. } | Error::RunsIn { .. } => 10,
+            Error::Executor { .. } => 10,
             Error::ProgramNotExecutable { .. } => 126,
             Error::ProgramNotFound { .. } => 127,
         }

@@ -79,7 +79,7 @@ pub fn reexec() -> Result<()> {
 /// Execute `binary` with `args` from a sealed image of it, `argv[0]` being
 /// its path. Returns only on failure.
 pub fn exec(binary: &Path, args: Vec<OsString>) -> Error {
-    let image = match seal(binary) {
+    let image = match sealed_image(binary) {
         Ok(fd) => fd,
         Err(e) => return e,
     };
@@ -102,8 +102,10 @@ pub fn exec(binary: &Path, args: Vec<OsString>) -> Error {
 }
 
 /// A read-only, executable image of `binary`: a detached read-only bind
-/// mount of it, else a sealed memfd copy.
-fn seal(binary: &Path) -> Result<OwnedFd> {
+/// mount of it, else a sealed memfd copy. What a container process execs
+/// of the host's (an executor's helper) comes from one, so that nothing in
+/// the container can write it through `/proc/PID/exe`.
+pub fn sealed_image(binary: &Path) -> Result<OwnedFd> {
     let c = sys::cpath(binary).map_err(|e| Error::path("seal", binary, e))?;
     let bound = sys::open_tree_clone(&c).and_then(|fd| {
         sys::mount_setattr_fd(&fd, libc::MOUNT_ATTR_RDONLY | libc::MOUNT_ATTR_NOSUID | libc::MOUNT_ATTR_NODEV)?;

@@ -36,16 +36,16 @@ pub struct PrepareContext<'a> {
 pub trait Executor: Sync {
     fn name(&self) -> &'static str;
     fn can_handle(&self, config: &Config) -> Claim;
+    /// How strongly it claims a process exec'd into a running container
+    /// (`config.process` is that process): as the init by default. The
+    /// wasm executor claims only modules there, so a debug shell in a wasm
+    /// image runs as a native process does.
+    fn claims_exec(&self, config: &Config) -> Claim {
+        self.can_handle(config)
+    }
     /// Runs in the runtime at `create`: do here whatever can fail early or
     /// is expensive, so `start` is instant.
     fn prepare(&self, ctx: &PrepareContext) -> Result<Box<dyn Workload>>;
-    /// For an executor this build can choose but not run: the binary (next
-    /// to this one) that has it. `create` and `exec` then fail with
-    /// [`Error::RunsIn`] before making anything, for the caller to hand
-    /// the whole command over.
-    fn runs_in(&self) -> Option<&'static str> {
-        None
-    }
 }
 
 /// A prepared workload, carried into the init by the clone.
@@ -64,6 +64,13 @@ pub trait Workload {
     fn execs(&self) -> bool {
         true
     }
+    /// Fds opened at prepare that the workload needs after `start` (e.g.
+    /// a helper's image and input): the init keeps them where it closes
+    /// every fd it does not know. [`Seal::fd_base`] says where the
+    /// workload may place them for its program.
+    fn keep_fds(&self) -> Vec<std::os::fd::RawFd> {
+        Vec::new()
+    }
 }
 
 /// The container's last step before its workload runs: the seccomp filter,
@@ -72,9 +79,20 @@ pub trait Workload {
 /// allow the runtime nothing but the workload's own `execve`.
 pub struct Seal<'a> {
     pub(crate) filter: Option<&'a crate::seccomp::Filter>,
+    pub(crate) fd_base: std::os::fd::RawFd,
 }
 
+/// How many fds from [`Seal::fd_base`] a workload may place its own in.
+pub const WORKLOAD_FDS: std::os::fd::RawFd = 8;
+
 impl Seal<'_> {
+    /// The lowest fd above stdio and the preserved fds: from here,
+    /// [`WORKLOAD_FDS`] numbers are free for the workload's own fds (only
+    /// its [`Workload::keep_fds`] are open above the preserved ones).
+    pub fn fd_base(&self) -> std::os::fd::RawFd {
+        self.fd_base
+    }
+
     pub fn apply(self) -> Result<()> {
         match self.filter {
             Some(f) => f.load().map(drop),
@@ -97,17 +115,8 @@ pub fn names() -> Vec<&'static str> {
 }
 
 /// Choose the executor for a container: the annotation's name wins, then
-/// the strongest claim. One that runs in another binary is an
-/// [`Error::RunsIn`].
+/// the strongest claim.
 pub fn select(config: &Config) -> Result<&'static dyn Executor> {
-    let chosen = choose(config)?;
-    match chosen.runs_in() {
-        Some(binary) => Err(Error::RunsIn { executor: chosen.name().to_string(), binary }),
-        None => Ok(chosen),
-    }
-}
-
-fn choose(config: &Config) -> Result<&'static dyn Executor> {
     if let Some(name) = config.annotations.get(EXECUTOR_ANNOTATION) {
         return registered().find(|e| e.name() == name).ok_or_else(|| {
             Error::config(
@@ -116,8 +125,22 @@ fn choose(config: &Config) -> Result<&'static dyn Executor> {
             )
         });
     }
+    strongest(|e| e.can_handle(config))
+}
+
+/// Choose the executor for a process exec'd into a container: the named
+/// one if it claims the process, else the strongest claim.
+pub fn select_exec(config: &Config) -> Result<&'static dyn Executor> {
+    let named = config.annotations.get(EXECUTOR_ANNOTATION).and_then(|n| registered().find(|e| e.name() == n));
+    match named {
+        Some(e) if e.claims_exec(config) != Claim::No => Ok(e),
+        _ => strongest(|e| e.claims_exec(config)),
+    }
+}
+
+fn strongest(claim_of: impl Fn(&dyn Executor) -> Claim) -> Result<&'static dyn Executor> {
     let (best, claim) = registered()
-        .map(|e| (e, e.can_handle(config)))
+        .map(|e| (e, claim_of(e)))
         .max_by_key(|(_, c)| *c)
         .ok_or_else(|| Error::config("process", "no executor is registered in this build"))?;
     if claim == Claim::No {

@@ -600,6 +600,22 @@ pub fn close_from(first: u32) -> io::Result<()> {
     close_range(first, u32::MAX)
 }
 
+/// Close every fd from `first` on but those in `keep`, in ranges
+/// (close_range: no /proc needed where the kernel has it).
+pub fn close_from_except(first: RawFd, keep: &[RawFd]) -> io::Result<()> {
+    let mut keep: Vec<u32> = keep.iter().filter(|&&k| k >= first).map(|&k| k as u32).collect();
+    keep.sort_unstable();
+    keep.dedup();
+    let mut from = first as u32;
+    for k in keep {
+        if k > from {
+            close_range(from, k - 1)?;
+        }
+        from = k + 1;
+    }
+    close_from(from)
+}
+
 /// Close fds `first..=last` (close_range, 5.9; one by one from
 /// /proc/self/fd where it is missing).
 pub fn close_range(first: u32, last: u32) -> io::Result<()> {
@@ -637,6 +653,15 @@ pub fn dup2(old: RawFd, new: RawFd) -> io::Result<()> {
     // SAFETY: plain syscall on fd numbers.
     retry(|| unsafe { libc::dup2(old, new) })?;
     Ok(())
+}
+
+/// Duplicate `old` onto `new` (closing what was there), which this process
+/// then owns; not close-on-exec.
+pub fn dup2_owned(old: &impl AsRawFd, new: RawFd) -> io::Result<OwnedFd> {
+    dup2(old.as_raw_fd(), new)?;
+    // SAFETY: dup2 made `new` a fresh descriptor; whatever owned the
+    // number before was closed by it and the caller hands it over here.
+    Ok(unsafe { OwnedFd::from_raw_fd(new) })
 }
 
 pub fn read(fd: &impl AsRawFd, buf: &mut [u8]) -> io::Result<usize> {
@@ -781,8 +806,13 @@ pub fn join_session_keyring(name: &CStr) -> io::Result<i64> {
 }
 
 pub fn dup_cloexec(fd: RawFd) -> io::Result<OwnedFd> {
+    dup_cloexec_from(fd, 3)
+}
+
+/// A close-on-exec duplicate of `fd` numbered `min` or above.
+pub fn dup_cloexec_from(fd: RawFd, min: RawFd) -> io::Result<OwnedFd> {
     // SAFETY: fcntl on an fd number; the new fd is ours.
-    let new = cvt(unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 3) })?;
+    let new = cvt(unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, min) })?;
     // SAFETY: a new fd we own.
     Ok(unsafe { OwnedFd::from_raw_fd(new) })
 }
@@ -996,6 +1026,20 @@ pub fn bpf_prog_fd_by_id(id: u32) -> io::Result<OwnedFd> {
 // ---- seccomp -------------------------------------------------------------------
 
 /// An anonymous in-memory file (close-on-exec).
+/// A memfd holding `data`, sealed against any change.
+pub fn sealed_memfd(name: &CStr, data: &[u8]) -> io::Result<OwnedFd> {
+    // SAFETY: name is a valid C string; the fd returned is new and ours.
+    let fd = cvt(unsafe { libc::memfd_create(name.as_ptr(), libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING) })?;
+    // SAFETY: a new fd we own.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    let mut done = 0;
+    while done < data.len() {
+        done += write(&fd, &data[done..])?;
+    }
+    add_seals(&fd, libc::F_SEAL_SEAL | libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_WRITE)?;
+    Ok(fd)
+}
+
 pub fn memfd(name: &CStr) -> io::Result<OwnedFd> {
     // SAFETY: name is a valid C string; the fd returned is new and ours.
     let fd = cvt(unsafe { libc::memfd_create(name.as_ptr(), libc::MFD_CLOEXEC) })?;
@@ -1059,7 +1103,7 @@ pub fn mount_setattr(fd: &OwnedFd, set: u64, clear: u64, recursive: bool) -> io:
 }
 
 /// execveat(2) of the file `fd` refers to; returns only on failure.
-pub fn execveat_fd(fd: &OwnedFd, argv: &[CString], envp: &[CString]) -> io::Error {
+pub fn execveat_fd(fd: &impl AsRawFd, argv: &[CString], envp: &[CString]) -> io::Error {
     let mut a: Vec<*const libc::c_char> = argv.iter().map(|s| s.as_ptr()).collect();
     a.push(ptr::null());
     let mut e: Vec<*const libc::c_char> = envp.iter().map(|s| s.as_ptr()).collect();

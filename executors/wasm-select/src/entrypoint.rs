@@ -9,23 +9,7 @@ use tandem_runtime_core::inroot::{self, Root};
 use tandem_runtime_core::{Config, Result};
 
 use crate::err;
-
-pub const MAGIC: &[u8; 4] = b"\0asm";
-
-/// Core module or component, from the header's version field.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    Module,
-    Component,
-}
-
-pub fn kind(bytes: &[u8]) -> Option<Kind> {
-    if bytes.len() < 8 || &bytes[..4] != MAGIC {
-        return None;
-    }
-    // Core modules are version 1; components carry layer 1 in bytes 6..8.
-    Some(if bytes[4..8] == [1, 0, 0, 0] { Kind::Module } else { Kind::Component })
-}
+use tandem_wasm_handoff::MAGIC;
 
 /// Where a container path's bytes are before the container's mounts exist:
 /// under the source of the last bind mount whose destination holds it (it
@@ -83,17 +67,4 @@ pub fn read(config: &Config, path: &Path) -> Result<Vec<u8>> {
 pub fn has_wasm_magic(config: &Config, path: &Path) -> bool {
     let mut head = [0u8; 4];
     open_in(config, path).and_then(|mut f| f.read_exact(&mut head)).is_ok() && &head == MAGIC
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn headers_tell_modules_from_components() {
-        assert_eq!(kind(b"\0asm\x01\0\0\0"), Some(Kind::Module));
-        assert_eq!(kind(b"\0asm\x0d\0\x01\0"), Some(Kind::Component));
-        assert_eq!(kind(b"\x7fELF\x02\x01\x01\0"), None);
-        assert_eq!(kind(b"\0asm"), None);
-    }
 }

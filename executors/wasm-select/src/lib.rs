@@ -1,23 +1,39 @@
-//! Which containers the wasm executor runs, without the wasm engine: the
-//! native-only `tandem` links this to hand wasm containers to
-//! `tandem-wasm` (its sibling binary, which has wasmtime), and the wasm
-//! executor links it to claim the same containers.
+//! tandem's wasm executor, on the runtime's side: it links no wasm engine
+//! (`tandem` stays small for native containers), and every lifecycle
+//! command of a wasm container runs in `tandem` itself.
 //!
 //! Selection follows the ecosystem's annotations: crun's `run.oci.handler`
 //! (`wasm`, `wasmtime`), `module.wasm.image/variant` (`compat`: always wasm;
 //! `compat-smart`: wasm only when the entrypoint starts with the wasm magic
 //! bytes), or tandem's `dev.tandem.executor=wasm`.
+//!
+//! At `create` ([`Executor::prepare`], in the runtime): the entrypoint is
+//! read from the rootfs (or a bind-mounted volume), and its compiled code
+//! taken from the [`cache`], or compiled by `tandem-wasm-compile` in a
+//! child process, which also fails whatever would only fail at start (an
+//! import WASI lacks, no `_start`, a component that is not a command).
+//! The helper's sealed image and the code are opened then, before
+//! pivot_root. At `start` the container's process `execve`s the helper
+//! ([`workload`]): a real process with the module's argv and
+//! `process.env`, whose `/proc/self/exe` no one can write, labelled by
+//! its execve like a native workload.
 
+pub mod cache;
+mod compile;
 pub mod entrypoint;
+mod workload;
 
-use tandem_runtime_core::{Claim, Config, Error, Executor, PrepareContext, Result, Workload};
+use std::path::{Path, PathBuf};
+
+use tandem_runtime_core::{
+    Claim, Config, Error, Executor, PrepareContext, Registration, Result, Workload, exe_seal, sys,
+};
+use tandem_wasm_handoff::{COMPILER, HELPER, Kind, Params};
 
 pub const HANDLER_ANNOTATION: &str = "run.oci.handler";
 pub const VARIANT_ANNOTATION: &str = "module.wasm.image/variant";
 /// The executor's name, as `dev.tandem.executor` gives it.
 pub const NAME: &str = "wasm";
-/// The binary that has the wasm executor, next to `tandem`.
-pub const BINARY: &str = "tandem-wasm";
 
 pub fn err(why: impl Into<String>) -> Error {
     Error::Executor { executor: NAME.into(), why: why.into() }
@@ -39,11 +55,16 @@ pub fn claim(config: &Config) -> Claim {
     Claim::No
 }
 
-/// The wasm executor as a build without it sees it: it claims what the
-/// real one claims, and says which binary runs it.
-pub struct InSibling;
+/// One of the engine's binaries, next to tandem's own.
+pub fn sibling(name: &str) -> PathBuf {
+    exe_seal::self_path().with_file_name(name)
+}
 
-impl Executor for InSibling {
+pub struct Wasm;
+
+tandem_runtime_core::inventory::submit!(Registration(&Wasm));
+
+impl Executor for Wasm {
     fn name(&self) -> &'static str {
         NAME
     }
@@ -52,11 +73,55 @@ impl Executor for InSibling {
         claim(config)
     }
 
-    fn runs_in(&self) -> Option<&'static str> {
-        Some(BINARY)
+    /// A module exec'd into any container it would claim; anything else
+    /// (a debug shell in the image) is not its.
+    fn claims_exec(&self, config: &Config) -> Claim {
+        match claim(config) {
+            Claim::No => Claim::No,
+            c => match entrypoint::resolve(config) {
+                Ok(path) if entrypoint::has_wasm_magic(config, &path) => c,
+                _ => Claim::No,
+            },
+        }
     }
 
-    fn prepare(&self, _: &PrepareContext) -> Result<Box<dyn Workload>> {
-        Err(err(format!("this build has no wasm engine: {BINARY} runs wasm containers")))
+    fn prepare(&self, ctx: &PrepareContext) -> Result<Box<dyn Workload>> {
+        let config = ctx.config;
+        let path = entrypoint::resolve(config)?;
+        let bytes = entrypoint::read(config, &path)?;
+        let kind = Kind::of(&bytes).ok_or_else(|| {
+            err(format!("{}: not a WebAssembly module or component (no \\0asm header)", path.display()))
+        })?;
+        let helper_path = sibling(HELPER);
+        let helper = exe_seal::sealed_image(&helper_path)
+            .map_err(|e| err(format!("this needs {HELPER} next to tandem: {e}")))?;
+        let code = compiled(ctx.cache_dir, &bytes, kind, &path)?;
+        let params = Params { kind, memory_limit: memory_limit(config) };
+        let params = sys::sealed_memfd(c"tandem-wasm-params", &params.encode())
+            .map_err(|e| err(format!("hand the helper its parameters: {e}")))?;
+        Ok(Box::new(workload::HelperWorkload::new(helper, params, code)))
     }
+}
+
+/// The compiled code of `bytes`, open: a verified cache entry, or compiled
+/// now and filed (a sealed memfd of it when the cache cannot be written).
+fn compiled(cache_dir: &Path, bytes: &[u8], kind: Kind, path: &Path) -> Result<std::os::fd::OwnedFd> {
+    let cache = cache::Cache::at(cache_dir);
+    let key = cache::Cache::key(bytes);
+    if let Some(fd) = cache.load(&key) {
+        return Ok(fd);
+    }
+    let artifact = compile::compile(&sibling(COMPILER), bytes, kind, path)?;
+    if cache.store(&key, &artifact).is_ok()
+        && let Some(fd) = cache.load(&key)
+    {
+        return Ok(fd);
+    }
+    sys::sealed_memfd(c"tandem-wasm-code", &artifact).map_err(|e| err(format!("hold the compiled code: {e}")))
+}
+
+/// `linux.resources.memory.limit`, which bounds the module's linear memory.
+fn memory_limit(config: &Config) -> Option<u64> {
+    let limit = config.spec.linux().as_ref()?.resources().as_ref()?.memory().as_ref()?.limit()?;
+    (limit > 0).then_some(limit as u64)
 }

@@ -1,95 +1,180 @@
-//! Running the prepared module in the container's init, after `start`.
+//! `tandem-wasm-run`: the helper a wasm container's process `execve`s at
+//! `start` (see `tandem-wasm-handoff` for what it is handed). It runs the
+//! module as the container's process: WASI gets its argv, its environment
+//! (`process.env`), the container's `/` preopened as `/` and its cwd as
+//! `.`, its stdio and network namespace; the module's exit code becomes
+//! its own.
 
-use std::convert::Infallible;
+use std::fs::File;
+use std::io::{Read, Seek};
+use std::os::fd::{FromRawFd, OwnedFd};
 use std::path::Path;
 
-use tandem_runtime_core::{Process, Result, Seal, Workload, sys};
-use wasmtime::component::ResourceTable;
-use wasmtime::{Engine, Linker, Store, StoreLimits, StoreLimitsBuilder};
-use wasmtime_wasi::p1::WasiP1Ctx;
+use tandem_wasm_handoff::{CODE_FD_OFFSET, Kind, PARAMS_FD_OFFSET, Params};
+use wasmtime::component::{Component, ResourceTable};
+use wasmtime::{Engine, Module, Store, StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::p2::bindings::sync::Command;
-use wasmtime_wasi::{FsPerms, I32Exit, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+use wasmtime_wasi::{FsPerms, I32Exit, WasiCtxBuilder};
 
-use crate::cache::Compiled;
-use crate::err;
+use crate::linking::{self, P1State, P2State};
 
 /// Exit status of a container whose module trapped (as the wasmtime CLI
 /// reports a trap: 128 + SIGABRT).
 pub const TRAP_EXIT_CODE: i32 = 134;
 
+/// Exit status when the helper cannot run the module at all (not started
+/// by tandem, or code another engine compiled).
+pub const CANNOT_RUN: i32 = 127;
+
 /// Signals that stop the module (it runs as pid 1, which ignores signals
 /// that have no handler).
 const STOP_SIGNALS: &[i32] = &[libc::SIGTERM, libc::SIGINT, libc::SIGHUP, libc::SIGQUIT, libc::SIGUSR1, libc::SIGUSR2];
 
-pub struct WasmWorkload {
-    engine: Engine,
-    compiled: Option<Compiled>,
-    memory_limit: Option<usize>,
-}
+/// Kernel memory charged with the process (page tables, stacks, the
+/// engine's bookkeeping as the module grows) that RssAnon does not show.
+const SLACK: u64 = 1 << 20;
 
-impl WasmWorkload {
-    pub fn new(engine: Engine, compiled: Compiled, memory_limit: Option<usize>) -> WasmWorkload {
-        WasmWorkload { engine, compiled: Some(compiled), memory_limit }
-    }
-
-    fn limits(&self) -> StoreLimits {
-        let b = StoreLimitsBuilder::new().trap_on_grow_failure(true);
-        match self.memory_limit {
-            Some(l) => b.memory_size(l),
-            None => b,
+/// The helper's whole life: the module's exit status, or why it could not
+/// run (then [`CANNOT_RUN`]).
+pub fn main() -> i32 {
+    match prepare() {
+        Ok((params, code)) => run(params, code),
+        Err(why) => {
+            eprintln!("tandem-wasm-run: {why}");
+            CANNOT_RUN
         }
-        .build()
     }
 }
 
-struct P1State {
-    wasi: WasiP1Ctx,
-    limits: StoreLimits,
+/// The name the kernel gave this execve (`AT_EXECFN`).
+fn exec_name() -> Option<String> {
+    // SAFETY: getauxval has no preconditions; AT_EXECFN, when present, is
+    // the address of a NUL-terminated string on this process's stack.
+    let p = unsafe { libc::getauxval(libc::AT_EXECFN) } as *const libc::c_char;
+    if p.is_null() {
+        return None;
+    }
+    // SAFETY: as above, a valid C string for the process's lifetime.
+    Some(unsafe { std::ffi::CStr::from_ptr(p) }.to_string_lossy().into_owned())
 }
 
-struct P2State {
-    ctx: WasiCtx,
-    table: ResourceTable,
-    limits: StoreLimits,
+/// Take ownership of `fd` if it is open.
+fn take_fd(fd: i32) -> Option<OwnedFd> {
+    // SAFETY: F_GETFD only queries the descriptor.
+    let open = unsafe { libc::fcntl(fd, libc::F_GETFD) } >= 0;
+    // SAFETY: fd is open and nothing else in this process owns it: the
+    // handoff's layout gives it to the helper.
+    open.then(|| unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
-impl WasiView for P2State {
-    fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView { ctx: &mut self.ctx, table: &mut self.table }
+fn prepare() -> Result<(Params, File), String> {
+    let name = exec_name().unwrap_or_default();
+    let base = tandem_wasm_handoff::base_from_execfn(&name)
+        .ok_or_else(|| format!("started as '{name}': this helper is run by tandem, in a wasm container"))?;
+    // Both were written or read through before: from their start.
+    let mut params = Vec::new();
+    let mut file = File::from(take_fd(base + PARAMS_FD_OFFSET).ok_or("no parameters fd")?);
+    file.rewind().and_then(|()| file.read_to_end(&mut params)).map_err(|e| format!("read the parameters: {e}"))?;
+    let params = Params::decode(&params).ok_or("parameters from another version of tandem")?;
+    let mut code = File::from(take_fd(base + CODE_FD_OFFSET).ok_or("no compiled code fd")?);
+    code.rewind().map_err(|e| format!("the compiled code: {e}"))?;
+    // The helper's own image: the kernel has it mapped, this fd is spare.
+    drop(take_fd(base));
+    // Nothing blocked, and the stop signals end the module.
+    // SAFETY: an empty set, then handlers that only call _exit.
+    unsafe {
+        let mut none: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut none);
+        libc::sigprocmask(libc::SIG_SETMASK, &none, std::ptr::null_mut());
+        for &sig in STOP_SIGNALS {
+            libc::signal(sig, exit_for_signal as *const () as libc::sighandler_t);
+        }
+    }
+    Ok((params, code))
+}
+
+extern "C" fn exit_for_signal(sig: libc::c_int) {
+    // SAFETY: _exit is async-signal-safe.
+    unsafe { libc::_exit(128 + sig) }
+}
+
+fn run(params: Params, code: File) -> i32 {
+    let engine = match crate::engine() {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("tandem-wasm-run: create the wasm engine: {e:#}");
+            return CANNOT_RUN;
+        }
+    };
+    // The cgroup charges this whole process: linear memory gets what the
+    // helper itself does not use, so growing past it traps cleanly instead
+    // of meeting the OOM killer.
+    let memory_limit = params.memory_limit.map(|l| l.saturating_sub(own_anonymous_memory() + SLACK) as usize);
+    let result = match params.kind {
+        Kind::Module => load_module(&engine, code).and_then(|m| run_module(&engine, &m, memory_limit)),
+        Kind::Component => load_component(&engine, code).and_then(|c| run_component(&engine, &c, memory_limit)),
+    };
+    match result {
+        Ok(status) => status,
+        Err(e) => {
+            eprintln!("tandem-wasm-run: {e}");
+            CANNOT_RUN
+        }
     }
 }
 
-/// WASI as the container sees it: its argv and env, its `/` (after
-/// pivot_root, so the spec's mounts are there) preopened as `/`, its cwd as
-/// `.`, its stdio and its network namespace.
-fn wasi(process: &Process) -> Result<WasiCtxBuilder> {
+fn load_module(engine: &Engine, code: File) -> Result<Module, String> {
+    // SAFETY: the code was serialized by tandem-wasm-compile for this
+    // engine id (the cache key holds it) and checked against the checksum
+    // recorded with it; the file is never written in place (cache entries
+    // are renamed in) or is a sealed memfd.
+    unsafe { Module::deserialize_open_file(engine, code) }
+        .map_err(|e| format!("load the compiled module (tandem wasm-cache prune clears stale code): {e:#}"))
+}
+
+fn load_component(engine: &Engine, mut code: File) -> Result<Component, String> {
+    let mut bytes = Vec::new();
+    code.read_to_end(&mut bytes).map_err(|e| format!("read the compiled component: {e}"))?;
+    // SAFETY: as for a module, above.
+    unsafe { Component::deserialize(engine, &bytes) }
+        .map_err(|e| format!("load the compiled component (tandem wasm-cache prune clears stale code): {e:#}"))
+}
+
+fn limits(memory_limit: Option<usize>) -> StoreLimits {
+    let b = StoreLimitsBuilder::new().trap_on_grow_failure(true);
+    match memory_limit {
+        Some(l) => b.memory_size(l),
+        None => b,
+    }
+    .build()
+}
+
+/// WASI as the container sees it: this process's argv and environment,
+/// its `/` (after pivot_root, so the spec's mounts are there) preopened as
+/// `/`, its cwd as `.`, its stdio and its network namespace.
+fn wasi() -> Result<WasiCtxBuilder, String> {
     let mut b = WasiCtxBuilder::new();
-    b.args(&process.args).inherit_stdio().inherit_network().allow_blocking_current_thread(true);
-    for e in &process.env {
-        if let Some((k, v)) = e.split_once('=') {
-            b.env(k, v);
-        }
+    let args: Vec<String> = std::env::args_os().map(|a| a.to_string_lossy().into_owned()).collect();
+    b.args(&args).inherit_stdio().inherit_network().allow_blocking_current_thread(true);
+    for (k, v) in std::env::vars_os() {
+        b.env(k.to_string_lossy(), v.to_string_lossy());
     }
-    b.preopened_dir("/", "/", FsPerms::ReadWrite).map_err(|e| err(format!("preopen /: {e:#}")))?;
-    if process.cwd != Path::new("/") {
-        b.preopened_dir(&process.cwd, ".", FsPerms::ReadWrite)
-            .map_err(|e| err(format!("preopen {}: {e:#}", process.cwd.display())))?;
+    b.preopened_dir("/", "/", FsPerms::ReadWrite).map_err(|e| format!("preopen /: {e:#}"))?;
+    let cwd = std::env::current_dir().map_err(|e| format!("the working directory: {e}"))?;
+    if cwd != Path::new("/") {
+        b.preopened_dir(&cwd, ".", FsPerms::ReadWrite).map_err(|e| format!("preopen {}: {e:#}", cwd.display()))?;
     }
     Ok(b)
 }
 
-/// Kernel memory charged with the process (page tables, stacks, the
-/// engine's bookkeeping as the module grows) that RssAnon does not show.
-const SLACK: usize = 1 << 20;
-
 /// Anonymous memory this process holds now (RssAnon): what the cgroup
 /// already charges before the module allocates anything.
-fn own_anonymous_memory() -> usize {
+fn own_anonymous_memory() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
             let line = s.lines().find(|l| l.starts_with("RssAnon:"))?;
-            line.split_whitespace().nth(1)?.parse::<usize>().ok()
+            line.split_whitespace().nth(1)?.parse::<u64>().ok()
         })
         .map_or(0, |kb| kb * 1024)
 }
@@ -111,90 +196,29 @@ fn status(result: wasmtime::Result<()>, memory_limit: Option<usize>) -> i32 {
     TRAP_EXIT_CODE
 }
 
-impl WasmWorkload {
-    fn run_module(&self, module: &wasmtime::Module, process: &Process) -> Result<i32> {
-        let mut linker: Linker<P1State> = Linker::new(&self.engine);
-        wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |s| &mut s.wasi).map_err(|e| err(format!("{e:#}")))?;
-        // wasmtime-wasi turns proc_exit(n >= 126) into a trap; a container's
-        // exit status is exact, as a native one's is (255 included).
-        linker.allow_shadowing(true);
-        linker
-            .func_wrap("wasi_snapshot_preview1", "proc_exit", |code: i32| -> wasmtime::Result<()> {
-                Err(wasmtime::Error::new(I32Exit(code)))
-            })
-            .map_err(|e| err(format!("{e:#}")))?;
-        let mut store = Store::new(&self.engine, P1State { wasi: wasi(process)?.build_p1(), limits: self.limits() });
-        store.limiter(|s| &mut s.limits);
-        let result = linker
-            .instantiate(&mut store, module)
-            .and_then(|i| i.get_typed_func::<(), ()>(&mut store, "_start"))
-            .and_then(|f| f.call(&mut store, ()));
-        Ok(status(result, self.memory_limit))
-    }
-
-    fn run_component(&self, component: &wasmtime::component::Component, process: &Process) -> Result<i32> {
-        let mut linker = wasmtime::component::Linker::<P2State>::new(&self.engine);
-        // wasi:cli/exit's exit-with-code(n) (WASI 0.2.12) gives an exact
-        // status; plain exit(result) can only say 0 or 1.
-        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| err(format!("{e:#}")))?;
-        let state = P2State { ctx: wasi(process)?.build(), table: ResourceTable::new(), limits: self.limits() };
-        let mut store = Store::new(&self.engine, state);
-        store.limiter(|s| &mut s.limits);
-        let result = Command::instantiate(&mut store, component, &linker)
-            .and_then(|cmd| cmd.wasi_cli_run().call_run(&mut store));
-        Ok(match result {
-            Ok(Ok(())) => 0,
-            Ok(Err(())) => 1,
-            Err(e) => status(Err(e), self.memory_limit),
-        })
-    }
+fn run_module(engine: &Engine, module: &Module, memory_limit: Option<usize>) -> Result<i32, String> {
+    let linker = linking::module_linker(engine).map_err(|e| format!("{e:#}"))?;
+    let mut store = Store::new(engine, P1State { wasi: wasi()?.build_p1(), limits: limits(memory_limit) });
+    store.limiter(|s| &mut s.limits);
+    let result = linker
+        .instantiate(&mut store, module)
+        .and_then(|i| i.get_typed_func::<(), ()>(&mut store, "_start"))
+        .and_then(|f| f.call(&mut store, ()));
+    Ok(status(result, memory_limit))
 }
 
-impl Workload for WasmWorkload {
-    /// The module runs in the init itself (no execve).
-    fn execs(&self) -> bool {
-        false
-    }
-
-    fn locate(&mut self, _process: &Process) -> Result<()> {
-        // Read, validated and compiled at create, in the runtime.
-        Ok(())
-    }
-
-    fn exec(mut self: Box<Self>, process: &Process, seal: Seal) -> Result<Infallible> {
-        // Keep wasmtime's trap handlers (installed when the engine was made);
-        // unblock what the runtime blocked and let kill stop the module.
-        sys::set_sigmask(libc::SIG_SETMASK, &[]).map_err(|e| err(format!("unblock signals: {e}")))?;
-        sys::exit_on_signals(STOP_SIGNALS).map_err(|e| err(format!("install signal handlers: {e}")))?;
-        // The cgroup charges this whole process: linear memory gets what
-        // the runtime itself does not use, so growing past it traps
-        // cleanly instead of meeting the OOM killer.
-        self.memory_limit = self.memory_limit.map(|l| l.saturating_sub(own_anonymous_memory() + SLACK));
-        seal.apply()?;
-        let code = match self.compiled.take().expect("exec runs once") {
-            Compiled::Module(m) => self.run_module(&m, process)?,
-            Compiled::Component(c) => self.run_component(&c, process)?,
-        };
-        sys::exit_now(code)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn limiter_refuses_growth_past_the_limit() {
-        let engine = crate::cache::engine().unwrap();
-        let wat = r#"(module (memory (export "memory") 1)
-            (func (export "grow") (param i32) (result i32) (memory.grow (local.get 0))))"#;
-        let module = wasmtime::Module::new(&engine, wat::parse_str(wat).unwrap()).unwrap();
-        let w = WasmWorkload { engine: engine.clone(), compiled: None, memory_limit: Some(4 * 65536) };
-        let mut store = Store::new(&engine, w.limits());
-        store.limiter(|s| s);
-        let i = wasmtime::Instance::new(&mut store, &module, &[]).unwrap();
-        let grow = i.get_typed_func::<i32, i32>(&mut store, "grow").unwrap();
-        assert_eq!(grow.call(&mut store, 2).unwrap(), 1);
-        assert!(grow.call(&mut store, 10).is_err(), "growth past the limit must trap");
-    }
+fn run_component(engine: &Engine, component: &Component, memory_limit: Option<usize>) -> Result<i32, String> {
+    let linker = linking::component_linker(engine).map_err(|e| format!("{e:#}"))?;
+    // wasi:cli/exit's exit-with-code(n) (WASI 0.2.12) gives an exact
+    // status; plain exit(result) can only say 0 or 1.
+    let state = P2State { ctx: wasi()?.build(), table: ResourceTable::new(), limits: limits(memory_limit) };
+    let mut store = Store::new(engine, state);
+    store.limiter(|s| &mut s.limits);
+    let result =
+        Command::instantiate(&mut store, component, &linker).and_then(|cmd| cmd.wasi_cli_run().call_run(&mut store));
+    Ok(match result {
+        Ok(Ok(())) => 0,
+        Ok(Err(())) => 1,
+        Err(e) => status(Err(e), memory_limit),
+    })
 }

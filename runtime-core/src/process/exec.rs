@@ -44,6 +44,7 @@ pub(crate) fn run(
     keep.extend(console_socket.as_ref().map(|f| f.as_raw_fd()));
     keep.extend(cgroup_joins.iter().map(|(_, fd)| fd.as_raw_fd()));
     keep.extend(root.as_ref().map(|f| f.as_raw_fd()));
+    keep.extend(workload.keep_fds());
     if let Err(e) = sys::close_fds_except(3 + preserve_fds as i32, &keep) {
         let _ = channel::send(&sync, &Msg::failure(Error::init(format!("close inherited fds: {e}"))));
         sys::exit_now(1);

@@ -67,6 +67,7 @@ pub fn run(args: LaunchArgs, sync: OwnedFd, cgroup_joins: Vec<(PathBuf, OwnedFd)
         .flatten()
         .chain(cgroup_joins.iter().map(|(_, fd)| fd))
         .map(|f| f.as_raw_fd())
+        .chain(workload.keep_fds())
         .collect();
     if let Err(e) = sys::close_fds_except(3 + preserve_fds as i32, &keep) {
         let _ = channel::send(&sync, &Msg::failure(Error::init(format!("close inherited fds: {e}"))));
@@ -246,17 +247,18 @@ pub(crate) fn become_workload(
     if !workload.execs() {
         reply = None;
     }
-    let first = 3 + preserve_fds;
-    let closed = match reply.as_ref().map(|r| r.as_raw_fd() as u32).filter(|&r| r >= first) {
-        Some(r) if r > first => sys::close_range(first, r - 1).and_then(|()| sys::close_from(r + 1)),
-        Some(r) => sys::close_from(r + 1),
-        None => sys::close_from(first),
-    };
-    if let Err(e) = closed {
+    let first = 3 + preserve_fds as i32;
+    // The numbers the workload may place its own fds at stay free.
+    let free = first..first + crate::executor::WORKLOAD_FDS;
+    if let Some(r) = reply.take_if(|r| free.contains(&r.as_raw_fd())) {
+        reply = sys::dup_cloexec_from(r.as_raw_fd(), free.end).ok();
+    }
+    let keep: Vec<i32> = reply.iter().map(|r| r.as_raw_fd()).chain(workload.keep_fds()).collect();
+    if let Err(e) = sys::close_from_except(first, &keep) {
         crate::log::stderr_line(&format!("tandem: close fds: {e}"));
         sys::exit_now(127);
     }
-    let seal = crate::executor::Seal { filter: seccomp::at_exec(filter, process.no_new_privileges) };
+    let seal = crate::executor::Seal { filter: seccomp::at_exec(filter, process.no_new_privileges), fd_base: first };
     match workload.exec(process, seal) {
         Err(e) => {
             let status = if matches!(e, Error::ProgramNotExecutable { .. }) { 126 } else { 127 };

@@ -1,0 +1,44 @@
+//! WASI as modules and components link against it: the same definitions
+//! for the compiler's checks and the helper's run.
+
+use wasmtime::component::ResourceTable;
+use wasmtime::{Engine, Linker, StoreLimits};
+use wasmtime_wasi::p1::WasiP1Ctx;
+use wasmtime_wasi::{I32Exit, WasiCtx, WasiCtxView, WasiView};
+
+pub struct P1State {
+    pub wasi: WasiP1Ctx,
+    pub limits: StoreLimits,
+}
+
+pub struct P2State {
+    pub ctx: WasiCtx,
+    pub table: ResourceTable,
+    pub limits: StoreLimits,
+}
+
+impl WasiView for P2State {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.ctx, table: &mut self.table }
+    }
+}
+
+/// WASI preview 1, with an exact `proc_exit`.
+pub fn module_linker(engine: &Engine) -> wasmtime::Result<Linker<P1State>> {
+    let mut linker: Linker<P1State> = Linker::new(engine);
+    wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |s| &mut s.wasi)?;
+    // wasmtime-wasi turns proc_exit(n >= 126) into a trap; a container's
+    // exit status is exact, as a native one's is (255 included).
+    linker.allow_shadowing(true);
+    linker.func_wrap("wasi_snapshot_preview1", "proc_exit", |code: i32| -> wasmtime::Result<()> {
+        Err(wasmtime::Error::new(I32Exit(code)))
+    })?;
+    Ok(linker)
+}
+
+/// WASI 0.2, as `wasi:cli/command` imports it.
+pub fn component_linker(engine: &Engine) -> wasmtime::Result<wasmtime::component::Linker<P2State>> {
+    let mut linker = wasmtime::component::Linker::<P2State>::new(engine);
+    wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
+    Ok(linker)
+}
