@@ -178,6 +178,26 @@ fn the_memory_limit_bounds_linear_memory() {
     assert_eq!(env.run_ok(&env.id("small"), &b), "allocated 4 MiB (4)\n");
 }
 
+/// The engine starts no thread: a pids limit of one (the container's
+/// process alone) runs a module that writes, reads a file and a component.
+#[test]
+fn a_pids_limit_of_one_runs_modules() {
+    let env = Env::new("wasm-pids");
+    let one = |b: &mut Bundle| {
+        b.linux("resources", json!({"pids": {"limit": 1}}));
+    };
+    let mut b = demo(&env, "hello", &[]);
+    one(&mut b);
+    assert_eq!(env.run_ok(&env.id("hello"), &b), "hello from wasm, inside a tandem container\n");
+    let mut b = demo(&env, "cat", &["cat", "/etc/hostname-file"]);
+    fs::write(b.rootfs().join("etc/hostname-file"), "from the rootfs\n").unwrap();
+    one(&mut b);
+    assert_eq!(env.run_ok(&env.id("cat"), &b), "from the rootfs\n");
+    let mut b = wasm_bundle(&env, "component", &demo_component(), &[]);
+    one(&mut b);
+    assert_eq!(env.run_ok(&env.id("component"), &b), "hello from wasm, inside a tandem container\n");
+}
+
 #[test]
 fn kill_stops_a_looping_module() {
     let env = Env::new("wasm-kill");
@@ -278,7 +298,11 @@ fn bad_and_missing_modules_fail_at_create() {
 fn modules_that_cannot_start_fail_at_create() {
     let env = Env::new("wasm-link");
     let cases = [
-        ("noimport", r#"(module (import "wasi_snapshot_preview1" "no_such_call" (func)) (func (export "_start")))"#, "no_such_call"),
+        (
+            "noimport",
+            r#"(module (import "wasi_snapshot_preview1" "no_such_call" (func)) (func (export "_start")))"#,
+            "no_such_call",
+        ),
         (
             "mistyped",
             r#"(module (import "wasi_snapshot_preview1" "fd_write" (func (param i32))) (func (export "_start")))"#,

@@ -3,7 +3,7 @@
 
 use wasmtime::component::Component;
 use wasmtime::{Engine, ExternType, Module};
-use wasmtime_wasi::p2::bindings::sync::CommandPre;
+use wasmtime_wasi::p2::bindings::CommandPre;
 
 use tandem_wasm_handoff::Kind;
 

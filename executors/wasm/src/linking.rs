@@ -1,5 +1,7 @@
 //! WASI as modules and components link against it: the same definitions
-//! for the compiler's checks and the helper's run.
+//! for the compiler's checks and the helper's run. Async: the helper runs
+//! the module on one current-thread runtime, so WASI never needs a thread
+//! of its own (wasmtime-wasi's synchronous mode starts a worker per CPU).
 
 use wasmtime::component::ResourceTable;
 use wasmtime::{Engine, Linker, StoreLimits};
@@ -26,7 +28,7 @@ impl WasiView for P2State {
 /// WASI preview 1, with an exact `proc_exit`.
 pub fn module_linker(engine: &Engine) -> wasmtime::Result<Linker<P1State>> {
     let mut linker: Linker<P1State> = Linker::new(engine);
-    wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |s| &mut s.wasi)?;
+    wasmtime_wasi::p1::add_to_linker_async(&mut linker, |s| &mut s.wasi)?;
     // wasmtime-wasi turns proc_exit(n >= 126) into a trap; a container's
     // exit status is exact, as a native one's is (255 included).
     linker.allow_shadowing(true);
@@ -39,6 +41,6 @@ pub fn module_linker(engine: &Engine) -> wasmtime::Result<Linker<P1State>> {
 /// WASI 0.2, as `wasi:cli/command` imports it.
 pub fn component_linker(engine: &Engine) -> wasmtime::Result<wasmtime::component::Linker<P2State>> {
     let mut linker = wasmtime::component::Linker::<P2State>::new(engine);
-    wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
+    wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
     Ok(linker)
 }

@@ -13,7 +13,7 @@ use std::path::Path;
 use tandem_wasm_handoff::{CODE_FD_OFFSET, Kind, PARAMS_FD_OFFSET, Params};
 use wasmtime::component::{Component, ResourceTable};
 use wasmtime::{Engine, Module, Store, StoreLimits, StoreLimitsBuilder};
-use wasmtime_wasi::p2::bindings::sync::Command;
+use wasmtime_wasi::p2::bindings::Command;
 use wasmtime_wasi::{FsPerms, I32Exit, WasiCtxBuilder};
 
 use crate::linking::{self, P1State, P2State};
@@ -110,10 +110,20 @@ fn run(params: Params, code: File) -> i32 {
     // helper itself does not use, so growing past it traps cleanly instead
     // of meeting the OOM killer.
     let memory_limit = params.memory_limit.map(|l| l.saturating_sub(own_anonymous_memory() + SLACK) as usize);
-    let result = match params.kind {
-        Kind::Module => load_module(&engine, code).and_then(|m| run_module(&engine, &m, memory_limit)),
-        Kind::Component => load_component(&engine, code).and_then(|c| run_component(&engine, &c, memory_limit)),
+    // WASI on this thread alone: a pids limit of one runs a module.
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_io().enable_time().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("tandem-wasm-run: start WASI's event loop: {e}");
+            return CANNOT_RUN;
+        }
     };
+    let result = runtime.block_on(async {
+        match params.kind {
+            Kind::Module => run_module(&engine, &load_module(&engine, code)?, memory_limit).await,
+            Kind::Component => run_component(&engine, &load_component(&engine, code)?, memory_limit).await,
+        }
+    });
     match result {
         Ok(status) => status,
         Err(e) => {
@@ -196,26 +206,31 @@ fn status(result: wasmtime::Result<()>, memory_limit: Option<usize>) -> i32 {
     TRAP_EXIT_CODE
 }
 
-fn run_module(engine: &Engine, module: &Module, memory_limit: Option<usize>) -> Result<i32, String> {
+async fn run_module(engine: &Engine, module: &Module, memory_limit: Option<usize>) -> Result<i32, String> {
     let linker = linking::module_linker(engine).map_err(|e| format!("{e:#}"))?;
     let mut store = Store::new(engine, P1State { wasi: wasi()?.build_p1(), limits: limits(memory_limit) });
     store.limiter(|s| &mut s.limits);
-    let result = linker
-        .instantiate(&mut store, module)
-        .and_then(|i| i.get_typed_func::<(), ()>(&mut store, "_start"))
-        .and_then(|f| f.call(&mut store, ()));
+    let result = async {
+        let instance = linker.instantiate_async(&mut store, module).await?;
+        let start = instance.get_typed_func::<(), ()>(&mut store, "_start")?;
+        start.call_async(&mut store, ()).await
+    }
+    .await;
     Ok(status(result, memory_limit))
 }
 
-fn run_component(engine: &Engine, component: &Component, memory_limit: Option<usize>) -> Result<i32, String> {
+async fn run_component(engine: &Engine, component: &Component, memory_limit: Option<usize>) -> Result<i32, String> {
     let linker = linking::component_linker(engine).map_err(|e| format!("{e:#}"))?;
     // wasi:cli/exit's exit-with-code(n) (WASI 0.2.12) gives an exact
     // status; plain exit(result) can only say 0 or 1.
     let state = P2State { ctx: wasi()?.build(), table: ResourceTable::new(), limits: limits(memory_limit) };
     let mut store = Store::new(engine, state);
     store.limiter(|s| &mut s.limits);
-    let result =
-        Command::instantiate(&mut store, component, &linker).and_then(|cmd| cmd.wasi_cli_run().call_run(&mut store));
+    let result = async {
+        let command = Command::instantiate_async(&mut store, component, &linker).await?;
+        command.wasi_cli_run().call_run(&mut store).await
+    }
+    .await;
     Ok(match result {
         Ok(Ok(())) => 0,
         Ok(Err(())) => 1,
