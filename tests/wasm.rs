@@ -119,6 +119,19 @@ fn files_in_the_rootfs_and_in_a_volume() {
     fs::create_dir_all(b.rootfs().join("work")).unwrap();
     env.run_ok(&env.id("cwd"), &b);
     assert_eq!(fs::read_to_string(b.rootfs().join("work/rel.txt")).unwrap(), "relative");
+    // ... and absolute ones in the root, as for a native process (an image
+    // whose WORKDIR is not /): not under the cwd.
+    let mut b = demo(&env, "abs", &["cat", "/etc/marker"]);
+    b.process("cwd", json!("/work"));
+    fs::create_dir_all(b.rootfs().join("work/etc")).unwrap();
+    fs::write(b.rootfs().join("etc/marker"), "the root's\n").unwrap();
+    fs::write(b.rootfs().join("work/etc/marker"), "the cwd's\n").unwrap();
+    assert_eq!(env.run_ok(&env.id("abs"), &b), "the root's\n");
+    let mut b = demo(&env, "rel", &["cat", "marker"]);
+    b.process("cwd", json!("/work/etc"));
+    fs::create_dir_all(b.rootfs().join("work/etc")).unwrap();
+    fs::write(b.rootfs().join("work/etc/marker"), "the cwd's\n").unwrap();
+    assert_eq!(env.run_ok(&env.id("rel"), &b), "the cwd's\n");
 
     // The container's mounts are what the module sees: /proc is the container's.
     let b = demo(&env, "proc", &["cat", "/proc/self/stat"]);

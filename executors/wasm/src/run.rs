@@ -160,8 +160,8 @@ fn limits(memory_limit: Option<usize>) -> StoreLimits {
 }
 
 /// WASI as the container sees it: this process's argv and environment,
-/// its `/` (after pivot_root, so the spec's mounts are there) preopened as
-/// `/`, its cwd as `.`, its stdio and its network namespace.
+/// its `/` (after pivot_root, so the spec's mounts are there), its cwd,
+/// its stdio and its network namespace.
 fn wasi() -> Result<WasiCtxBuilder, String> {
     let mut b = WasiCtxBuilder::new();
     let args: Vec<String> = std::env::args_os().map(|a| a.to_string_lossy().into_owned()).collect();
@@ -169,12 +169,42 @@ fn wasi() -> Result<WasiCtxBuilder, String> {
     for (k, v) in std::env::vars_os() {
         b.env(k.to_string_lossy(), v.to_string_lossy());
     }
-    b.preopened_dir("/", "/", FsPerms::ReadWrite).map_err(|e| format!("preopen /: {e:#}"))?;
     let cwd = std::env::current_dir().map_err(|e| format!("the working directory: {e}"))?;
-    if cwd != Path::new("/") {
-        b.preopened_dir(&cwd, ".", FsPerms::ReadWrite).map_err(|e| format!("preopen {}: {e:#}", cwd.display()))?;
+    b.initial_cwd(cwd.to_string_lossy());
+    for (dir, name) in preopens(&cwd) {
+        b.preopened_dir(&dir, &name, FsPerms::ReadWrite).map_err(|e| format!("preopen {}: {e:#}", dir.display()))?;
     }
     Ok(b)
+}
+
+/// The directories WASI preopens, in order, as (directory, name).
+///
+/// wasi-libc (what C, C++ and Rust modules link) starts with no cwd of its
+/// own: it strips the leading `/` of a path and opens it from the preopen
+/// whose name is the longest prefix of what is left, the last registered
+/// winning a tie. So `/etc/x` and `etc/x` reach the host alike, and `/`
+/// and `.` both name the empty prefix. With a cwd other than `/`: the root
+/// as `/`, each directory at the top of the root by its own name (so an
+/// absolute path into one, `/etc/x`, is the root's), and the cwd as `.`
+/// last (so a relative path, `rel.txt`, is the cwd's). Left over where
+/// the two cannot be told apart: a relative path whose first component
+/// names a top-level directory (`etc/x` from `/srv` is the root's
+/// `/etc/x`), a file at the top of the root (`/x` is the cwd's `x`), and
+/// a directory made at the top of the root after start.
+fn preopens(cwd: &Path) -> Vec<(std::path::PathBuf, String)> {
+    let root = (Path::new("/").to_path_buf(), "/".to_string());
+    if cwd == Path::new("/") {
+        return vec![root];
+    }
+    let mut top: Vec<(std::path::PathBuf, String)> = std::fs::read_dir("/")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| std::fs::metadata(e.path()).is_ok_and(|m| m.is_dir()))
+        .filter_map(|e| Some((e.path(), format!("/{}", e.file_name().to_str()?))))
+        .collect();
+    top.sort();
+    std::iter::once(root).chain(top).chain([(cwd.to_path_buf(), ".".to_string())]).collect()
 }
 
 /// Anonymous memory this process holds now (RssAnon): what the cgroup
