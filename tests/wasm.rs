@@ -211,6 +211,30 @@ fn a_pids_limit_of_one_runs_modules() {
     assert_eq!(env.run_ok(&env.id("component"), &b), "hello from wasm, inside a tandem container\n");
 }
 
+/// LSM labels are a wasm container's as a native one's: applied at the
+/// helper's execve, refused only where the host cannot enforce them (this
+/// machine has neither AppArmor nor SELinux: then both say so), never for
+/// being wasm.
+#[test]
+fn lsm_labels_are_handled_as_for_a_native_container() {
+    let env = Env::new("wasm-lsm");
+    for (field, value) in
+        [("apparmorProfile", "tandem-test-profile"), ("selinuxLabel", "system_u:system_r:container_t:s0")]
+    {
+        let outcome = |b: &mut Bundle, id: &str| {
+            b.process(field, json!(value));
+            let out = env.tandem(&["run", "--bundle", b.str(), id]);
+            let err = String::from_utf8_lossy(&out.stderr).into_owned();
+            (out.status.code(), err.replace(id, "ID"))
+        };
+        let mut native = env.bundle(&format!("n-{field}"), &["true"]);
+        let mut wasm = demo(&env, &format!("w-{field}"), &[]);
+        let (n, w) = (outcome(&mut native, &env.id("n")), outcome(&mut wasm, &env.id("w")));
+        assert_eq!(w, n, "{field}: the wasm container's outcome differs from the native one's");
+        assert!(!w.1.contains("no execve"), "{field}: refused for being wasm: {}", w.1);
+    }
+}
+
 #[test]
 fn kill_stops_a_looping_module() {
     let env = Env::new("wasm-kill");
