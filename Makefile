@@ -21,23 +21,24 @@ test-deps:
 	apt-get update
 	DEBIAN_FRONTEND=noninteractive apt-get install -y $(TEST_PACKAGES)
 
-# The wasm engine's two binaries, each built on its own so that the helper
-# a wasm container execs (tandem-wasm-run) has no compiler in it, and only
-# tandem-wasm-compile has (cargo would otherwise unify their features).
-WASM_ENGINE = $(CARGO) build -j2 -p tandem-executor-wasm --bin tandem-wasm-run $(1) && \
-	$(CARGO) build -j2 -p tandem-executor-wasm --features compiler --bin tandem-wasm-compile $(1)
+# The wasm engine's compiler, tandem-wasm-compile, is built on its own: in
+# one build with the rest, cargo would give the helper a wasm container
+# execs (tandem-wasm-run) the compiler's features too.
+WASM_COMPILER = $(CARGO) build -j2 -p tandem-executor-wasm --features compiler --bin tandem-wasm-compile
 
 build:
-	$(CARGO) build --release -j2 -p tandem-cli -p tandem-bench
-	$(call WASM_ENGINE,--release)
+	$(CARGO) build --release -j2 -p tandem-cli -p tandem-bench -p tandem-executor-wasm
+	$(WASM_COMPILER) --release
 
 # tandem's main job: build it and run the example container(s).
 demo: deps build
 	./examples/run.sh $(RELEASE)/tandem
 
 # The whole test suite: unit tests and integration tests running real containers.
+# Everything the tests build, the helper included, with the tests' features.
 test: test-deps
-	$(call WASM_ENGINE,)
+	$(CARGO) build --workspace --all-targets -j2
+	$(WASM_COMPILER)
 	$(CARGO) test --workspace -j2
 
 # tandem against runc and crun on the same bundle: table, results.json, chart.svg.

@@ -36,10 +36,11 @@ pub fn busybox(dir: &Path, args: &[&str]) -> Result<PathBuf, String> {
 }
 
 /// The wasm hello bundle: the busybox layout plus examples/wasm/wasi-demo.c
-/// compiled to /app/demo.wasm, run by the wasm executor. `None` when clang
-/// for wasm32-wasi is not installed.
-pub fn wasm_hello(dir: &Path) -> Result<Option<PathBuf>, String> {
-    let bundle = busybox(dir, &["/app/demo.wasm"])?;
+/// compiled to /app/demo.wasm, run by the wasm executor with `args` after
+/// the module's path. `None` when clang for wasm32-wasi is not installed.
+pub fn wasm_demo(dir: &Path, args: &[&str]) -> Result<Option<PathBuf>, String> {
+    let argv: Vec<&str> = std::iter::once("/app/demo.wasm").chain(args.iter().copied()).collect();
+    let bundle = busybox(dir, &argv)?;
     let app = dir.join("rootfs/app");
     std::fs::create_dir_all(&app).map_err(|e| e.to_string())?;
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/wasm/wasi-demo.c");

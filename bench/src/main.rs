@@ -83,11 +83,17 @@ fn run(args: &Args) -> Result<(), String> {
         measure::density(&runtimes, &sleep_bundle, args.density, &mut results)?;
     }
     let tandem_rt = runtimes.iter().find(|r| r.name == "tandem").expect("checked above");
-    match bundle::wasm_hello(&work.join("wasm"))? {
+    match bundle::wasm_demo(&work.join("wasm"), &[])? {
         Some(wasm_bundle) => {
             let native = bundle::busybox(&work.join("native-hello"), &["echo", "hello"])?;
             measure::wasm(tandem_rt, &wasm_bundle, &native, args.iterations, &mut results)?;
-            notes.push("wasm rows: tandem only (no peer here has a wasm handler); cold = compiled-code cache pruned before each run".into());
+            notes.push("wasm rows: tandem only (no peer here has a wasm handler); cold = compiled-code cache pruned before each run; wasm create/start/delete (warm cache) against the fastest peer's native ones".into());
+            let spin = bundle::wasm_demo(&work.join("wasm-spin"), &["spin"])?.expect("clang built the demo above");
+            let (rss_kib, threads) = measure::running_wasm_process(tandem_rt, &spin)?;
+            notes.push(format!(
+                "a running wasm container's process (the helper, running a spinning module): VmRSS {:.2} MiB, {threads} thread(s)",
+                rss_kib / 1024.0
+            ));
         }
         None => notes.push("wasm rows skipped: clang for wasm32-wasi is not installed".into()),
     }

@@ -15,7 +15,7 @@ use crate::peers::Runtime;
 pub const OPS: &[&str] = &["run", "run seccomp", "create", "start", "delete", "exec"];
 
 /// Rows measured for tandem alone, with their peak RSS.
-pub const WASM_OPS: &[&str] = &["wasm cold", "wasm warm", "native hello"];
+pub const WASM_OPS: &[&str] = &["wasm cold", "wasm warm", "native hello", "wasm create", "wasm start", "wasm delete"];
 
 #[derive(Default)]
 pub struct Results {
@@ -207,11 +207,42 @@ pub fn wasm(rt: &Runtime, wasm_bundle: &Path, native_bundle: &Path, n: usize, re
         let warm = time(command(rt, &["run", "--bundle", w, &format!("wasm-warm-{i}")]), "wasm warm run")?;
         sleep(SETTLE);
         let native = time(command(rt, &["run", "--bundle", nb, &format!("native-hello-{i}")]), "native hello run")?;
+        // Each lifecycle command of a wasm container on its own (warm).
+        let id = format!("wasm-steps-{i}");
+        sleep(SETTLE);
+        let create = time(command(rt, &["create", "--bundle", w, &id]), "wasm create")?;
+        sleep(SETTLE);
+        let start = time(command(rt, &["start", &id]), "wasm start")?;
+        wait_stopped(rt, &id)?;
+        sleep(SETTLE);
+        let delete = time(command(rt, &["delete", &id]), "wasm delete")?;
         if i > 0 {
             res.record("wasm cold", &rt.name, cold);
             res.record("wasm warm", &rt.name, warm);
             res.record("native hello", &rt.name, native);
+            res.record("wasm create", &rt.name, create);
+            res.record("wasm start", &rt.name, start);
+            res.record("wasm delete", &rt.name, delete);
         }
     }
     Ok(())
+}
+
+/// The resident memory (KiB) and threads of a running wasm container's
+/// process: `spin` runs a module that loops until killed.
+pub fn running_wasm_process(rt: &Runtime, spin: &Path) -> Result<(f64, usize), String> {
+    let id = "wasm-running";
+    time(command(rt, &["run", "--detach", "--bundle", spin.to_str().expect("utf-8"), id]), "wasm run --detach")?;
+    let out = command(rt, &["state", id]).stdout(Stdio::piped()).output().map_err(|e| e.to_string())?;
+    let state: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    let pid = state["pid"].as_i64().ok_or("wasm-running: no pid in its state")?;
+    // Until the module runs: the helper has loaded it by then.
+    sleep(Duration::from_millis(200));
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).map_err(|e| e.to_string())?;
+    let field = |name: &str| {
+        status.lines().find_map(|l| l.strip_prefix(name)).and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
+    };
+    let measured = (field("VmRSS:").unwrap_or(0.0), field("Threads:").unwrap_or(0.0) as usize);
+    time(command(rt, &["delete", "--force", id]), "wasm delete --force")?;
+    Ok(measured)
 }

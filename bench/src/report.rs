@@ -36,8 +36,11 @@ pub fn table(res: &Results, names: &[&str]) -> String {
         let Some(by_rt) = res.ms.get(&op) else { continue };
         // wasm rows compare with the native hello on the same layout.
         let native = res.ms.get("native hello").and_then(|m| m.get("tandem")).and_then(|xs| summarize(xs));
-        let peer = match native {
-            Some(n) if op.starts_with("wasm") => Some(("native hello".to_string(), n.median)),
+        // A wasm create, start or delete against the peers' native one.
+        let native_step = op.strip_prefix("wasm ").and_then(|step| res.ms.get(step)).and_then(fastest_peer);
+        let peer = match (native_step, native) {
+            (Some((p, m)), _) => Some((format!("{p} native"), m)),
+            (None, Some(n)) if op.starts_with("wasm") => Some(("native hello".to_string(), n.median)),
             _ => fastest_peer(by_rt),
         };
         for name in names {
