@@ -52,6 +52,12 @@ pub fn time(mut cmd: Command, what: &str) -> Result<Timed, String> {
     let err_path = std::env::temp_dir().join(format!("tandem-bench-stderr-{}", std::process::id()));
     let err_file = std::fs::File::create(&err_path).map_err(|e| e.to_string())?;
     cmd.stderr(err_file);
+    let timed = time_to(cmd, what, &err_path);
+    let _ = std::fs::remove_file(&err_path);
+    timed
+}
+
+fn time_to(mut cmd: Command, what: &str, err_path: &Path) -> Result<Timed, String> {
     let t0 = Instant::now();
     let child = cmd.spawn().map_err(|e| format!("{what}: {e}"))?;
     let mut status = 0;
@@ -63,7 +69,7 @@ pub fn time(mut cmd: Command, what: &str) -> Result<Timed, String> {
         return Err(format!("{what}: wait4: {}", std::io::Error::last_os_error()));
     }
     if !(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0) {
-        let err = std::fs::read_to_string(&err_path).unwrap_or_default();
+        let err = std::fs::read_to_string(err_path).unwrap_or_default();
         return Err(format!("{what} failed: {}", err.trim()));
     }
     Ok(Timed { ms: elapsed.as_secs_f64() * 1000.0, maxrss_kib: usage.ru_maxrss as f64 })
