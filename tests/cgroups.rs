@@ -408,6 +408,50 @@ fn a_refused_value_fails_create_and_leaves_nothing() {
     env.assert_gone(&id, None);
 }
 
+/// A host with v1 hierarchies only (this hybrid host's cgroup2 mount
+/// hidden in a private mount namespace): `linux.resources.unified` has
+/// nowhere to go. A clear error names it and nothing is made; runc
+/// refuses it as well.
+#[test]
+fn unified_on_a_v1_only_host_is_refused() {
+    let env = Env::new("cg-v1only");
+    let hybrid = Path::new("/sys/fs/cgroup/unified/cgroup.procs").exists();
+    if unified() || !hybrid {
+        eprintln!("skipped: this host has no v1 hierarchies next to a cgroup2 mount to hide");
+        return;
+    }
+    let mut b = env.bundle("b", &["true"]);
+    b.config["linux"]["resources"] = json!({"unified": {"memory.high": "max"}});
+    b.save();
+    let v1_only = |cmd: String| {
+        Command::new("unshare")
+            .args(["--mount", "--propagation", "private", "sh", "-c"])
+            .arg(format!("umount /sys/fs/cgroup/unified && exec {cmd}"))
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let id = env.id("c");
+    let out = v1_only(format!(
+        "{} --root {} --cache-dir {} run --bundle {} {id}",
+        env.bin.display(),
+        env.root.display(),
+        env.cache.display(),
+        b.str()
+    ));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(8), "{err}");
+    assert!(err.contains("linux.resources.unified") && err.contains("no cgroup2"), "{err}");
+    env.assert_gone(&id, None);
+    if Command::new("runc").arg("--version").output().is_ok_and(|o| o.status.success()) {
+        let root = env.dir.join("runc-root");
+        let rid = env.id("runc");
+        let out = v1_only(format!("runc --root {} run --bundle {} {rid}", root.display(), b.str()));
+        assert!(!out.status.success(), "runc ran it: {}", String::from_utf8_lossy(&out.stdout));
+        let _ = Command::new("runc").arg("--root").arg(&root).args(["delete", "--force", &rid]).output();
+    }
+}
+
 #[test]
 fn cgroups_path_absolute_and_relative() {
     let env = Env::new("cg-path");
