@@ -168,6 +168,80 @@ fn list_shows_every_container() {
     assert!(table.lines().any(|l| l.starts_with(&c) && l.contains("running")), "{table}");
 }
 
+/// `list` and `ps` as runc prints them, on the same bundle: the table's
+/// columns, the JSON's fields (owner the state directory's user, no empty
+/// annotations), and `ps ID ARGS` handing ARGS to ps(1) (also after `--`,
+/// which runc 1.1 hands on to ps, which refuses it).
+#[test]
+fn list_and_ps_read_as_runc_s() {
+    let env = Env::new("list-runc");
+    let b = env.bundle("b", &["sleep", "1000"]);
+    let id = env.id("t");
+    env.ok(&["run", "-d", "--bundle", b.str(), &id]);
+    let runc_root = env.dir.join("runc-root");
+    let rid = env.id("r");
+    let runc = |args: &[&str]| {
+        // A detached container keeps what it inherits: never the test's pipes.
+        let out = std::process::Command::new("runc")
+            .arg("--root")
+            .arg(&runc_root)
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "runc {args:?} failed");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let detached = std::process::Command::new("runc")
+        .arg("--root")
+        .arg(&runc_root)
+        .args(["run", "-d", "--bundle", b.str(), &rid])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(detached.success(), "runc run -d failed");
+    // runc's container goes with the test, failed or not.
+    struct RuncContainer<'a>(&'a std::path::Path, &'a str);
+    impl Drop for RuncContainer<'_> {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("runc")
+                .arg("--root")
+                .arg(self.0)
+                .args(["delete", "--force", self.1])
+                .output();
+        }
+    }
+    let _runc_container = RuncContainer(&runc_root, &rid);
+    let words = |table: &str, line: usize| -> Vec<String> {
+        table.lines().nth(line).unwrap().split_whitespace().map(String::from).collect()
+    };
+    let (ours, theirs) = (env.ok(&["list"]), runc(&["list"]));
+    assert_eq!(words(&ours, 0), words(&theirs, 0), "{ours}{theirs}");
+    let (row, runc_row) = (words(&ours, 1), words(&theirs, 1));
+    assert_eq!((row[2].as_str(), row[3].as_str(), row[5].as_str()), ("running", b.str(), "root"), "{ours}");
+    assert_eq!((runc_row[2].as_str(), runc_row[5].as_str()), ("running", "root"), "{theirs}");
+
+    let fields = |json: &str| {
+        let v: serde_json::Value = serde_json::from_str(json).unwrap();
+        let entry = v[0].as_object().unwrap().clone();
+        let mut keys: Vec<String> = entry.keys().cloned().collect();
+        keys.sort();
+        (keys, entry["owner"].clone())
+    };
+    assert_eq!(fields(&env.ok(&["list", "--format", "json"])), fields(&runc(&["list", "--format", "json"])));
+
+    let (ours, theirs) = (env.ok(&["ps", &id, "-o", "pid,comm"]), runc(&["ps", &rid, "-o", "pid,comm"]));
+    assert_eq!(words(&ours, 0), ["PID", "COMMAND"], "{ours}");
+    assert_eq!(words(&ours, 0), words(&theirs, 0));
+    assert_eq!(words(&ours, 1)[1], "sleep", "{ours}");
+    assert_eq!(env.ok(&["ps", &id, "--", "-o", "pid,comm"]), ours);
+    env.ok(&["delete", "--force", &id]);
+    env.assert_gone(&id, None);
+}
+
 #[test]
 fn a_dead_init_whose_pid_was_reused_reads_as_stopped() {
     let env = Env::new("stale");

@@ -338,26 +338,45 @@ fn list(rt: &Runtime, format: &str, quiet: bool) -> Result<(), Error> {
             let _ = writeln!(out, "{}", c.id());
         }
     } else if format == "json" {
-        let v: Vec<_> = containers.iter().map(|c| c.oci_state()).collect();
+        let v: Vec<_> = containers
+            .iter()
+            .map(|c| {
+                let mut s = c.oci_state();
+                s["owner"] = owner_of(&c.dir()).into();
+                s
+            })
+            .collect();
         let _ = writeln!(out, "{}", serde_json::Value::Array(v));
     } else {
         let mut rows = vec![["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"].map(String::from)];
         for c in &containers {
             let s = c.oci_state();
             let text = |k: &str| s[k].as_str().unwrap_or("").to_string();
-            let owner = if c.state().owner.is_empty() { "root" } else { &c.state().owner };
             rows.push([
                 c.id().into(),
                 s["pid"].to_string(),
                 text("status"),
                 text("bundle"),
                 text("created"),
-                owner.into(),
+                owner_of(&c.dir()),
             ]);
         }
         let _ = out.write_all(table(&rows).as_bytes());
     }
     Ok(())
+}
+
+/// Who owns a container, as runc's `list` says: the user owning its state
+/// directory, by name from the host's /etc/passwd, else `#uid`.
+fn owner_of(dir: &std::path::Path) -> String {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(uid) = std::fs::metadata(dir).map(|m| m.uid()) else { return String::new() };
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+    passwd
+        .lines()
+        .map(|l| l.split(':').collect::<Vec<_>>())
+        .find(|f| f.len() > 2 && f[2].parse() == Ok(uid))
+        .map_or_else(|| format!("#{uid}"), |f| f[0].to_string())
 }
 
 #[cfg(test)]

@@ -131,9 +131,10 @@ impl State {
         s
     }
 
-    /// The state a user (and the OCI state command) sees.
+    /// The state a user (and the OCI state command) sees, with runc's
+    /// fields (annotations only when there are some, as runc omits them).
     pub fn to_oci_json(&self, status: Status) -> serde_json::Value {
-        serde_json::json!({
+        let mut v = serde_json::json!({
             "ociVersion": self.oci_version,
             "id": self.id,
             "status": status.to_string(),
@@ -142,8 +143,11 @@ impl State {
             "rootfs": self.rootfs,
             "created": rfc3339(self.created.0, self.created.1),
             "owner": self.owner,
-            "annotations": self.annotations,
-        })
+        });
+        if !self.annotations.is_empty() {
+            v["annotations"] = serde_json::json!(self.annotations);
+        }
+        v
     }
 }
 
