@@ -11,15 +11,19 @@ RELEASE = target/x86_64-unknown-linux-gnu/release
 
 .PHONY: deps test-deps build demo test bench lint clean-examples
 
+# Installs what is missing (no apt-get at all when every package is
+# installed: dpkg-query knows each and says "ii" for each).
+APT_INSTALL = if ! dpkg-query -W $(1) >/dev/null 2>&1 || \
+		dpkg-query -W -f='$${db:Status-Abbrev}\n' $(1) | grep -qv '^ii'; then \
+	apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y $(1); fi
+
 # System packages the examples and the bench use.
 deps:
-	apt-get update
-	DEBIAN_FRONTEND=noninteractive apt-get install -y $(DEBIAN_PACKAGES)
+	$(call APT_INSTALL,$(DEBIAN_PACKAGES))
 
 # ... and what the tests use on top.
 test-deps:
-	apt-get update
-	DEBIAN_FRONTEND=noninteractive apt-get install -y $(TEST_PACKAGES)
+	$(call APT_INSTALL,$(TEST_PACKAGES))
 
 # The wasm engine's compiler, tandem-wasm-compile, is built on its own: in
 # one build with the rest, cargo would give the helper a wasm container

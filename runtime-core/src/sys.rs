@@ -201,7 +201,7 @@ pub fn gettid() -> i32 {
 /// Unblock every signal and put every handler back to its default, so the
 /// workload starts with a clean signal state.
 pub fn reset_signals() -> io::Result<()> {
-    for sig in 1..libc::SIGRTMAX() {
+    for sig in 1..=libc::SIGRTMAX() {
         if sig == libc::SIGKILL || sig == libc::SIGSTOP {
             continue;
         }
@@ -685,15 +685,28 @@ pub fn socketpair() -> io::Result<(OwnedFd, OwnedFd)> {
     Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
 }
 
+/// A control-message buffer for `fds` descriptors, aligned for `cmsghdr`
+/// (a byte buffer is not: reading a header from it is undefined).
+fn cmsg_buffer(fds: usize) -> (Vec<u64>, usize) {
+    // SAFETY: CMSG_SPACE only computes a size.
+    let space = unsafe { libc::CMSG_SPACE((fds * size_of::<RawFd>()) as u32) } as usize;
+    (vec![0u64; space.div_ceil(size_of::<u64>())], space)
+}
+
 /// Send `fd` over a unix socket with `name` as the payload (runc's format
 /// for the console socket).
 pub fn send_fd(sock: &impl AsRawFd, fd: RawFd, name: &[u8]) -> io::Result<()> {
-    // SAFETY: msghdr, iovec and the control buffer are valid for the call;
-    // CMSG_* macros compute offsets within the buffer we allocated.
+    send_fds(sock, &[fd], name)
+}
+
+/// Send `fds` in one message with `payload`.
+pub fn send_fds(sock: &impl AsRawFd, fds: &[RawFd], payload: &[u8]) -> io::Result<()> {
+    let (mut cbuf, space) = cmsg_buffer(fds.len());
+    // SAFETY: msghdr, iovec and the aligned control buffer are valid for the
+    // call; CMSG_* compute offsets within that buffer, which has room for
+    // one header and `fds`.
     unsafe {
-        let mut iov = libc::iovec { iov_base: name.as_ptr() as *mut _, iov_len: name.len() };
-        let space = libc::CMSG_SPACE(size_of::<RawFd>() as u32) as usize;
-        let mut cbuf = vec![0u8; space];
+        let mut iov = libc::iovec { iov_base: payload.as_ptr() as *mut _, iov_len: payload.len() };
         let mut msg: libc::msghdr = zeroed();
         msg.msg_iov = &mut iov;
         msg.msg_iovlen = 1;
@@ -702,8 +715,8 @@ pub fn send_fd(sock: &impl AsRawFd, fd: RawFd, name: &[u8]) -> io::Result<()> {
         let cmsg = libc::CMSG_FIRSTHDR(&msg);
         (*cmsg).cmsg_level = libc::SOL_SOCKET;
         (*cmsg).cmsg_type = libc::SCM_RIGHTS;
-        (*cmsg).cmsg_len = libc::CMSG_LEN(size_of::<RawFd>() as u32) as usize;
-        ptr::write_unaligned(libc::CMSG_DATA(cmsg) as *mut RawFd, fd);
+        (*cmsg).cmsg_len = libc::CMSG_LEN((fds.len() * size_of::<RawFd>()) as u32) as usize;
+        ptr::copy_nonoverlapping(fds.as_ptr(), libc::CMSG_DATA(cmsg) as *mut RawFd, fds.len());
         retry(|| libc::sendmsg(sock.as_raw_fd(), &msg, 0) as i64)?;
     }
     Ok(())
@@ -719,27 +732,47 @@ pub fn recv_fd(sock: &impl AsRawFd) -> io::Result<(OwnedFd, Vec<u8>)> {
 }
 
 /// Receive one message into `buf`, and the fd sent with it if there is one
-/// (a plain read would close it unseen).
+/// (a plain read would close it unseen). More than one fd, or a control
+/// message the kernel had to cut (MSG_CTRUNC), is refused, and every fd
+/// that did arrive is closed.
 pub fn recv_with_fd(sock: &impl AsRawFd, buf: &mut [u8]) -> io::Result<(usize, Option<OwnedFd>)> {
-    // SAFETY: as in send_fd; an fd taken from the control message is new
-    // and owned by us.
-    unsafe {
+    // Room for more than one, so that extra fds arrive (and are closed)
+    // rather than being cut off unseen.
+    let (mut cbuf, space) = cmsg_buffer(4);
+    let mut got: Vec<OwnedFd> = Vec::new();
+    // SAFETY: as in send_fds; every fd taken from an SCM_RIGHTS message is
+    // new and owned by us from here.
+    let (n, flags) = unsafe {
         let mut iov = libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: buf.len() };
-        let space = libc::CMSG_SPACE(size_of::<RawFd>() as u32) as usize;
-        let mut cbuf = vec![0u8; space];
         let mut msg: libc::msghdr = zeroed();
         msg.msg_iov = &mut iov;
         msg.msg_iovlen = 1;
         msg.msg_control = cbuf.as_mut_ptr().cast();
         msg.msg_controllen = space;
         let n = retry(|| libc::recvmsg(sock.as_raw_fd(), &mut msg, libc::MSG_CMSG_CLOEXEC) as i64)?;
-        let cmsg = libc::CMSG_FIRSTHDR(&msg);
-        if cmsg.is_null() || (*cmsg).cmsg_level != libc::SOL_SOCKET || (*cmsg).cmsg_type != libc::SCM_RIGHTS {
-            return Ok((n as usize, None));
+        let mut cmsg = libc::CMSG_FIRSTHDR(&msg);
+        while !cmsg.is_null() {
+            if (*cmsg).cmsg_level == libc::SOL_SOCKET && (*cmsg).cmsg_type == libc::SCM_RIGHTS {
+                let data = libc::CMSG_DATA(cmsg) as *const RawFd;
+                let count = ((*cmsg).cmsg_len - libc::CMSG_LEN(0) as usize) / size_of::<RawFd>();
+                for k in 0..count {
+                    got.push(OwnedFd::from_raw_fd(ptr::read_unaligned(data.add(k))));
+                }
+            }
+            cmsg = libc::CMSG_NXTHDR(&msg, cmsg);
         }
-        let fd = ptr::read_unaligned(libc::CMSG_DATA(cmsg) as *const RawFd);
-        Ok((n as usize, Some(OwnedFd::from_raw_fd(fd))))
+        (n as usize, msg.msg_flags)
+    };
+    if flags & libc::MSG_CTRUNC != 0 {
+        return Err(io::Error::new(io::ErrorKind::InvalidData, "control message truncated (fds were lost)"));
     }
+    if got.len() > 1 {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("{} fds in one message, expected one", got.len()),
+        ));
+    }
+    Ok((n, got.pop()))
 }
 
 // ---- terminals ---------------------------------------------------------------
@@ -1187,5 +1220,40 @@ pub fn overwrite_own_area(start: usize, end: usize, bytes: &[u8]) {
         let p = start as *mut u8;
         ptr::copy_nonoverlapping(bytes.as_ptr(), p, n);
         ptr::write_bytes(p.add(n), 0, len - n);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_fd_travels_with_its_payload() {
+        let (a, b) = socketpair().unwrap();
+        let (r, w) = std::io::pipe().unwrap();
+        send_fd(&a, w.as_raw_fd(), b"name").unwrap();
+        drop(w);
+        let (got, payload) = recv_fd(&b).unwrap();
+        assert_eq!(payload, b"name");
+        write(&got, b"x").unwrap();
+        let r = OwnedFd::from(r);
+        let mut buf = [0u8; 1];
+        assert_eq!(read(&r, &mut buf).unwrap(), 1);
+    }
+
+    /// Two fds where one is expected: refused, and both closed (the pipe's
+    /// reader then sees the end of file: no write end is left open).
+    #[test]
+    fn extra_fds_are_refused_and_closed() {
+        let (a, b) = socketpair().unwrap();
+        let (r, w) = std::io::pipe().unwrap();
+        let w2 = dup_cloexec(w.as_raw_fd()).unwrap();
+        send_fds(&a, &[w.as_raw_fd(), w2.as_raw_fd()], b"two").unwrap();
+        drop((w, w2));
+        let r = OwnedFd::from(r);
+        let mut buf = [0u8; 16];
+        let e = recv_with_fd(&b, &mut buf).unwrap_err();
+        assert!(e.to_string().contains("2 fds"), "{e}");
+        assert_eq!(read(&r, &mut buf).unwrap(), 0, "a received fd was left open");
     }
 }
