@@ -715,7 +715,7 @@ pub fn send_fds(sock: &impl AsRawFd, fds: &[RawFd], payload: &[u8]) -> io::Resul
         let cmsg = libc::CMSG_FIRSTHDR(&msg);
         (*cmsg).cmsg_level = libc::SOL_SOCKET;
         (*cmsg).cmsg_type = libc::SCM_RIGHTS;
-        (*cmsg).cmsg_len = libc::CMSG_LEN((fds.len() * size_of::<RawFd>()) as u32) as usize;
+        (*cmsg).cmsg_len = libc::CMSG_LEN(size_of_val(fds) as u32) as usize;
         ptr::copy_nonoverlapping(fds.as_ptr(), libc::CMSG_DATA(cmsg) as *mut RawFd, fds.len());
         retry(|| libc::sendmsg(sock.as_raw_fd(), &msg, 0) as i64)?;
     }
