@@ -115,8 +115,11 @@ pub fn names() -> Vec<&'static str> {
 }
 
 /// Choose the executor for a container: the annotation's name wins, then
-/// the strongest claim.
+/// the strongest claim; among equal claims, the name first in
+/// alphabetical order (never the link order). Two executors registered
+/// under one name are an error.
 pub fn select(config: &Config) -> Result<&'static dyn Executor> {
+    unique_names(registered())?;
     if let Some(name) = config.annotations.get(EXECUTOR_ANNOTATION) {
         return registered().find(|e| e.name() == name).ok_or_else(|| {
             Error::config(
@@ -131,6 +134,7 @@ pub fn select(config: &Config) -> Result<&'static dyn Executor> {
 /// Choose the executor for a process exec'd into a container: the named
 /// one if it claims the process, else the strongest claim.
 pub fn select_exec(config: &Config) -> Result<&'static dyn Executor> {
+    unique_names(registered())?;
     let named = config.annotations.get(EXECUTOR_ANNOTATION).and_then(|n| registered().find(|e| e.name() == n));
     match named {
         Some(e) if e.claims_exec(config) != Claim::No => Ok(e),
@@ -139,12 +143,75 @@ pub fn select_exec(config: &Config) -> Result<&'static dyn Executor> {
 }
 
 fn strongest(claim_of: impl Fn(&dyn Executor) -> Claim) -> Result<&'static dyn Executor> {
-    let (best, claim) = registered()
-        .map(|e| (e, claim_of(e)))
-        .max_by_key(|(_, c)| *c)
+    strongest_of(registered().map(|e| (e, claim_of(e))))
+}
+
+/// The strongest of the executors' claims; a tie goes to the name first
+/// in alphabetical order.
+fn strongest_of<'a>(claims: impl Iterator<Item = (&'a dyn Executor, Claim)>) -> Result<&'a dyn Executor> {
+    let (best, claim) = claims
+        .max_by(|(a, ca), (b, cb)| ca.cmp(cb).then_with(|| b.name().cmp(a.name())))
         .ok_or_else(|| Error::config("process", "no executor is registered in this build"))?;
     if claim == Claim::No {
         return Err(Error::config("process", "no registered executor can run this container"));
     }
     Ok(best)
+}
+
+/// Every executor's name is its own: the annotation and `features` name
+/// them, and a second one under a name would be chosen by link order.
+fn unique_names<'a>(executors: impl Iterator<Item = &'a dyn Executor>) -> Result<()> {
+    let mut names: Vec<&str> = executors.map(|e| e.name()).collect();
+    names.sort_unstable();
+    match names.windows(2).find(|w| w[0] == w[1]) {
+        Some(w) => Err(Error::config(
+            "executors",
+            format!("two executors are registered as '{}' in this build: each needs a name of its own", w[0]),
+        )),
+        None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Fake(&'static str, Claim);
+
+    impl Executor for Fake {
+        fn name(&self) -> &'static str {
+            self.0
+        }
+        fn can_handle(&self, _: &Config) -> Claim {
+            self.1
+        }
+        fn prepare(&self, _: &PrepareContext) -> Result<Box<dyn Workload>> {
+            Err(Error::init("a fake"))
+        }
+    }
+
+    fn pick(list: &[&Fake]) -> Result<&'static str> {
+        strongest_of(list.iter().map(|f| (*f as &dyn Executor, f.1))).map(|e| e.name())
+    }
+
+    #[test]
+    fn the_strongest_claim_wins_and_a_tie_goes_by_name() {
+        let (native, a, b) = (Fake("native", Claim::Fallback), Fake("alpha", Claim::Maybe), Fake("beta", Claim::Maybe));
+        assert_eq!(pick(&[&native, &b, &a]).unwrap(), "alpha");
+        assert_eq!(pick(&[&a, &b, &native]).unwrap(), "alpha", "link order decided");
+        let explicit = Fake("zeta", Claim::Explicit);
+        assert_eq!(pick(&[&a, &explicit, &native]).unwrap(), "zeta");
+        assert!(pick(&[&Fake("none", Claim::No)]).is_err());
+    }
+
+    #[test]
+    fn two_executors_under_one_name_are_an_error() {
+        let (a, b) = (Fake("wasm", Claim::Maybe), Fake("wasm", Claim::Explicit));
+        let list: [&dyn Executor; 2] = [&a, &b];
+        let e = unique_names(list.into_iter()).unwrap_err();
+        assert!(e.to_string().contains("two executors are registered as 'wasm'"), "{e}");
+        let c = Fake("native", Claim::Fallback);
+        let list: [&dyn Executor; 2] = [&a, &c];
+        assert!(unique_names(list.into_iter()).is_ok());
+    }
 }
