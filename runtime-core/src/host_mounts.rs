@@ -7,7 +7,6 @@
 //! (containerd's own rootfs mount, say); `delete` unmounts everything else
 //! there, deepest first, so the host keeps nothing of the container.
 
-use std::fs;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -38,21 +37,11 @@ impl Record {
 /// (mount id, mount point) of every mount at or under `root`, in the order
 /// the kernel lists them (a mount after the one it sits on).
 pub fn under(root: &Path) -> Result<Vec<(u64, PathBuf)>> {
-    let text =
-        fs::read_to_string("/proc/self/mountinfo").map_err(|e| Error::path("read", "/proc/self/mountinfo", e))?;
-    Ok(parse(&text, root))
+    Ok(under_in(crate::procfs::mounts()?, root))
 }
 
-fn parse(mountinfo: &str, root: &Path) -> Vec<(u64, PathBuf)> {
-    mountinfo
-        .lines()
-        .filter_map(|l| {
-            let mut f = l.split(' ');
-            let id = f.next()?.parse().ok()?;
-            let point = PathBuf::from(crate::procfs::unescape_mountinfo(f.nth(3)?));
-            point.starts_with(root).then_some((id, point))
-        })
-        .collect()
+fn under_in(mounts: Vec<crate::procfs::Mount>, root: &Path) -> Vec<(u64, PathBuf)> {
+    mounts.into_iter().filter(|m| m.point.starts_with(root)).map(|m| (m.id, m.point)).collect()
 }
 
 /// Unmount every mount at or under `root` that is not in `before`, the
@@ -81,7 +70,7 @@ mod tests {
                     41 40 0:51 / /b/root/proc rw - proc proc rw\n\
                     42 27 0:52 / /b/rootfs2 rw - tmpfs t rw\n\
                     43 41 0:53 / /b/root/dir\\040with\\040space rw - tmpfs t rw\n";
-        let got = parse(text, Path::new("/b/root"));
+        let got = under_in(crate::procfs::parse_mountinfo(text), Path::new("/b/root"));
         let want = [(40, "/b/root"), (41, "/b/root/proc"), (43, "/b/root/dir with space")];
         assert_eq!(got, want.map(|(i, p)| (i, PathBuf::from(p))));
     }

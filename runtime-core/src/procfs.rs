@@ -10,7 +10,7 @@
 use std::fs;
 use std::io;
 use std::os::fd::OwnedFd;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 use crate::sys;
@@ -131,8 +131,46 @@ pub fn all_pids() -> Vec<i32> {
     fs::read_dir("/proc").into_iter().flatten().flatten().filter_map(|e| e.file_name().to_str()?.parse().ok()).collect()
 }
 
+/// One line of /proc/self/mountinfo (proc(5)), its paths unescaped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Mount {
+    pub id: u64,
+    /// The root of the mount within its filesystem (`/` for a whole one).
+    pub root: PathBuf,
+    pub point: PathBuf,
+    pub fstype: String,
+    pub super_opts: String,
+}
+
+/// This process's mount table, in the kernel's order (a mount after the
+/// one it sits on).
+pub(crate) fn mounts() -> Result<Vec<Mount>> {
+    let path = "/proc/self/mountinfo";
+    fs::read_to_string(path).map(|t| parse_mountinfo(&t)).map_err(|e| Error::path("read", path, e))
+}
+
+/// The one mountinfo parser: the optional fields before ` - ` vary in
+/// number, so the fields after it are found from the separator.
+pub(crate) fn parse_mountinfo(text: &str) -> Vec<Mount> {
+    text.lines()
+        .filter_map(|line| {
+            let (pre, post) = line.split_once(" - ")?;
+            let pre: Vec<&str> = pre.split(' ').collect();
+            let mut post = post.split(' ');
+            let (fstype, _source, super_opts) = (post.next()?, post.next()?, post.next()?);
+            Some(Mount {
+                id: pre.first()?.parse().ok()?,
+                root: PathBuf::from(unescape_mountinfo(pre.get(3)?)),
+                point: PathBuf::from(unescape_mountinfo(pre.get(4)?)),
+                fstype: fstype.to_string(),
+                super_opts: super_opts.to_string(),
+            })
+        })
+        .collect()
+}
+
 /// mountinfo escapes spaces, tabs, newlines and backslashes as \ooo.
-pub(crate) fn unescape_mountinfo(s: &str) -> String {
+fn unescape_mountinfo(s: &str) -> String {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
@@ -151,6 +189,18 @@ pub(crate) fn unescape_mountinfo(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mountinfo_lines_parse_with_escapes_and_optional_fields() {
+        let text = "36 35 98:0 /mnt1 /mnt/with\\040space rw,noatime master:1 shared:7 - ext3 /dev/root rw,errors=continue\n\
+                    40 25 0:35 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n\
+                    garbage line\n";
+        let m = parse_mountinfo(text);
+        assert_eq!(m.len(), 2, "{m:?}");
+        assert_eq!((m[0].id, m[0].root.to_str(), m[0].point.to_str()), (36, Some("/mnt1"), Some("/mnt/with space")));
+        assert_eq!((m[0].fstype.as_str(), m[0].super_opts.as_str()), ("ext3", "rw,errors=continue"));
+        assert_eq!((m[1].fstype.as_str(), m[1].super_opts.as_str()), ("cgroup", "rw,memory"));
+    }
 
     #[test]
     fn our_own_stat_is_readable() {

@@ -307,24 +307,12 @@ fn check_target(root: &Root, m: &Mount, target: &OwnedFd) -> io::Result<()> {
     Ok(())
 }
 
-/// One line of /proc/self/mountinfo that matters for cgroups.
-struct CgroupMount {
-    mount_point: PathBuf,
-    fstype: String,
-}
-
-fn host_cgroup_mounts() -> io::Result<Vec<CgroupMount>> {
-    let text = fs::read_to_string("/proc/self/mountinfo")?;
-    Ok(text
-        .lines()
-        .filter_map(|line| {
-            let (pre, post) = line.split_once(" - ")?;
-            let mount_point = PathBuf::from(pre.split(' ').nth(4)?);
-            let mut post = post.split(' ');
-            let fstype = post.next()?.to_string();
-            (fstype == "cgroup" || fstype == "cgroup2").then_some(CgroupMount { mount_point, fstype })
-        })
-        .filter(|m| m.mount_point.starts_with("/sys/fs/cgroup"))
+/// The host's cgroup and cgroup2 mounts under /sys/fs/cgroup.
+fn host_cgroup_mounts() -> io::Result<Vec<procfs::Mount>> {
+    let mounts = procfs::mounts().map_err(|e| io::Error::other(e.to_string()))?;
+    Ok(mounts
+        .into_iter()
+        .filter(|m| matches!(m.fstype.as_str(), "cgroup" | "cgroup2") && m.point.starts_with("/sys/fs/cgroup"))
         .collect())
 }
 
@@ -338,15 +326,15 @@ fn host_cgroup_mounts() -> io::Result<Vec<CgroupMount>> {
 fn mount_cgroup(root: &Root, m: &Mount, cgroup: Option<&Cgroup>) -> io::Result<()> {
     let flags = m.flags.set & !(libc::MS_BIND | libc::MS_REC);
     let host = host_cgroup_mounts()?;
-    let unified = host.iter().any(|h| h.fstype == "cgroup2" && h.mount_point == Path::new("/sys/fs/cgroup"));
+    let unified = host.iter().any(|h| h.fstype == "cgroup2" && h.point == Path::new("/sys/fs/cgroup"));
     // `at` is the mount point inside the rootfs.
-    let hierarchy = |h: &CgroupMount, at: &Path| -> io::Result<()> {
+    let hierarchy = |h: &procfs::Mount, at: &Path| -> io::Result<()> {
         let target_fd = root.ensure(at, Kind::Dir)?;
         let target = &inroot::fd_path(&target_fd);
-        let own = cgroup.map(|cg| h.mount_point.join(cg.path.strip_prefix("/").unwrap_or(&cg.path)));
+        let own = cgroup.map(|cg| h.point.join(cg.path.strip_prefix("/").unwrap_or(&cg.path)));
         let source = match own {
             Some(dir) if cgroup.is_some_and(|cg| cg.dirs.values().any(|d| *d == dir)) => dir,
-            _ => h.mount_point.clone(),
+            _ => h.point.clone(),
         };
         mount(Some(&source), target, None, libc::MS_BIND | libc::MS_REC, None)?;
         // The fd still names the directory under the new mount: open the
@@ -373,7 +361,7 @@ fn mount_cgroup(root: &Root, m: &Mount, cgroup: Option<&Cgroup>) -> io::Result<(
         Some("mode=755"),
     )?;
     for h in &host {
-        let Some(name) = h.mount_point.strip_prefix("/sys/fs/cgroup").ok().filter(|n| !n.as_os_str().is_empty()) else {
+        let Some(name) = h.point.strip_prefix("/sys/fs/cgroup").ok().filter(|n| !n.as_os_str().is_empty()) else {
             continue;
         };
         hierarchy(h, &m.destination.join(name))?;
@@ -429,17 +417,11 @@ fn move_root(rootfs: &Path) -> Result<()> {
 /// empty tmpfs where it cannot be.
 fn hide_host_proc_and_sys(rootfs: &Path) -> Result<()> {
     let rootfs = fs::canonicalize(rootfs).map_err(|e| Error::path("resolve", rootfs, e))?;
-    let text =
-        fs::read_to_string("/proc/self/mountinfo").map_err(|e| Error::path("read", "/proc/self/mountinfo", e))?;
-    let mut points: Vec<PathBuf> = text
-        .lines()
-        .filter_map(|line| {
-            let (pre, post) = line.split_once(" - ")?;
-            let mut f = pre.split(' ').skip(3);
-            let (root, point) = (f.next()?, PathBuf::from(procfs::unescape_mountinfo(f.next()?)));
-            let fstype = post.split(' ').next()?;
-            (root == "/" && (fstype == "proc" || fstype == "sysfs") && !point.starts_with(&rootfs)).then_some(point)
-        })
+    let mut points: Vec<PathBuf> = procfs::mounts()?
+        .into_iter()
+        .filter(|m| m.root == Path::new("/") && matches!(m.fstype.as_str(), "proc" | "sysfs"))
+        .filter(|m| !m.point.starts_with(&rootfs))
+        .map(|m| m.point)
         .collect();
     // The deepest first: /sys before a /sys under another mount.
     points.sort_by_key(|p| std::cmp::Reverse(p.components().count()));

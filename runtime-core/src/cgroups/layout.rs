@@ -22,9 +22,7 @@ pub enum Layout {
 
 impl Layout {
     pub fn detect() -> Result<Layout> {
-        let text =
-            fs::read_to_string("/proc/self/mountinfo").map_err(|e| Error::path("read", "/proc/self/mountinfo", e))?;
-        Layout::parse(&text).ok_or_else(|| {
+        Layout::from_mounts(&crate::procfs::mounts()?).ok_or_else(|| {
             Error::sys("find the cgroup hierarchies", std::io::Error::other("no cgroup or cgroup2 mount on this host"))
         })
     }
@@ -32,23 +30,20 @@ impl Layout {
     /// Parse mountinfo; only mounts of a hierarchy's root count (a bind of
     /// a sub-cgroup elsewhere is not the hierarchy).
     pub fn parse(mountinfo: &str) -> Option<Layout> {
+        Layout::from_mounts(&crate::procfs::parse_mountinfo(mountinfo))
+    }
+
+    fn from_mounts(mounts: &[crate::procfs::Mount]) -> Option<Layout> {
         let mut hierarchies = BTreeMap::new();
         let mut unified = None;
-        for line in mountinfo.lines() {
-            let Some((pre, post)) = line.split_once(" - ") else { continue };
-            let pre: Vec<&str> = pre.split(' ').collect();
-            let mut post = post.split(' ');
-            let (Some(fstype), Some(_source), Some(opts)) = (post.next(), post.next(), post.next()) else { continue };
-            if pre.len() < 5 || pre[3] != "/" {
-                continue;
-            }
-            let mount_point = PathBuf::from(crate::procfs::unescape_mountinfo(pre[4]));
-            match fstype {
+        for m in mounts.iter().filter(|m| m.root == Path::new("/")) {
+            let mount_point = m.point.clone();
+            match m.fstype.as_str() {
                 "cgroup2" => {
                     unified.get_or_insert(mount_point);
                 }
                 "cgroup" => {
-                    let name = v1_name(opts);
+                    let name = v1_name(&m.super_opts);
                     if !name.is_empty() {
                         hierarchies.entry(name).or_insert(mount_point);
                     }
@@ -170,6 +165,5 @@ mod tests {
         assert_eq!(m["memory"], PathBuf::from("/process_api/x"));
         assert_eq!(m["cpu,cpuacct"], PathBuf::from("/"));
         assert_eq!(m[""], PathBuf::from("/init.scope"));
-        assert_eq!(crate::procfs::unescape_mountinfo("/a\\040b"), "/a b");
     }
 }
