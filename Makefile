@@ -53,6 +53,7 @@ lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(CARGO) clippy -p tandem-executor-wasm --features compiler --all-targets -- -D warnings
+	$(CARGO) clippy -p tandem-cli --no-default-features --features native -- -D warnings
 
 clean-examples:
 	rm -rf examples/busybox/rootfs

@@ -8,8 +8,11 @@
 //! back as one line on stderr (and in the `--log` file, as text or JSON
 //! lines that containerd reads) with a distinct exit status per error kind.
 
-// Link the executors so their registrations are in the binary.
+// Link the executors this build's features name, so their registrations
+// are in the binary.
+#[cfg(feature = "native")]
 use tandem_executor_native as _;
+#[cfg(feature = "wasm")]
 use tandem_wasm_select as _;
 
 mod cgroup_cmds;
@@ -290,6 +293,15 @@ fn dispatch(cli: Cli, log: &logging::Log) -> Result<i32, Error> {
     Ok(0)
 }
 
+#[cfg(not(feature = "wasm"))]
+fn wasm_cache(_: &Runtime, _: CacheAction) -> Result<(), Error> {
+    Err(Error::Executor {
+        executor: "wasm".into(),
+        why: "this build has no wasm executor (the cli's `wasm` feature)".into(),
+    })
+}
+
+#[cfg(feature = "wasm")]
 fn wasm_cache(rt: &Runtime, action: CacheAction) -> Result<(), Error> {
     let c = tandem_wasm_select::cache::Cache::at(rt.cache());
     match action {
