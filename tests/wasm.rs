@@ -323,6 +323,17 @@ fn bad_and_missing_modules_fail_at_create() {
     assert!(err.contains("/app/demo.wasm") && err.contains("invalid WebAssembly"), "{err}");
     env.assert_gone(&id, None);
 
+    // A fifo where the module should be: refused, not read for ever.
+    let b = wasm_bundle(&env, "fifo", b"", &[]);
+    let module = b.rootfs().join("app/demo.wasm");
+    fs::remove_file(&module).unwrap();
+    let made = std::process::Command::new("mkfifo").arg(&module).status().unwrap();
+    assert!(made.success());
+    let id = env.id("fifo");
+    let (_, err) = env.fails(&["create", "--bundle", b.str(), &id]);
+    assert!(err.contains("/app/demo.wasm") && err.contains("not a regular file"), "{err}");
+    env.assert_gone(&id, None);
+
     let mut b = wasm_bundle(&env, "missing", b"", &[]);
     b.process("args", json!(["/app/nope.wasm"]));
     let id = env.id("missing");

@@ -8,8 +8,9 @@
 //! creates of one module are safe.
 
 use std::fs;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::os::fd::OwnedFd;
+use std::os::unix::fs::FileExt;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
@@ -47,6 +48,22 @@ fn checksum(key: &str, artifact: &[u8]) -> String {
     hex(&h.finalize())
 }
 
+/// Feed `file` from its start into `h`, a block at a time (positioned
+/// reads: its offset stays where it was).
+fn hash_file(h: &mut Sha256, file: &fs::File) -> std::io::Result<()> {
+    let mut buf = vec![0u8; 64 << 10];
+    let mut at = 0;
+    loop {
+        match file.read_at(&mut buf, at)? {
+            0 => return Ok(()),
+            n => {
+                h.update(&buf[..n]);
+                at += n as u64;
+            }
+        }
+    }
+}
+
 impl Cache {
     pub fn at(cache_dir: &Path) -> Cache {
         Cache { dir: cache_dir.join("wasm") }
@@ -61,6 +78,13 @@ impl Cache {
         format!("{}-{}", hex(&Sha256::digest(module)), engine_hash())
     }
 
+    /// [`Cache::key`] of the module in `file`.
+    pub fn key_of(file: &fs::File) -> std::io::Result<String> {
+        let mut h = Sha256::new();
+        hash_file(&mut h, file)?;
+        Ok(format!("{}-{}", hex(&h.finalize()), engine_hash()))
+    }
+
     fn paths(&self, key: &str) -> (PathBuf, PathBuf) {
         (self.dir.join(format!("{key}.cwasm")), self.dir.join(format!("{key}.sha256")))
     }
@@ -68,11 +92,13 @@ impl Cache {
     /// The verified artifact filed under `key`, open for the helper.
     pub fn load(&self, key: &str) -> Option<OwnedFd> {
         let (artifact, sum) = self.paths(key);
-        let mut file = fs::File::open(&artifact).ok()?;
-        let mut data = Vec::new();
-        file.read_to_end(&mut data).ok()?;
+        let file = fs::File::open(&artifact).ok()?;
+        let mut h = Sha256::new();
+        h.update(key.as_bytes());
+        h.update([0]);
+        hash_file(&mut h, &file).ok()?;
         let want = fs::read_to_string(sum).ok()?;
-        (checksum(key, &data) == want.trim()).then(|| file.into())
+        (hex(&h.finalize()) == want.trim()).then(|| file.into())
     }
 
     /// File `data` under `key`. A cache that cannot be written only costs
@@ -154,6 +180,9 @@ mod tests {
         c.store(&a, b"artifact of a").unwrap();
         c.store(&b, b"artifact of b").unwrap();
         assert!(c.load(&a).is_some() && c.load(&b).is_some());
+        // The key of a module read through its file is the key of its bytes.
+        fs::write(dir.join("module"), b"module a").unwrap();
+        assert_eq!(Cache::key_of(&fs::File::open(dir.join("module")).unwrap()).unwrap(), a);
         // b's artifact and checksum filed under a's key: refused.
         let (pa, sa) = c.paths(&a);
         let (pb, sb) = c.paths(&b);

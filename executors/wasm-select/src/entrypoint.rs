@@ -27,16 +27,21 @@ fn host_location(config: &Config, path: &Path) -> (PathBuf, PathBuf) {
     (config.rootfs.clone(), path.to_path_buf())
 }
 
-/// Open a container path, resolved inside its root (symlinks never leave it).
+/// Open a regular file at a container path, resolved inside its root
+/// (symlinks never leave it). Anything else is refused before it is
+/// opened for reading: a fifo would block the open, a device never end.
 fn open_in(config: &Config, path: &Path) -> std::io::Result<std::fs::File> {
     let (root, path) = host_location(config, path);
     let root = Root::open(&root)?;
     let fd = root.open_path(&path)?;
+    if !std::fs::metadata(inroot::fd_path(&fd))?.is_file() {
+        return Err(std::io::Error::other("not a regular file"));
+    }
     std::fs::File::open(inroot::fd_path(&fd))
 }
 
 fn is_file_in(config: &Config, path: &Path) -> bool {
-    open_in(config, path).and_then(|f| f.metadata()).is_ok_and(|m| m.is_file())
+    open_in(config, path).is_ok()
 }
 
 /// The container path of the entrypoint: `args[0]` if absolute, else looked
@@ -56,12 +61,12 @@ pub fn resolve(config: &Config) -> Result<PathBuf> {
         .ok_or_else(|| err(format!("\"{name}\": module not found in the rootfs's $PATH ({path_var})")))
 }
 
-pub fn read(config: &Config, path: &Path) -> Result<Vec<u8>> {
-    let mut bytes = Vec::new();
+/// The module, open for reading (it is hashed and, on a cache miss, handed
+/// to the compiler from this fd: never read whole into the runtime). Only
+/// a regular file: a fifo or a device would block or never end.
+pub fn open(config: &Config, path: &Path) -> Result<std::fs::File> {
     open_in(config, path)
-        .and_then(|mut f| f.read_to_end(&mut bytes))
-        .map_err(|e| err(format!("read module {} (in the rootfs or a bind mount): {e}", path.display())))?;
-    Ok(bytes)
+        .map_err(|e| err(format!("open module {} (in the rootfs or a bind mount): {e}", path.display())))
 }
 
 pub fn has_wasm_magic(config: &Config, path: &Path) -> bool {

@@ -88,14 +88,16 @@ impl Executor for Wasm {
     fn prepare(&self, ctx: &PrepareContext) -> Result<Box<dyn Workload>> {
         let config = ctx.config;
         let path = entrypoint::resolve(config)?;
-        let bytes = entrypoint::read(config, &path)?;
-        let kind = Kind::of(&bytes).ok_or_else(|| {
+        let file = entrypoint::open(config, &path)?;
+        let mut head = [0u8; 8];
+        let n = std::os::unix::fs::FileExt::read_at(&file, &mut head, 0).unwrap_or(0);
+        let kind = Kind::of(&head[..n]).ok_or_else(|| {
             err(format!("{}: not a WebAssembly module or component (no \\0asm header)", path.display()))
         })?;
         let helper_path = sibling(HELPER);
         let helper = exe_seal::sealed_image(&helper_path)
             .map_err(|e| err(format!("this needs {HELPER} next to tandem: {e}")))?;
-        let code = compiled(ctx.cache_dir, &bytes, kind, &path)?;
+        let code = compiled(ctx.cache_dir, &file, kind, &path)?;
         let params = Params { kind, memory_limit: memory_limit(config) };
         let params = sys::sealed_memfd(c"tandem-wasm-params", &params.encode())
             .map_err(|e| err(format!("hand the helper its parameters: {e}")))?;
@@ -105,13 +107,13 @@ impl Executor for Wasm {
 
 /// The compiled code of `bytes`, open: a verified cache entry, or compiled
 /// now and filed (a sealed memfd of it when the cache cannot be written).
-fn compiled(cache_dir: &Path, bytes: &[u8], kind: Kind, path: &Path) -> Result<std::os::fd::OwnedFd> {
+fn compiled(cache_dir: &Path, file: &std::fs::File, kind: Kind, path: &Path) -> Result<std::os::fd::OwnedFd> {
     let cache = cache::Cache::at(cache_dir);
-    let key = cache::Cache::key(bytes);
+    let key = cache::Cache::key_of(file).map_err(|e| err(format!("read module {}: {e}", path.display())))?;
     if let Some(fd) = cache.load(&key) {
         return Ok(fd);
     }
-    let artifact = compile::compile(&sibling(COMPILER), bytes, kind, path)?;
+    let artifact = compile::compile(&sibling(COMPILER), file, kind, path)?;
     if cache.store(&key, &artifact).is_ok()
         && let Some(fd) = cache.load(&key)
     {
