@@ -457,6 +457,8 @@ fn exec_of_a_wasm_entrypoint_runs_in_wasmtime_inside_the_container() {
         env.ok(&["exec", &id, "sh", "-c", "echo native; cat /proc/1/cmdline"]),
         "native\n/app/demo.wasm\0spin\0"
     );
+    // Its name, as ps shows it, is the module's, as a native program's is its file's.
+    assert_eq!(env.ok(&["exec", &id, "cat", "/proc/1/comm"]), "demo.wasm\n");
     env.ok(&["delete", "--force", &id]);
     env.assert_gone(&id, None);
 }

@@ -67,7 +67,21 @@ fn take_fd(fd: i32) -> Option<OwnedFd> {
     open.then(|| unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
+/// The process's name (`comm`, what ps and top show) as a native
+/// program's would be: its file's name, the module's here (the kernel named
+/// it after the `/proc/self/fd/N` it was exec'd through).
+fn name_after_the_module() {
+    let Some(arg0) = std::env::args_os().next() else { return };
+    let base = std::path::Path::new(&arg0).file_name().unwrap_or(&arg0).as_encoded_bytes();
+    let mut comm = [0u8; 16];
+    let n = base.len().min(15);
+    comm[..n].copy_from_slice(&base[..n]);
+    // SAFETY: PR_SET_NAME reads a NUL-terminated string of at most 16 bytes.
+    unsafe { libc::prctl(libc::PR_SET_NAME, comm.as_ptr()) };
+}
+
 fn prepare() -> Result<(Params, File), String> {
+    name_after_the_module();
     let name = exec_name().unwrap_or_default();
     let base = tandem_wasm_handoff::base_from_execfn(&name)
         .ok_or_else(|| format!("started as '{name}': this helper is run by tandem, in a wasm container"))?;
