@@ -7,7 +7,6 @@
 
 use std::fs::File;
 use std::io::{Read, Seek};
-use std::os::fd::{FromRawFd, OwnedFd};
 use std::path::Path;
 
 use tandem_wasm_handoff::{CODE_FD_OFFSET, Kind, PARAMS_FD_OFFSET, Params};
@@ -17,6 +16,7 @@ use wasmtime_wasi::p2::bindings::Command;
 use wasmtime_wasi::{FsPerms, I32Exit, WasiCtxBuilder};
 
 use crate::linking::{self, P1State, P2State};
+use crate::os;
 
 /// Exit status of a container whose module trapped (as the wasmtime CLI
 /// reports a trap: 128 + SIGABRT).
@@ -46,70 +46,32 @@ pub fn main() -> i32 {
     }
 }
 
-/// The name the kernel gave this execve (`AT_EXECFN`).
-fn exec_name() -> Option<String> {
-    // SAFETY: getauxval has no preconditions; AT_EXECFN, when present, is
-    // the address of a NUL-terminated string on this process's stack.
-    let p = unsafe { libc::getauxval(libc::AT_EXECFN) } as *const libc::c_char;
-    if p.is_null() {
-        return None;
-    }
-    // SAFETY: as above, a valid C string for the process's lifetime.
-    Some(unsafe { std::ffi::CStr::from_ptr(p) }.to_string_lossy().into_owned())
-}
-
-/// Take ownership of `fd` if it is open.
-fn take_fd(fd: i32) -> Option<OwnedFd> {
-    // SAFETY: F_GETFD only queries the descriptor.
-    let open = unsafe { libc::fcntl(fd, libc::F_GETFD) } >= 0;
-    // SAFETY: fd is open and nothing else in this process owns it: the
-    // handoff's layout gives it to the helper.
-    open.then(|| unsafe { OwnedFd::from_raw_fd(fd) })
-}
-
 /// The process's name (`comm`, what ps and top show) as a native
 /// program's would be: its file's name, the module's here (the kernel named
 /// it after the `/proc/self/fd/N` it was exec'd through).
 fn name_after_the_module() {
-    let Some(arg0) = std::env::args_os().next() else { return };
-    let base = std::path::Path::new(&arg0).file_name().unwrap_or(&arg0).as_encoded_bytes();
-    let mut comm = [0u8; 16];
-    let n = base.len().min(15);
-    comm[..n].copy_from_slice(&base[..n]);
-    // SAFETY: PR_SET_NAME reads a NUL-terminated string of at most 16 bytes.
-    unsafe { libc::prctl(libc::PR_SET_NAME, comm.as_ptr()) };
+    if let Some(arg0) = std::env::args_os().next() {
+        os::set_name(std::path::Path::new(&arg0).file_name().unwrap_or(&arg0).as_encoded_bytes());
+    }
 }
 
 fn prepare() -> Result<(Params, File), String> {
     name_after_the_module();
-    let name = exec_name().unwrap_or_default();
+    let name = os::exec_name().unwrap_or_default();
     let base = tandem_wasm_handoff::base_from_execfn(&name)
         .ok_or_else(|| format!("started as '{name}': this helper is run by tandem, in a wasm container"))?;
     // Both were written or read through before: from their start.
     let mut params = Vec::new();
-    let mut file = File::from(take_fd(base + PARAMS_FD_OFFSET).ok_or("no parameters fd")?);
+    let mut file = File::from(os::take_fd(base + PARAMS_FD_OFFSET).ok_or("no parameters fd")?);
     file.rewind().and_then(|()| file.read_to_end(&mut params)).map_err(|e| format!("read the parameters: {e}"))?;
     let params = Params::decode(&params).ok_or("parameters from another version of tandem")?;
-    let mut code = File::from(take_fd(base + CODE_FD_OFFSET).ok_or("no compiled code fd")?);
+    let mut code = File::from(os::take_fd(base + CODE_FD_OFFSET).ok_or("no compiled code fd")?);
     code.rewind().map_err(|e| format!("the compiled code: {e}"))?;
     // The helper's own image: the kernel has it mapped, this fd is spare.
-    drop(take_fd(base));
+    drop(os::take_fd(base));
     // Nothing blocked, and the stop signals end the module.
-    // SAFETY: an empty set, then handlers that only call _exit.
-    unsafe {
-        let mut none: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut none);
-        libc::sigprocmask(libc::SIG_SETMASK, &none, std::ptr::null_mut());
-        for &sig in STOP_SIGNALS {
-            libc::signal(sig, exit_for_signal as *const () as libc::sighandler_t);
-        }
-    }
+    os::exit_on_signals(STOP_SIGNALS);
     Ok((params, code))
-}
-
-extern "C" fn exit_for_signal(sig: libc::c_int) {
-    // SAFETY: _exit is async-signal-safe.
-    unsafe { libc::_exit(128 + sig) }
 }
 
 fn run(params: Params, code: File) -> i32 {
