@@ -168,51 +168,6 @@ fn a_container_cannot_overwrite_tandem_through_another_s_init() {
     assert!(said.contains("refused") && said.contains("Read-only file system"), "{said}");
 }
 
-/// Every capability, by number.
-const ALL_CAPS: &[&str] = &[
-    "CAP_CHOWN",
-    "CAP_DAC_OVERRIDE",
-    "CAP_DAC_READ_SEARCH",
-    "CAP_FOWNER",
-    "CAP_FSETID",
-    "CAP_KILL",
-    "CAP_SETGID",
-    "CAP_SETUID",
-    "CAP_SETPCAP",
-    "CAP_LINUX_IMMUTABLE",
-    "CAP_NET_BIND_SERVICE",
-    "CAP_NET_BROADCAST",
-    "CAP_NET_ADMIN",
-    "CAP_NET_RAW",
-    "CAP_IPC_LOCK",
-    "CAP_IPC_OWNER",
-    "CAP_SYS_MODULE",
-    "CAP_SYS_RAWIO",
-    "CAP_SYS_CHROOT",
-    "CAP_SYS_PTRACE",
-    "CAP_SYS_PACCT",
-    "CAP_SYS_ADMIN",
-    "CAP_SYS_BOOT",
-    "CAP_SYS_NICE",
-    "CAP_SYS_RESOURCE",
-    "CAP_SYS_TIME",
-    "CAP_SYS_TTY_CONFIG",
-    "CAP_MKNOD",
-    "CAP_LEASE",
-    "CAP_AUDIT_WRITE",
-    "CAP_AUDIT_CONTROL",
-    "CAP_SETFCAP",
-    "CAP_MAC_OVERRIDE",
-    "CAP_MAC_ADMIN",
-    "CAP_SYSLOG",
-    "CAP_WAKE_ALARM",
-    "CAP_BLOCK_SUSPEND",
-    "CAP_AUDIT_READ",
-    "CAP_PERFMON",
-    "CAP_BPF",
-    "CAP_CHECKPOINT_RESTORE",
-];
-
 /// A wasm container's process is the engine's helper, exec'd from a
 /// sealed image of the host's file: a process in the container with every
 /// capability cannot write it through /proc/1/exe, and no binary is copied
@@ -239,7 +194,7 @@ fn a_container_cannot_overwrite_the_wasm_helper() {
     let status = fs::read_to_string("/proc/self/status").unwrap();
     let bounding = status.lines().find_map(|l| l.strip_prefix("CapBnd:")).unwrap().trim().to_string();
     let mask = u64::from_str_radix(&bounding, 16).unwrap();
-    let caps: Vec<&str> = ALL_CAPS.iter().enumerate().filter(|(i, _)| mask & (1 << i) != 0).map(|(_, c)| *c).collect();
+    let caps = tandem_runtime_core::capabilities::names(mask);
     for set in ["bounding", "effective", "permitted"] {
         b.config["process"]["capabilities"][set] = serde_json::json!(caps);
     }
