@@ -138,6 +138,7 @@ pub fn exec(rt: &Runtime, args: &ExecArgs) -> Result<i32, Error> {
     let mut opts = ExecOptions {
         console_socket: args.console_socket.clone(),
         console_socket_fd: None,
+        stdio: None,
         pid_file: args.pid_file.clone(),
         preserve_fds: args.preserve_fds,
         ignore_paused: args.ignore_paused,

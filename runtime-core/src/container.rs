@@ -118,6 +118,14 @@ impl Container {
         Ok(sys::exit_code_of(status))
     }
 
+    /// The init as a process handle this caller waits for and signals:
+    /// only in the process that created the container (its parent; a
+    /// long-lived caller such as the shim reaps it from a thread of its
+    /// own). Taken once.
+    pub fn take_init(&mut self) -> Option<crate::ExecProcess> {
+        self.pidfd.take().map(|pidfd| crate::ExecProcess::new(self.state.pid, pidfd))
+    }
+
     /// The container's config as create read it (for a container made by
     /// an older tandem, which kept no copy: the bundle's).
     pub fn config(&self) -> Result<crate::config::Config> {

@@ -27,6 +27,9 @@ pub struct ExecOptions {
     pub console_socket: Option<PathBuf>,
     /// An already connected console socket (the caller keeps its own fd).
     pub console_socket_fd: Option<RawFd>,
+    /// The process's stdin, stdout and stderr (the caller keeps its fds);
+    /// None: it inherits the caller's own 0, 1 and 2.
+    pub stdio: Option<[RawFd; 3]>,
     pub pid_file: Option<PathBuf>,
     pub preserve_fds: u32,
     /// Exec into a paused container (the process starts frozen).
@@ -36,13 +39,17 @@ pub struct ExecOptions {
     pub sub_cgroups: Vec<(Option<String>, String)>,
 }
 
-/// A process started by `exec`.
+/// A process started by `exec` (or the init, see `Container::take_init`).
 pub struct ExecProcess {
     pid: i32,
     pidfd: OwnedFd,
 }
 
 impl ExecProcess {
+    pub(crate) fn new(pid: i32, pidfd: OwnedFd) -> ExecProcess {
+        ExecProcess { pid, pidfd }
+    }
+
     pub fn pid(&self) -> i32 {
         self.pid
     }
@@ -140,6 +147,7 @@ impl Container {
             (_, Some(cg)) => (cg.clone_target()?, cg.self_join_files()?),
         };
         let joins_self = into.is_some() || !self_joins.is_empty();
+        let stdio = opts.stdio.map(crate::process::Stdio::dup).transpose()?;
         let cache = crate::runtime::seccomp_cache(&self.cache);
         let filter = config.seccomp.as_ref().map(|p| p.filter(&cache)).transpose()?;
         let (parent_sock, child_sock) = sys::socketpair().map_err(|e| Error::sys("socketpair", e))?;
@@ -148,13 +156,19 @@ impl Container {
         match forked {
             Forked::Child => {
                 drop(parent_sock);
-                let channels =
-                    crate::process::exec::Channels { sync: child_sock, console_socket, cgroup_joins: self_joins, root };
+                let channels = crate::process::exec::Channels {
+                    sync: child_sock,
+                    console_socket,
+                    stdio,
+                    cgroup_joins: self_joins,
+                    root,
+                };
                 crate::process::exec::run(&config, workload, channels, to_join, filter.as_ref(), opts.preserve_fds)
             }
             Forked::Parent { pid, pidfd } => {
                 drop(child_sock);
                 drop(console_socket);
+                drop(stdio);
                 drop(self_joins);
                 let ready = (|| {
                     if let Some(cg) = cgroup.filter(|_| move_later) {

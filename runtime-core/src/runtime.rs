@@ -27,6 +27,9 @@ pub struct CreateOptions {
     pub console_socket: Option<PathBuf>,
     /// An already connected console socket (the caller keeps its own fd).
     pub console_socket_fd: Option<std::os::fd::RawFd>,
+    /// The init's stdin, stdout and stderr (the caller keeps its fds);
+    /// None: it inherits the caller's own 0, 1 and 2.
+    pub stdio: Option<[std::os::fd::RawFd; 3]>,
     pub preserve_fds: u32,
     pub no_pivot: bool,
     /// Do not give the container a session keyring of its own.
@@ -135,9 +138,11 @@ impl Runtime {
                 (None, None) => None,
             };
             let filter = config.seccomp.as_ref().map(|p| p.filter(&seccomp_cache(&self.cache))).transpose()?;
+            let stdio = opts.stdio.map(crate::process::Stdio::dup).transpose()?;
             let launched = launch::launch(LaunchArgs {
                 config: &config,
                 workload,
+                stdio,
                 start_fifo: Some(fifo),
                 start_reply,
                 console_socket,

@@ -144,6 +144,13 @@ impl Containerd {
         fs::write(dir.join("config.toml"), config).unwrap();
         let mut cmd = Command::new("containerd");
         cmd.arg("--config").arg(dir.join("config.toml"));
+        // containerd finds a runtime's shim binary on its PATH: tandem's
+        // is built beside the tandem binary.
+        let bin_dir = Path::new(super::tandem_bin()).parent().unwrap();
+        let path = std::env::var("PATH").unwrap_or_default();
+        cmd.env("PATH", format!("{}:{path}", bin_dir.display()));
+        // tandem's shim keeps its containers where its config says.
+        fs::write(dir.join("tandem-shim.json"), format!(r#"{{"root": "{}"}}"#, dir.join("tandem").display())).unwrap();
         let sock = address.clone();
         let daemon = Daemon::spawn("containerd", &mut cmd, &dir.join("containerd.log"), || listening(&sock));
         Containerd { runc_root: dir.join("runc"), ns: format!("t-{}", env.tag), address, dir, daemon: Some(daemon) }
@@ -182,6 +189,24 @@ impl Containerd {
             "--cgroup".into(),
             format!("/tandem/{id}"),
         ]
+    }
+
+    /// `ctr run` flags that make tandem's own shim run the container,
+    /// with its state under this containerd's directory.
+    pub fn shim_flags(&self, id: &str) -> Vec<String> {
+        vec![
+            "--runtime".into(),
+            "io.containerd.tandem.v1".into(),
+            "--runtime-config-path".into(),
+            self.dir.join("tandem-shim.json").to_str().unwrap().into(),
+            "--cgroup".into(),
+            format!("/tandem/{id}"),
+        ]
+    }
+
+    /// Where tandem's shim keeps the state of container `id`.
+    pub fn shim_state(&self, id: &str) -> PathBuf {
+        self.dir.join("tandem").join(&self.ns).join(id)
     }
 
     pub fn log_tail(&self) -> String {

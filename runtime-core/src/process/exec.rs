@@ -20,6 +20,7 @@ use crate::sys;
 pub(crate) struct Channels {
     pub(crate) sync: OwnedFd,
     pub(crate) console_socket: Option<OwnedFd>,
+    pub(crate) stdio: Option<crate::process::Stdio>,
     pub(crate) cgroup_joins: Vec<(PathBuf, OwnedFd)>,
     /// The init's root, for a container in the runtime's mount namespace.
     pub(crate) root: Option<OwnedFd>,
@@ -34,9 +35,15 @@ pub(crate) fn run(
     filter: Option<&seccomp::Filter>,
     preserve_fds: u32,
 ) -> ! {
-    let Channels { sync, console_socket, cgroup_joins, root } = channels;
+    let Channels { sync, console_socket, stdio, cgroup_joins, root } = channels;
     // The tandem binary until execve: keep it out of the container's reach.
     if sys::prctl(libc::PR_SET_DUMPABLE, 0).is_err() {
+        sys::exit_now(1);
+    }
+    if let Some(stdio) = stdio
+        && let Err(e) = stdio.place()
+    {
+        let _ = channel::send(&sync, &Msg::failure(Error::init(format!("set up stdio: {e}"))));
         sys::exit_now(1);
     }
     let mut keep: Vec<i32> = to_join.iter().map(|(_, fd)| fd.as_raw_fd()).collect();

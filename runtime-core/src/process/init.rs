@@ -43,6 +43,7 @@ pub fn run(args: LaunchArgs, sync: OwnedFd, cgroup_joins: Vec<(PathBuf, OwnedFd)
     let LaunchArgs {
         config,
         mut workload,
+        stdio,
         start_fifo,
         start_reply,
         console_socket,
@@ -58,6 +59,12 @@ pub fn run(args: LaunchArgs, sync: OwnedFd, cgroup_joins: Vec<(PathBuf, OwnedFd)
     // and our memory out of reach of anything sharing the container's pid
     // namespace (CVE-2019-5736). execve makes the workload dumpable again.
     if sys::prctl(libc::PR_SET_DUMPABLE, 0).is_err() {
+        sys::exit_now(1);
+    }
+    if let Some(stdio) = stdio
+        && let Err(e) = stdio.place()
+    {
+        let _ = channel::send(&sync, &Msg::failure(Error::init(format!("set up stdio: {e}"))));
         sys::exit_now(1);
     }
     // Shed whatever the runtime held (the state lock above all): only stdio,

@@ -21,6 +21,8 @@ use crate::sys::{self, Forked};
 pub struct LaunchArgs<'a> {
     pub config: &'a Config,
     pub workload: Box<dyn Workload>,
+    /// What the init's 0, 1 and 2 become (else the caller's are inherited).
+    pub stdio: Option<crate::process::Stdio>,
     pub start_fifo: Option<OwnedFd>,
     /// With startContainer hooks: where the init tells `start` how they went.
     pub start_reply: Option<OwnedFd>,

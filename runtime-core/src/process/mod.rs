@@ -59,3 +59,31 @@ pub(crate) mod channel;
 pub(crate) mod exec;
 pub(crate) mod init;
 pub(crate) mod launch;
+
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+
+/// A container process's stdin, stdout and stderr, given by the caller
+/// (the shim's fifos and pipes) rather than inherited from its own 0-2,
+/// which a long-lived caller serving many containers cannot hand out.
+pub struct Stdio([OwnedFd; 3]);
+
+impl Stdio {
+    /// Close-on-exec copies numbered 3 and above: placing them at 0-2 in
+    /// the child then never overwrites one still to be placed.
+    pub(crate) fn dup(fds: [RawFd; 3]) -> crate::Result<Stdio> {
+        let dup = |fd: RawFd| {
+            crate::sys::dup_cloexec_from(fd, 3)
+                .map_err(|e| crate::Error::sys(format!("duplicate stdio fd {fd} for the container process"), e))
+        };
+        Ok(Stdio([dup(fds[0])?, dup(fds[1])?, dup(fds[2])?]))
+    }
+
+    /// In the container process: make them its 0, 1 and 2 (the copies
+    /// are closed with the other inherited fds).
+    pub(crate) fn place(&self) -> std::io::Result<()> {
+        for (target, fd) in self.0.iter().enumerate() {
+            crate::sys::dup2(fd.as_raw_fd(), target as RawFd)?;
+        }
+        Ok(())
+    }
+}
