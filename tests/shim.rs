@@ -26,6 +26,7 @@ fn with_images(env: &Env) -> Containerd {
     fs::create_dir_all(wasm.join("app")).unwrap();
     let wat = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/wasm/hello.wat");
     fs::write(wasm.join("app/hello.wasm"), wat::parse_file(wat).unwrap()).unwrap();
+    fs::copy(common::demo_wasm(), wasm.join("app/demo.wasm")).unwrap();
     let config = ImageConfig { cmd: &["/app/hello.wasm"], ..Default::default() };
     c.import(&image::docker_archive(&env.dir, WASM, &wasm, &config));
     c
@@ -163,4 +164,152 @@ fn exec_ps_pause_metrics_and_kill_through_tandems_shim() {
         assert!(Instant::now() < deadline, "the shim did not exit after its last task");
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// A wasm task runs for as long as its module does, and `ctr task exec`
+/// runs a module in it (or a native program of its image) as for a
+/// native container: runwasi's shims refuse exec.
+#[test]
+fn exec_into_a_wasm_task_through_tandems_shim() {
+    let env = Env::new("shim-wexec");
+    let c = with_images(&env);
+    let id = env.id("w");
+    let (code, _, err) = ctr(
+        &c,
+        &id,
+        &["run", "-d", "--annotation", "run.oci.handler=wasm", "{shim}", WASM, &id, "/app/demo.wasm", "spin"],
+    );
+    assert_eq!(code, 0, "{err}\n{}", c.log_tail());
+    assert_eq!(task_status(&c, &id), "RUNNING");
+    let out = c.ctr(&["tasks", "exec", "--exec-id", "m", &id, "/app/demo.wasm", "exit", "9"]);
+    assert_eq!(out.status.code(), Some(9), "{:?}", text(&out));
+    let out = c.ctr(&["tasks", "exec", "--exec-id", "h", &id, "/app/demo.wasm"]);
+    assert_eq!(text(&out).0, "hello from wasm, inside a tandem container\n", "{:?}", text(&out));
+    c.ctr_ok(&["tasks", "kill", "-s", "KILL", &id]);
+    wait_task(&c, &id, "STOPPED");
+    c.ctr_ok(&["tasks", "delete", &id]);
+    c.ctr_ok(&["containers", "delete", &id]);
+    assert_gone(&c, &id);
+}
+
+/// `ctr run -t` and `ctr task exec -t`: a terminal of the container's
+/// own, driven from a terminal of ours (`script`).
+#[test]
+fn terminals_through_tandems_shim() {
+    let env = Env::new("shim-tty");
+    let c = with_images(&env);
+    let id = env.id("t");
+    let ctr_line = |args: &str| format!("ctr --address {} --namespace {} {args}", c.address.display(), c.ns);
+    let script = |line: String| {
+        let out = std::process::Command::new("timeout")
+            .args(["60", "script", "-qec", &line, "/dev/null"])
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        (out.status.code(), String::from_utf8_lossy(&out.stdout).replace('\r', ""))
+    };
+    let flags = c.shim_flags(&id).join(" ");
+    let (code, out) = script(ctr_line(&format!("run --rm -t {flags} {BUSYBOX} {id} sh -c 'tty; exit 5'")));
+    assert_eq!(code, Some(5), "{out}\n{}", c.log_tail());
+    assert!(out.contains("/dev/pts/0"), "{out}");
+    assert_gone(&c, &id);
+
+    let id = env.id("x");
+    let (code, _, err) = ctr(&c, &id, &["run", "-d", "{shim}", BUSYBOX, &id, "sleep", "1000"]);
+    assert_eq!(code, 0, "{err}");
+    let (code, out) = script(ctr_line(&format!("tasks exec -t --exec-id tty {id} sh -c 'tty; stty size; exit 6'")));
+    assert_eq!(code, Some(6), "{out}\n{}", c.log_tail());
+    assert!(out.contains("/dev/pts/"), "{out}");
+    c.ctr_ok(&["tasks", "kill", "-s", "KILL", &id]);
+    wait_task(&c, &id, "STOPPED");
+    c.ctr_ok(&["tasks", "delete", &id]);
+    c.ctr_ok(&["containers", "delete", &id]);
+    assert_gone(&c, &id);
+}
+
+/// An OOM kill in the container is a `/tasks/oom` event, before its exit.
+#[test]
+fn an_oom_kill_is_a_tasks_oom_event_from_tandems_shim() {
+    use std::io::{BufRead, BufReader};
+    let env = Env::new("shim-oom");
+    let c = with_images(&env);
+    let mut events = std::process::Command::new("ctr")
+        .arg("--address")
+        .arg(&c.address)
+        .args(["--namespace", &c.ns, "events"])
+        .stdout(std::process::Stdio::piped())
+        .stdin(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let id = env.id("oom");
+    // dd touches its whole 64 MiB buffer: over the 16 MiB limit; the init
+    // itself is what the kernel kills.
+    let (code, _, err) = ctr(
+        &c,
+        &id,
+        &[
+            "run",
+            "--rm",
+            "--memory-limit",
+            &(16u64 << 20).to_string(),
+            "{shim}",
+            BUSYBOX,
+            &id,
+            "dd",
+            "if=/dev/zero",
+            "of=/dev/null",
+            "bs=64M",
+            "count=1",
+        ],
+    );
+    assert_eq!(code, 137, "killed by the OOM killer: {err}");
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stdout = events.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut seen = Vec::new();
+    loop {
+        match rx.recv_timeout(Duration::from_millis(200)) {
+            Ok(line) if line.contains(&id) && (line.contains("/tasks/oom") || line.contains("/tasks/exit")) => {
+                seen.push(line);
+                if seen.iter().any(|l| l.contains("/tasks/exit")) {
+                    break;
+                }
+            }
+            Ok(_) => {}
+            Err(_) => assert!(Instant::now() < deadline, "no exit event for {id}: {seen:#?}"),
+        }
+    }
+    let _ = events.kill();
+    let _ = events.wait();
+    assert!(seen[0].contains("/tasks/oom"), "TaskOOM first, then TaskExit: {seen:#?}");
+    assert_gone(&c, &id);
+}
+
+/// containerd crashes and comes back: the shim and its task live on, and
+/// the new containerd finds the task running, signals and deletes it.
+#[test]
+fn containerd_restarted_finds_its_tasks_in_tandems_shim() {
+    let env = Env::new("shim-restart");
+    let mut c = with_images(&env);
+    let id = env.id("r");
+    let (code, _, err) = ctr(&c, &id, &["run", "-d", "{shim}", BUSYBOX, &id, "sleep", "1000"]);
+    assert_eq!(code, 0, "{err}");
+    let shim = shims(&c);
+    c.crash_and_restart();
+    assert_eq!(shims(&c), shim, "the shim outlives containerd");
+    wait_task(&c, &id, "RUNNING");
+    let out = c.ctr(&["tasks", "exec", "--exec-id", "after", &id, "sh", "-c", "echo still here"]);
+    assert_eq!(text(&out).0, "still here\n", "{:?}\n{}", text(&out), c.log_tail());
+    c.ctr_ok(&["tasks", "kill", "-s", "KILL", &id]);
+    wait_task(&c, &id, "STOPPED");
+    c.ctr_ok(&["tasks", "delete", &id]);
+    c.ctr_ok(&["containers", "delete", &id]);
+    assert_gone(&c, &id);
 }

@@ -7,32 +7,11 @@ use serde_json::json;
 use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
 
 /// A trapped module's status, as the wasmtime CLI reports one.
 const TRAP_EXIT_CODE: i32 = 134;
 
 /// examples/wasm/wasi-demo.c compiled once per test process.
-fn demo_wasm() -> &'static Path {
-    static WASM: OnceLock<PathBuf> = OnceLock::new();
-    WASM.get_or_init(|| {
-        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/wasm/wasi-demo.c");
-        // In cargo's scratch directory for tests, not /tmp: built under a
-        // name of this process's, then renamed over the one every run uses.
-        let dir = Path::new(env!("CARGO_TARGET_TMPDIR"));
-        let (tmp, out) = (dir.join(format!("demo-{}.wasm", std::process::id())), dir.join("demo.wasm"));
-        let status = std::process::Command::new("clang")
-            .args(["--target=wasm32-wasi", "--sysroot=/usr", "-O2", "-o"])
-            .arg(&tmp)
-            .arg(&src)
-            .status()
-            .expect("clang (apt-get install clang lld wasi-libc libclang-rt-14-dev-wasm32)");
-        assert!(status.success(), "clang failed to build {}", src.display());
-        fs::rename(&tmp, &out).unwrap();
-        out
-    })
-}
-
 /// A busybox bundle with `module` at /app/demo.wasm, run as wasm.
 fn wasm_bundle(env: &Env, name: &str, module: &[u8], args: &[&str]) -> Bundle {
     let mut b = env.bundle(name, &["/app/demo.wasm"]);
@@ -47,7 +26,7 @@ fn wasm_bundle(env: &Env, name: &str, module: &[u8], args: &[&str]) -> Bundle {
 }
 
 fn demo(env: &Env, name: &str, args: &[&str]) -> Bundle {
-    wasm_bundle(env, name, &fs::read(demo_wasm()).unwrap(), args)
+    wasm_bundle(env, name, &fs::read(common::demo_wasm()).unwrap(), args)
 }
 
 #[test]
@@ -378,7 +357,7 @@ fn modules_that_cannot_start_fail_at_create() {
 /// The demo as a WASI 0.2 `wasi:cli/command` component, made with the
 /// preview-1 adapter that matches the pinned wasmtime.
 fn demo_component() -> Vec<u8> {
-    let core = fs::read(demo_wasm()).unwrap();
+    let core = fs::read(common::demo_wasm()).unwrap();
     wit_component::ComponentEncoder::default()
         .module(&core)
         .unwrap()
@@ -421,7 +400,7 @@ fn a_module_in_a_bind_mounted_volume_runs() {
     let env = Env::new("wasm-volume");
     let vol = env.dir.join("modules");
     fs::create_dir_all(vol.join("bin")).unwrap();
-    fs::copy(demo_wasm(), vol.join("bin/demo.wasm")).unwrap();
+    fs::copy(common::demo_wasm(), vol.join("bin/demo.wasm")).unwrap();
     let mut b = env.bundle("b", &["/opt/mods/bin/demo.wasm", "args", "vol"]);
     b.config["annotations"] = json!({"run.oci.handler": "wasm"});
     b.mount(json!({"destination": "/opt/mods", "type": "bind", "source": vol, "options": ["rbind", "ro"]}));

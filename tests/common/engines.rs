@@ -15,6 +15,7 @@ pub struct Daemon {
     child: Child,
     name: String,
     pub log: PathBuf,
+    reaped: bool,
 }
 
 impl Daemon {
@@ -27,7 +28,7 @@ impl Daemon {
             .stderr(out)
             .spawn()
             .unwrap_or_else(|e| panic!("start {name}: {e} (is it installed? make test-deps)"));
-        let mut d = Daemon { child, name: name.to_string(), log: log.to_path_buf() };
+        let mut d = Daemon { child, name: name.to_string(), log: log.to_path_buf(), reaped: false };
         let deadline = Instant::now() + Duration::from_secs(90);
         while !ready() {
             if let Ok(Some(status)) = d.child.try_wait() {
@@ -43,6 +44,13 @@ impl Daemon {
         self.child.id()
     }
 
+    /// SIGKILL, as a crash would end it.
+    pub fn crash(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.reaped = true;
+    }
+
     pub fn log_tail(&self) -> String {
         let text = fs::read_to_string(&self.log).unwrap_or_default();
         let lines: Vec<&str> = text.lines().collect();
@@ -52,6 +60,9 @@ impl Daemon {
 
 impl Drop for Daemon {
     fn drop(&mut self) {
+        if self.reaped {
+            return;
+        }
         // SAFETY: kill(2) on the pid of our own unreaped child.
         unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
         let deadline = Instant::now() + Duration::from_secs(30);
@@ -142,6 +153,13 @@ impl Containerd {
             cri = cri.unwrap_or(""),
         );
         fs::write(dir.join("config.toml"), config).unwrap();
+        // tandem's shim keeps its containers where its config says.
+        fs::write(dir.join("tandem-shim.json"), format!(r#"{{"root": "{}"}}"#, dir.join("tandem").display())).unwrap();
+        let daemon = Self::spawn(&dir, &address);
+        Containerd { runc_root: dir.join("runc"), ns: format!("t-{}", env.tag), address, dir, daemon: Some(daemon) }
+    }
+
+    fn spawn(dir: &Path, address: &Path) -> Daemon {
         let mut cmd = Command::new("containerd");
         cmd.arg("--config").arg(dir.join("config.toml"));
         // containerd finds a runtime's shim binary on its PATH: tandem's
@@ -149,11 +167,18 @@ impl Containerd {
         let bin_dir = Path::new(super::tandem_bin()).parent().unwrap();
         let path = std::env::var("PATH").unwrap_or_default();
         cmd.env("PATH", format!("{}:{path}", bin_dir.display()));
-        // tandem's shim keeps its containers where its config says.
-        fs::write(dir.join("tandem-shim.json"), format!(r#"{{"root": "{}"}}"#, dir.join("tandem").display())).unwrap();
-        let sock = address.clone();
-        let daemon = Daemon::spawn("containerd", &mut cmd, &dir.join("containerd.log"), || listening(&sock));
-        Containerd { runc_root: dir.join("runc"), ns: format!("t-{}", env.tag), address, dir, daemon: Some(daemon) }
+        let sock = address.to_path_buf();
+        Daemon::spawn("containerd", &mut cmd, &dir.join("containerd.log"), || listening(&sock))
+    }
+
+    /// containerd killed as a crash would (its shims and their tasks live
+    /// on) and started again on the same state.
+    pub fn crash_and_restart(&mut self) {
+        if let Some(d) = self.daemon.take() {
+            d.crash();
+        }
+        let _ = fs::remove_file(&self.address);
+        self.daemon = Some(Self::spawn(&self.dir, &self.address));
     }
 
     pub fn ctr(&self, args: &[&str]) -> Output {

@@ -263,3 +263,25 @@ impl Bundle {
         self
     }
 }
+
+/// The C demo module (examples/wasm/wasi-demo.c) built with clang for
+/// wasm32-wasi, once per test binary.
+pub fn demo_wasm() -> &'static Path {
+    static WASM: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    WASM.get_or_init(|| {
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/wasm/wasi-demo.c");
+        // In cargo's scratch directory for tests, not /tmp: built under a
+        // name of this process's, then renamed over the one every run uses.
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR"));
+        let (tmp, out) = (dir.join(format!("demo-{}.wasm", std::process::id())), dir.join("demo.wasm"));
+        let status = std::process::Command::new("clang")
+            .args(["--target=wasm32-wasi", "--sysroot=/usr", "-O2", "-o"])
+            .arg(&tmp)
+            .arg(&src)
+            .status()
+            .expect("clang (apt-get install clang lld wasi-libc libclang-rt-14-dev-wasm32)");
+        assert!(status.success(), "clang failed to build {}", src.display());
+        std::fs::rename(&tmp, &out).unwrap();
+        out
+    })
+}
