@@ -313,3 +313,143 @@ fn containerd_restarted_finds_its_tasks_in_tandems_shim() {
     c.ctr_ok(&["containers", "delete", &id]);
     assert_gone(&c, &id);
 }
+
+/// Kubernetes through tandem's shim: a RuntimeClass handler mapped to
+/// `io.containerd.tandem.v1`; a pod of a native sidecar and a wasm
+/// container (each run by what its entrypoint is), ExecSync into both,
+/// the whole pod one shim process; nothing left after RemovePodSandbox.
+#[test]
+fn a_pod_through_tandems_shim_is_one_shim_process() {
+    use common::cri::*;
+    use k8s_cri::v1::runtime_service_client::RuntimeServiceClient;
+    use k8s_cri::v1::*;
+
+    let env = Env::new("shim-pod");
+    let mut c = Containerd::start(&env, Some(&cri_config(&env.dir)));
+    c.ns = "k8s.io".into();
+    import_images(&env, &c);
+    let cgroup_parent = format!("/tandem/pod-{}", env.tag);
+    struct RemoveOnDrop(String);
+    impl Drop for RemoveOnDrop {
+        fn drop(&mut self) {
+            common::engines::remove_cgroup_parent(&self.0);
+        }
+    }
+    let _parent = RemoveOnDrop(cgroup_parent.trim_start_matches('/').to_string());
+    let logs = env.dir.join("pod-logs");
+    fs::create_dir_all(&logs).unwrap();
+    let address = c.address.clone();
+
+    block_on(async {
+        let mut rt = RuntimeServiceClient::new(channel(address).await);
+        let sandbox_config = PodSandboxConfig {
+            metadata: Some(PodSandboxMetadata {
+                name: "mixed".into(),
+                uid: env.tag.clone(),
+                namespace: "default".into(),
+                attempt: 0,
+            }),
+            annotations: [("module.wasm.image/variant".to_string(), "compat-smart".to_string())].into(),
+            log_directory: logs.to_str().unwrap().into(),
+            linux: Some(LinuxPodSandboxConfig {
+                cgroup_parent: cgroup_parent.clone(),
+                security_context: Some(LinuxSandboxSecurityContext {
+                    namespace_options: Some(pod_namespaces()),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let pod = rt
+            .run_pod_sandbox(RunPodSandboxRequest {
+                config: Some(sandbox_config.clone()),
+                runtime_handler: "tandem-shim".into(),
+            })
+            .await
+            .unwrap_or_else(|e| panic!("RunPodSandbox: {e}\n{}", c.log_tail()))
+            .into_inner()
+            .pod_sandbox_id;
+        let create = |config: ContainerConfig| CreateContainerRequest {
+            pod_sandbox_id: pod.clone(),
+            config: Some(config),
+            sandbox_config: Some(sandbox_config.clone()),
+        };
+        let mut ids = Vec::new();
+        for (name, image, command) in
+            [("sidecar", BUSYBOX, &["sleep", "1000"][..]), ("wasm", WASM, &["/app/demo.wasm", "spin"][..])]
+        {
+            let id = rt
+                .create_container(create(container_config(name, image, command)))
+                .await
+                .unwrap_or_else(|e| panic!("CreateContainer {name}: {e}\n{}", c.log_tail()))
+                .into_inner()
+                .container_id;
+            rt.start_container(StartContainerRequest { container_id: id.clone() })
+                .await
+                .unwrap_or_else(|e| panic!("StartContainer {name}: {e}\n{}", c.log_tail()));
+            ids.push(id);
+        }
+        let exec = |id: &String, cmd: &[&str]| ExecSyncRequest {
+            container_id: id.clone(),
+            cmd: cmd.iter().map(|s| s.to_string()).collect(),
+            timeout: 10,
+        };
+        let out = rt.exec_sync(exec(&ids[0], &["sh", "-c", "cat /proc/1/cmdline; exit 3"])).await.unwrap().into_inner();
+        assert_eq!((out.exit_code, String::from_utf8_lossy(&out.stdout)), (3, "sleep\01000\0".into()), "{out:?}");
+        let out = rt.exec_sync(exec(&ids[1], &["/app/demo.wasm"])).await.unwrap().into_inner();
+        assert_eq!(
+            (out.exit_code, String::from_utf8_lossy(&out.stdout)),
+            (0, "hello from wasm, inside a tandem container\n".into()),
+            "{out:?}"
+        );
+        // The sandbox and both containers: one shim.
+        assert_eq!(shims(&c).len(), 1, "shims of the pod: {:?}", shims(&c));
+
+        rt.update_container_resources(UpdateContainerResourcesRequest {
+            container_id: ids[0].clone(),
+            linux: Some(LinuxContainerResources { memory_limit_in_bytes: 64 << 20, ..Default::default() }),
+            ..Default::default()
+        })
+        .await
+        .unwrap_or_else(|e| panic!("UpdateContainerResources: {e}\n{}", c.log_tail()));
+        let status = rt
+            .container_status(ContainerStatusRequest { container_id: ids[0].clone(), verbose: true })
+            .await
+            .unwrap()
+            .into_inner();
+        let info: serde_json::Value = serde_json::from_str(&status.info["info"]).unwrap();
+        let pid = info["pid"].to_string();
+        assert_eq!(common::engines::cgroup_file_of(&pid, "memory", "memory.limit_in_bytes"), (64u64 << 20).to_string());
+        let stats = rt
+            .container_stats(ContainerStatsRequest { container_id: ids[0].clone() })
+            .await
+            .unwrap()
+            .into_inner()
+            .stats
+            .unwrap();
+        assert!(stats.memory.and_then(|m| m.working_set_bytes).map_or(0, |v| v.value) > 0, "memory stats");
+
+        for id in &ids {
+            rt.stop_container(StopContainerRequest { container_id: id.clone(), timeout: 1 }).await.unwrap();
+        }
+        rt.stop_pod_sandbox(StopPodSandboxRequest { pod_sandbox_id: pod.clone() }).await.unwrap();
+        rt.remove_pod_sandbox(RemovePodSandboxRequest { pod_sandbox_id: pod.clone() }).await.unwrap();
+        let left = rt.list_containers(ListContainersRequest::default()).await.unwrap().into_inner();
+        assert!(left.containers.is_empty(), "{left:?}");
+    });
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !shims(&c).is_empty() {
+        assert!(Instant::now() < deadline, "the pod's shim outlived the pod");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let root = c.dir.join("tandem/k8s.io");
+    let left: Vec<_> = fs::read_dir(&root).map(|d| d.flatten().map(|e| e.file_name()).collect()).unwrap_or_default();
+    assert!(left.is_empty(), "tandem state left: {left:?}");
+    for dir in common::cgroup_dirs(&format!("pod-{}", env.tag)) {
+        let inside: Vec<_> = fs::read_dir(&dir)
+            .map(|d| d.flatten().filter(|e| e.path().is_dir()).map(|e| e.file_name()).collect())
+            .unwrap_or_default();
+        assert!(inside.is_empty(), "cgroups left in {}: {inside:?}", dir.display());
+    }
+}
