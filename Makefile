@@ -9,7 +9,7 @@ TEST_PACKAGES = $(DEBIAN_PACKAGES) qemu-system-x86 linux-image-amd64 binutils sy
 # .cargo/config.toml names the target, so outputs live under it.
 RELEASE = target/x86_64-unknown-linux-gnu/release
 
-.PHONY: deps test-deps build demo test bench lint clean-examples
+.PHONY: deps bench-deps test-deps build demo test bench lint clean-examples
 
 # Installs what is missing (no apt-get at all when every package is
 # installed: dpkg-query knows each and says "ii" for each).
@@ -21,6 +21,12 @@ APT_INSTALL = if ! dpkg-query -W $(1) >/dev/null 2>&1 || \
 deps:
 	$(call APT_INSTALL,$(DEBIAN_PACKAGES))
 
+# The bench also times containerd through tandem's shim and the runc shim.
+BENCH_PACKAGES = $(DEBIAN_PACKAGES) containerd
+
+bench-deps:
+	$(call APT_INSTALL,$(BENCH_PACKAGES))
+
 # ... and what the tests use on top.
 test-deps:
 	$(call APT_INSTALL,$(TEST_PACKAGES))
@@ -31,7 +37,7 @@ test-deps:
 WASM_COMPILER = $(CARGO) build -j2 -p tandem-executor-wasm --features compiler --bin tandem-wasm-compile
 
 build:
-	$(CARGO) build --release -j2 -p tandem-cli -p tandem-bench -p tandem-executor-wasm
+	$(CARGO) build --release -j2 -p tandem-cli -p tandem-shim -p tandem-bench -p tandem-executor-wasm
 	$(WASM_COMPILER) --release
 
 # tandem's main job: build it and run the example container(s).
@@ -46,7 +52,7 @@ test: test-deps
 	$(CARGO) test --workspace -j2
 
 # tandem against runc and crun on the same bundle: table, results.json, chart.svg.
-bench: deps build
+bench: bench-deps build
 	$(RELEASE)/tandem-bench --out bench-results
 
 lint:

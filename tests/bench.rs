@@ -23,6 +23,10 @@ fn bench_runs_and_writes_table_json_and_chart() {
     for op in ["run", "create", "start", "delete", "density 2", "wasm cold", "wasm warm", "native hello"] {
         assert!(stdout.lines().any(|l| l.starts_with(op) && l.contains("tandem")), "no {op} row:\n{stdout}");
     }
+    // The containerd rows: tandem's shim against the runc shim.
+    for note in ["ctr run --rm of /bin/true", "containerd-shim-tandem-v1 serving one pod", "tandem shim: 20 tasks"] {
+        assert!(stdout.lines().any(|l| l.starts_with("note:") && l.contains(note)), "no '{note}' note:\n{stdout}");
+    }
     let json: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("results.json")).unwrap()).unwrap();
     assert_eq!(json["ms"]["run"]["tandem"].as_array().unwrap().len(), 2);
     assert!(json["peak_rss_kib"]["create"]["tandem"][0].as_f64().unwrap() > 0.0);

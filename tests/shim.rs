@@ -76,9 +76,67 @@ fn shims(c: &Containerd) -> Vec<u32> {
             let cmdline = fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
             let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
             args.first().is_some_and(|a| a.ends_with(b"containerd-shim-tandem-v1"))
-                && args.iter().any(|a| *a == address.as_bytes())
+                && args.contains(&address.as_bytes())
         })
         .collect()
+}
+
+/// `ctr events` from now on, read on a thread of its own.
+struct EventLog {
+    child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<String>,
+}
+
+impl EventLog {
+    fn start(c: &Containerd) -> EventLog {
+        use std::io::{BufRead, BufReader};
+        let mut child = std::process::Command::new("ctr")
+            .arg("--address")
+            .arg(&c.address)
+            .args(["--namespace", &c.ns, "events"])
+            .stdout(std::process::Stdio::piped())
+            .stdin(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let (tx, lines) = std::sync::mpsc::channel();
+        let stdout = child.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        // ctr subscribes once it runs: give it a moment.
+        std::thread::sleep(Duration::from_millis(300));
+        EventLog { child, lines }
+    }
+
+    /// The topics of `id`'s events, in order, until `last` is among them.
+    fn topics_until(&self, id: &str, last: &str) -> Vec<String> {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let mut seen = Vec::new();
+        loop {
+            match self.lines.recv_timeout(Duration::from_millis(200)) {
+                Ok(line) if line.contains(id) => {
+                    let topic = line.split_whitespace().find(|w| w.starts_with("/tasks/")).unwrap_or("").to_string();
+                    seen.push(topic);
+                    if seen.iter().any(|t| t == last) {
+                        return seen;
+                    }
+                }
+                Ok(_) => {}
+                Err(_) => assert!(Instant::now() < deadline, "no {last} event for {id}: {seen:#?}"),
+            }
+        }
+    }
+}
+
+impl Drop for EventLog {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 /// Nothing of the container is left: no tandem state, no cgroup.
@@ -130,6 +188,7 @@ fn ctr_runs_native_and_wasm_containers_through_tandems_shim() {
 fn exec_ps_pause_metrics_and_kill_through_tandems_shim() {
     let env = Env::new("shim-life");
     let c = with_images(&env);
+    let events = EventLog::start(&c);
     let id = env.id("bg");
     let (code, _, err) = ctr(&c, &id, &["run", "-d", "{shim}", BUSYBOX, &id, "sleep", "1000"]);
     assert_eq!(code, 0, "{err}\n{}", c.log_tail());
@@ -159,6 +218,22 @@ fn exec_ps_pause_metrics_and_kill_through_tandems_shim() {
     c.ctr_ok(&["tasks", "delete", &id]);
     c.ctr_ok(&["containers", "delete", &id]);
     assert_gone(&c, &id);
+    // Every event of the task's life, from the shim, in order (containerd
+    // adds its own /containers/ ones).
+    let topics = events.topics_until(&id, "/tasks/delete");
+    let want = [
+        "/tasks/create",
+        "/tasks/start",
+        "/tasks/exec-added",
+        "/tasks/exec-started",
+        "/tasks/exit",
+        "/tasks/paused",
+        "/tasks/resumed",
+        "/tasks/exit",
+        "/tasks/delete",
+    ];
+    let tasks: Vec<&str> = topics.iter().map(String::as_str).filter(|t| !t.is_empty()).collect();
+    assert_eq!(tasks, want, "{topics:#?}");
     let deadline = Instant::now() + Duration::from_secs(10);
     while !shims(&c).is_empty() {
         assert!(Instant::now() < deadline, "the shim did not exit after its last task");
@@ -230,65 +305,24 @@ fn terminals_through_tandems_shim() {
 /// An OOM kill in the container is a `/tasks/oom` event, before its exit.
 #[test]
 fn an_oom_kill_is_a_tasks_oom_event_from_tandems_shim() {
-    use std::io::{BufRead, BufReader};
     let env = Env::new("shim-oom");
     let c = with_images(&env);
-    let mut events = std::process::Command::new("ctr")
-        .arg("--address")
-        .arg(&c.address)
-        .args(["--namespace", &c.ns, "events"])
-        .stdout(std::process::Stdio::piped())
-        .stdin(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let events = EventLog::start(&c);
     let id = env.id("oom");
     // dd touches its whole 64 MiB buffer: over the 16 MiB limit; the init
     // itself is what the kernel kills.
-    let (code, _, err) = ctr(
-        &c,
-        &id,
-        &[
-            "run",
-            "--rm",
-            "--memory-limit",
-            &(16u64 << 20).to_string(),
-            "{shim}",
-            BUSYBOX,
-            &id,
-            "dd",
-            "if=/dev/zero",
-            "of=/dev/null",
-            "bs=64M",
-            "count=1",
-        ],
-    );
+    let limit = (16u64 << 20).to_string();
+    let dd = ["dd", "if=/dev/zero", "of=/dev/null", "bs=64M", "count=1"];
+    let mut args = vec!["run", "--rm", "--memory-limit", &limit, "{shim}", BUSYBOX, &id];
+    args.extend(dd);
+    let (code, _, err) = ctr(&c, &id, &args);
     assert_eq!(code, 137, "killed by the OOM killer: {err}");
-    let (tx, rx) = std::sync::mpsc::channel();
-    let stdout = events.stdout.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let mut seen = Vec::new();
-    loop {
-        match rx.recv_timeout(Duration::from_millis(200)) {
-            Ok(line) if line.contains(&id) && (line.contains("/tasks/oom") || line.contains("/tasks/exit")) => {
-                seen.push(line);
-                if seen.iter().any(|l| l.contains("/tasks/exit")) {
-                    break;
-                }
-            }
-            Ok(_) => {}
-            Err(_) => assert!(Instant::now() < deadline, "no exit event for {id}: {seen:#?}"),
-        }
-    }
-    let _ = events.kill();
-    let _ = events.wait();
-    assert!(seen[0].contains("/tasks/oom"), "TaskOOM first, then TaskExit: {seen:#?}");
+    let seen: Vec<String> = events
+        .topics_until(&id, "/tasks/exit")
+        .into_iter()
+        .filter(|t| t == "/tasks/oom" || t == "/tasks/exit")
+        .collect();
+    assert_eq!(seen, ["/tasks/oom", "/tasks/exit"], "TaskOOM first, then TaskExit");
     assert_gone(&c, &id);
 }
 
@@ -396,7 +430,7 @@ fn a_pod_through_tandems_shim_is_one_shim_process() {
             timeout: 10,
         };
         let out = rt.exec_sync(exec(&ids[0], &["sh", "-c", "cat /proc/1/cmdline; exit 3"])).await.unwrap().into_inner();
-        assert_eq!((out.exit_code, String::from_utf8_lossy(&out.stdout)), (3, "sleep\01000\0".into()), "{out:?}");
+        assert_eq!((out.exit_code, String::from_utf8_lossy(&out.stdout)), (3, "sleep\u{0}1000\u{0}".into()), "{out:?}");
         let out = rt.exec_sync(exec(&ids[1], &["/app/demo.wasm"])).await.unwrap().into_inner();
         assert_eq!(
             (out.exit_code, String::from_utf8_lossy(&out.stdout)),

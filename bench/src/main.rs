@@ -12,6 +12,7 @@ mod cgroup_probe;
 mod measure;
 mod peers;
 mod report;
+mod shim;
 mod stats;
 mod svg;
 
@@ -34,6 +35,10 @@ pub struct Args {
     /// Only these runtimes (comma-separated names), if found.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
+    /// Also time containerd through tandem's shim and the runc shim (a
+    /// private containerd; `--shim=false` to skip).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    shim: bool,
     /// Directory for results.json and chart.svg.
     #[arg(long, default_value = "bench-results")]
     out: PathBuf,
@@ -96,6 +101,14 @@ fn run(args: &Args) -> Result<(), String> {
             ));
         }
         None => notes.push("wasm rows skipped: clang for wasm32-wasi is not installed".into()),
+    }
+
+    if args.shim {
+        let shim = tandem.with_file_name(shim::SHIM);
+        if !shim.is_file() {
+            return Err(format!("{} not found beside tandem (make build)", shim.display()));
+        }
+        notes.extend(shim::rows(&work, &tandem, &true_bundle.join("rootfs"), args.iterations)?);
     }
 
     std::fs::create_dir_all(&args.out).map_err(|e| format!("create {}: {e}", args.out.display()))?;
