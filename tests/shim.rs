@@ -81,6 +81,31 @@ fn shims(c: &Containerd) -> Vec<u32> {
         .collect()
 }
 
+/// The sockets the shims of this containerd listen on (their `-socket`).
+fn shim_sockets(c: &Containerd) -> Vec<std::path::PathBuf> {
+    shims(c)
+        .into_iter()
+        .filter_map(|pid| {
+            let cmdline = fs::read_to_string(format!("/proc/{pid}/cmdline")).ok()?;
+            let args: Vec<&str> = cmdline.split('\0').collect();
+            let i = args.iter().position(|a| *a == "-socket")?;
+            Some(std::path::PathBuf::from(args.get(i + 1)?.trim_start_matches("unix://")))
+        })
+        .collect()
+}
+
+/// The shims exit, and their sockets go with them.
+fn assert_shims_gone(c: &Containerd, sockets: &[std::path::PathBuf]) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !shims(c).is_empty() {
+        assert!(Instant::now() < deadline, "shims outlived their tasks: {:?}", shims(c));
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    for s in sockets {
+        assert!(!s.exists(), "the shim left its socket {}", s.display());
+    }
+}
+
 /// `ctr events` from now on, read on a thread of its own.
 struct EventLog {
     child: std::process::Child,
@@ -181,7 +206,7 @@ fn ctr_runs_native_and_wasm_containers_through_tandems_shim() {
     let (code, out, err) = ctr(&c, &id, &["run", "--rm", "--annotation", "run.oci.handler=wasm", "{shim}", WASM, &id]);
     assert_eq!((code, out.as_str()), (0, "hello from a WAT module\n"), "{err}\n{}", c.log_tail());
     assert_gone(&c, &id);
-    assert!(shims(&c).is_empty(), "shims left running: {:?}", shims(&c));
+    assert_shims_gone(&c, &[]);
 }
 
 #[test]
@@ -204,6 +229,8 @@ fn exec_ps_pause_metrics_and_kill_through_tandems_shim() {
     let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
     let ppid: u32 = stat.rsplit(')').next().unwrap().split_whitespace().nth(1).unwrap().parse().unwrap();
     assert_eq!(shims(&c), vec![ppid], "the init's parent is the one shim");
+    let sockets = shim_sockets(&c);
+    assert_eq!(sockets.len(), 1, "{sockets:?}");
     c.ctr_ok(&["tasks", "pause", &id]);
     assert_eq!(task_status(&c, &id), "PAUSED");
     c.ctr_ok(&["tasks", "resume", &id]);
@@ -234,11 +261,7 @@ fn exec_ps_pause_metrics_and_kill_through_tandems_shim() {
     ];
     let tasks: Vec<&str> = topics.iter().map(String::as_str).filter(|t| !t.is_empty()).collect();
     assert_eq!(tasks, want, "{topics:#?}");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !shims(&c).is_empty() {
-        assert!(Instant::now() < deadline, "the shim did not exit after its last task");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    assert_shims_gone(&c, &sockets);
 }
 
 /// A wasm task runs for as long as its module does, and `ctr task exec`
@@ -373,6 +396,7 @@ fn a_pod_through_tandems_shim_is_one_shim_process() {
     let logs = env.dir.join("pod-logs");
     fs::create_dir_all(&logs).unwrap();
     let address = c.address.clone();
+    let mut sockets = Vec::new();
 
     block_on(async {
         let mut rt = RuntimeServiceClient::new(channel(address).await);
@@ -439,6 +463,7 @@ fn a_pod_through_tandems_shim_is_one_shim_process() {
         );
         // The sandbox and both containers: one shim.
         assert_eq!(shims(&c).len(), 1, "shims of the pod: {:?}", shims(&c));
+        sockets = shim_sockets(&c);
 
         rt.update_container_resources(UpdateContainerResourcesRequest {
             container_id: ids[0].clone(),
@@ -472,11 +497,7 @@ fn a_pod_through_tandems_shim_is_one_shim_process() {
         let left = rt.list_containers(ListContainersRequest::default()).await.unwrap().into_inner();
         assert!(left.containers.is_empty(), "{left:?}");
     });
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !shims(&c).is_empty() {
-        assert!(Instant::now() < deadline, "the pod's shim outlived the pod");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    assert_shims_gone(&c, &sockets);
     let root = c.dir.join("tandem/k8s.io");
     let left: Vec<_> = fs::read_dir(&root).map(|d| d.flatten().map(|e| e.file_name()).collect()).unwrap_or_default();
     assert!(left.is_empty(), "tandem state left: {left:?}");
@@ -486,4 +507,34 @@ fn a_pod_through_tandems_shim_is_one_shim_process() {
             .unwrap_or_default();
         assert!(inside.is_empty(), "cgroups left in {}: {inside:?}", dir.display());
     }
+}
+
+/// Containers of one pod (the CRI's sandbox-id annotation) share a shim,
+/// which serves until the last of them goes, whichever went first, and
+/// leaves no socket behind.
+#[test]
+fn a_pods_shim_serves_until_its_last_container() {
+    let env = Env::new("shim-group");
+    let c = with_images(&env);
+    let pod = format!("io.kubernetes.cri.sandbox-id=pod-{}", env.tag);
+    let ids = [env.id("first"), env.id("second")];
+    for id in &ids {
+        let (code, _, err) = ctr(&c, id, &["run", "-d", "--annotation", &pod, "{shim}", BUSYBOX, id, "sleep", "1000"]);
+        assert_eq!(code, 0, "{err}\n{}", c.log_tail());
+    }
+    assert_eq!(shims(&c).len(), 1, "one shim for the pod: {:?}", shims(&c));
+    let sockets = shim_sockets(&c);
+    // The container the shim was started for goes first.
+    for id in &ids {
+        c.ctr_ok(&["tasks", "kill", "-s", "KILL", id]);
+        wait_task(&c, id, "STOPPED");
+        c.ctr_ok(&["tasks", "delete", id]);
+        c.ctr_ok(&["containers", "delete", id]);
+        assert_gone(&c, id);
+        if id == &ids[0] {
+            assert_eq!(shims(&c).len(), 1, "the pod's shim went with its first container");
+            assert_eq!(task_status(&c, &ids[1]), "RUNNING");
+        }
+    }
+    assert_shims_gone(&c, &sockets);
 }

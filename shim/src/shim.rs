@@ -25,6 +25,8 @@ const SANDBOX_ID: &str = "io.kubernetes.cri.sandbox-id";
 pub struct TandemShim {
     namespace: String,
     id: String,
+    /// The server's socket (`unix://...`; empty for `start` and `delete`).
+    socket: String,
     exit: Arc<ExitSignal>,
 }
 
@@ -32,7 +34,12 @@ impl Shim for TandemShim {
     type T = Service;
 
     fn new(_runtime_id: &str, args: &Flags, _config: &mut Config) -> Self {
-        TandemShim { namespace: args.namespace.clone(), id: args.id.clone(), exit: Arc::new(ExitSignal::default()) }
+        TandemShim {
+            namespace: args.namespace.clone(),
+            id: args.id.clone(),
+            socket: args.socket.clone(),
+            exit: Arc::new(ExitSignal::default()),
+        }
     }
 
     /// In the bundle's directory: the address of the pod's server, spawned
@@ -68,8 +75,17 @@ impl Shim for TandemShim {
         })
     }
 
+    /// Until containerd shuts the server down; then its socket goes. (The
+    /// crate would remove it by the `address` file in the first bundle,
+    /// which containerd has deleted by then.)
     fn wait(&mut self) {
         self.exit.wait();
+        if let Some(path) = self.socket.strip_prefix("unix://")
+            && let Err(e) = std::fs::remove_file(path)
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
+            log::warn!("remove the socket {path}: {e}");
+        }
     }
 
     fn create_task_service(&self, publisher: RemotePublisher) -> Service {
