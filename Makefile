@@ -5,7 +5,9 @@ DEBIAN_PACKAGES = busybox-static pkg-config libseccomp-dev runc crun clang lld w
 # The cgroup v2 and systemd tests boot Debian's kernel under qemu (this host is v1
 # hybrid and runs no systemd); the systemd VM runs the host's systemd as pid 1.
 # The engine tests run the real engines, each on private sockets and dirs.
-TEST_PACKAGES = $(DEBIAN_PACKAGES) qemu-system-x86 linux-image-amd64 binutils systemd containerd docker.io podman protobuf-compiler
+# criu: Debian's 3.17 fails on 6.x kernels, but its libraries serve the
+# CRIU 4.2 build in ../shared/tools, which the checkpoint tests use.
+TEST_PACKAGES = $(DEBIAN_PACKAGES) qemu-system-x86 linux-image-amd64 binutils systemd containerd docker.io podman protobuf-compiler criu
 # .cargo/config.toml names the target, so outputs live under it.
 RELEASE = target/x86_64-unknown-linux-gnu/release
 

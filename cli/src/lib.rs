@@ -16,6 +16,7 @@ use tandem_executor_native as _;
 use tandem_wasm_select as _;
 
 mod cgroup_cmds;
+mod checkpoint;
 mod exec;
 mod logging;
 mod run;
@@ -51,6 +52,9 @@ struct Cli {
     /// true, false or auto; `spec --rootless` writes a rootless spec.
     #[arg(long, global = true, num_args = 0..=1, default_missing_value = "true")]
     rootless: Option<String>,
+    /// The CRIU binary checkpoint and restore run (default: criu on PATH).
+    #[arg(long, global = true)]
+    criu: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -143,6 +147,10 @@ enum Command {
     Features,
     /// Run a process in a running container.
     Exec(Box<exec::ExecArgs>),
+    /// Checkpoint a running container with CRIU.
+    Checkpoint(Box<checkpoint::CheckpointArgs>),
+    /// Restore a container from a checkpoint.
+    Restore(Box<checkpoint::RestoreArgs>),
     /// Freeze every process of a container.
     Pause { id: String },
     /// Thaw a paused container.
@@ -283,6 +291,8 @@ fn dispatch(cli: Cli, log: &logging::Log) -> Result<i32, Error> {
         }
         Command::List { format, quiet } => list(&rt, &format, quiet)?,
         Command::Exec(args) => return exec::exec(&rt, &args),
+        Command::Checkpoint(args) => return checkpoint::checkpoint(&rt, cli.criu, *args),
+        Command::Restore(args) => return checkpoint::restore(&rt, cli.criu, cli.systemd_cgroup, *args),
         Command::Pause { id } => cgroup_cmds::pause(&rt, &id)?,
         Command::Resume { id } => cgroup_cmds::resume(&rt, &id)?,
         Command::Ps { format, id, ps_args } => cgroup_cmds::ps(&rt, &id, &format, &ps_args)?,

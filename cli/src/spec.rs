@@ -162,6 +162,9 @@ pub fn features() -> String {
         "annotations": {
             "io.github.tandem.executors": executor::names().join(","),
             executor::EXECUTOR_ANNOTATION: "name of a registered executor",
+            // As runc says it: checkpoint and restore through CRIU
+            // (`--criu`); pre-dump needs the kernel's soft-dirty tracking.
+            "org.opencontainers.runc.checkpoint.enabled": "true",
         },
     });
     serde_json::to_string_pretty(&v).expect("features serialise")

@@ -53,6 +53,10 @@ pub enum Error {
     #[error("{0}")]
     Hook(String),
 
+    /// CRIU could not be run, or refused or failed a checkpoint or restore.
+    #[error("{what}: {why}")]
+    Criu { what: String, why: String },
+
     /// An error the container's init (or an exec'd process) reported from
     /// inside the container, with the exit status of its kind there.
     #[error("container init: {why}")]
@@ -123,6 +127,7 @@ impl Error {
             Error::System { .. } => 1,
             Error::Init { status, .. } => *status,
             Error::Hook(_) => 11,
+            Error::Criu { .. } => 12,
             Error::IdInUse(_) => 2,
             Error::InvalidIdFormat { .. } => 3,
             Error::NotFound(_) => 4,

@@ -6,7 +6,7 @@
 
 use std::fs;
 use std::io;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use crate::cgroups::Cgroup;
@@ -108,6 +108,23 @@ fn mount_all(config: &Config, cgroup: Option<&Cgroup>) -> Result<()> {
 /// Make the prepared rootfs the process's `/`: pivot_root, or a move and
 /// chroot with `--no-pivot`, or in the runtime's mount namespace (none of
 /// the container's own) a chroot alone, as runc does.
+/// stdio that is the host's /dev/null (what a detached `run` or a shim
+/// hands over) becomes the container's own /dev/null, as runc does:
+/// no fd of the container's points into the host's /dev mount, and CRIU
+/// finds every stdio file among the container's mounts.
+pub fn reopen_dev_null() -> Result<()> {
+    let Ok(null) = sys::open(Path::new("/dev/null"), libc::O_RDWR) else { return Ok(()) };
+    let ours = sys::fstat(&null).map_err(|e| Error::path("stat", "/dev/null", e))?;
+    for fd in 0..3 {
+        let Ok(st) = sys::fstat_raw(fd) else { continue };
+        let is_null = st.st_mode & libc::S_IFMT == libc::S_IFCHR && st.st_rdev == ours.st_rdev;
+        if is_null && (st.st_dev, st.st_ino) != (ours.st_dev, ours.st_ino) {
+            sys::dup2(null.as_raw_fd(), fd).map_err(|e| Error::sys(format!("reopen fd {fd} as /dev/null"), e))?;
+        }
+    }
+    Ok(())
+}
+
 pub fn enter(config: &Config, no_pivot: bool) -> Result<()> {
     match (own_mount_ns(config), no_pivot) {
         (true, false) => pivot(&config.rootfs),

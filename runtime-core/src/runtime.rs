@@ -39,8 +39,8 @@ pub struct CreateOptions {
 }
 
 pub struct Runtime {
-    root: PathBuf,
-    cache: PathBuf,
+    pub(crate) root: PathBuf,
+    pub(crate) cache: PathBuf,
 }
 
 impl Runtime {

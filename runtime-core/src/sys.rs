@@ -552,6 +552,16 @@ pub fn fchownat_empty(fd: &OwnedFd, uid: u32, gid: u32) -> io::Result<()> {
     Ok(())
 }
 
+/// fstat of an fd by number (stdio, which no OwnedFd of ours holds).
+pub fn fstat_raw(fd: RawFd) -> io::Result<libc::stat> {
+    // SAFETY: st is a valid out pointer, zeroed is a valid stat value.
+    unsafe {
+        let mut st: libc::stat = zeroed();
+        cvt(libc::fstat(fd, &mut st))?;
+        Ok(st)
+    }
+}
+
 pub fn fstat(fd: &OwnedFd) -> io::Result<libc::stat> {
     // SAFETY: st is a valid out pointer, zeroed is a valid stat value.
     unsafe {

@@ -121,6 +121,7 @@ pub fn run(args: LaunchArgs, sync: OwnedFd, cgroup_joins: Vec<(PathBuf, OwnedFd)
             config.hooks.run(hooks::Kind::CreateContainer, &hook_state)?;
         }
         rootfs::enter(config, no_pivot)?;
+        rootfs::reopen_dev_null()?;
         if config.process.terminal {
             let sock = console_socket
                 .as_ref()

@@ -1,0 +1,257 @@
+//! `checkpoint`: the container's processes written to CRIU images, as
+//! runc does it (CRIU's RPC, the container's bind mounts and masked files
+//! described as external mounts, its cgroup frozen by CRIU), then the
+//! container goes unless it is to keep running. The images are vouched
+//! for by a record tandem writes last ([`CHECKPOINT_RECORD`]): a dump that
+//! failed half-way leaves none, and `restore` refuses images without it.
+
+use std::os::fd::{AsRawFd, RawFd};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::container::Container;
+use crate::criu::{self, Criu, rpc};
+use crate::error::{Error, Result};
+use crate::state::Status;
+use crate::sys;
+
+/// In the image directory, written after a dump succeeded.
+pub const CHECKPOINT_RECORD: &str = "tandem-checkpoint.json";
+const DUMP_LOG: &str = "dump.log";
+
+/// runc's `checkpoint` flags.
+#[derive(Debug, Clone, Default)]
+pub struct CheckpointOptions {
+    /// The CRIU binary (default `criu` on PATH).
+    pub criu: Option<PathBuf>,
+    pub image_path: PathBuf,
+    pub work_path: Option<PathBuf>,
+    /// A pre-dump's images this dump is relative to.
+    pub parent_path: Option<PathBuf>,
+    pub leave_running: bool,
+    pub tcp_established: bool,
+    pub ext_unix_sk: bool,
+    pub shell_job: bool,
+    pub file_locks: bool,
+    pub pre_dump: bool,
+    /// soft, full, strict or ignore (default: soft).
+    pub manage_cgroups_mode: Option<String>,
+    /// Namespaces (`network`) CRIU leaves empty, for the caller to set up.
+    pub empty_ns: Vec<String>,
+    pub auto_dedup: bool,
+    pub lazy_pages: bool,
+    pub status_fd: Option<RawFd>,
+    /// `ADDRESS:PORT` of a CRIU page server.
+    pub page_server: Option<String>,
+}
+
+/// What restore needs from the checkpoint beyond CRIU's images.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct CheckpointRecord {
+    pub id: String,
+    /// What the init's fds 0, 1 and 2 were (`pipe:[N]` for pipes, which
+    /// restore hands over as its own stdio).
+    pub descriptors: Vec<String>,
+    /// The container's cgroup hierarchies, bound from the host's at these
+    /// mount points (restore binds the new container's cgroup there).
+    #[serde(default)]
+    pub cgroup_mounts: Vec<PathBuf>,
+}
+
+/// CRIU's cgroup mode for runc's `--manage-cgroups-mode` word.
+pub(crate) fn cgroup_mode(word: Option<&str>) -> Result<rpc::Criu_cg_mode> {
+    Ok(match word.unwrap_or("soft") {
+        "soft" => rpc::Criu_cg_mode::SOFT,
+        "full" => rpc::Criu_cg_mode::FULL,
+        "strict" => rpc::Criu_cg_mode::STRICT,
+        "ignore" => rpc::Criu_cg_mode::IGNORE,
+        other => {
+            return Err(Error::config(
+                "--manage-cgroups-mode",
+                format!("'{other}' is not one of soft, full, strict, ignore"),
+            ));
+        }
+    })
+}
+
+/// CLONE_NEW* bits for `--empty-ns` names.
+fn empty_ns_flags(names: &[String]) -> Result<u32> {
+    names.iter().try_fold(0u32, |acc, n| match n.as_str() {
+        "network" | "net" => Ok(acc | libc::CLONE_NEWNET as u32),
+        other => Err(Error::config("--empty-ns", format!("'{other}': only network can be left empty"))),
+    })
+}
+
+/// Make `dir` (mode 0700, kept if there) and open it for CRIU.
+pub(crate) fn open_dir(dir: &Path) -> Result<std::os::fd::OwnedFd> {
+    match std::fs::DirBuilder::new().mode(0o700).create(dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(Error::path("create", dir, e)),
+    }
+    sys::open(dir, libc::O_RDONLY | libc::O_DIRECTORY).map_err(|e| Error::path("open", dir, e))
+}
+
+use std::os::unix::fs::DirBuilderExt;
+
+impl Container {
+    /// Checkpoint the running container into `opts.image_path`; unless
+    /// `leave_running` (or a pre-dump), the container is gone afterwards,
+    /// as with runc. On failure it runs on as it was.
+    pub fn checkpoint(&mut self, opts: &CheckpointOptions) -> Result<()> {
+        let dir = self.lock()?;
+        let status = self.status();
+        if !matches!(status, Status::Running | Status::Paused) {
+            return Err(Error::NotRunning { id: self.id().to_string(), status: status.to_string() });
+        }
+        let criu = Criu::new(opts.criu.as_deref());
+        if opts.pre_dump && !criu.has_feature("mem_dirty_track") {
+            return Err(Error::Criu {
+                what: "pre-dump".into(),
+                why: "this kernel has no soft-dirty memory tracking (CONFIG_MEM_SOFT_DIRTY), which a pre-dump needs"
+                    .into(),
+            });
+        }
+        let config = self.config()?;
+        let mode = cgroup_mode(opts.manage_cgroups_mode.as_deref())?;
+        let images = open_dir(&opts.image_path)?;
+        // A record left by an earlier checkpoint in this directory must not
+        // vouch for what this one writes.
+        let record_path = opts.image_path.join(CHECKPOINT_RECORD);
+        match std::fs::remove_file(&record_path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(Error::path("remove", &record_path, e)),
+            _ => {}
+        }
+        let work = opts.work_path.as_deref().map(open_dir).transpose()?;
+        let pid = self.state.pid;
+
+        let mut o = rpc::Criu_opts::new();
+        o.set_images_dir_fd(images.as_raw_fd());
+        if let Some(w) = &work {
+            o.set_work_dir_fd(w.as_raw_fd());
+        }
+        o.set_log_level(4);
+        o.set_log_file(DUMP_LOG.into());
+        o.set_root(self.state.rootfs.to_string_lossy().into_owned());
+        o.set_manage_cgroups(true);
+        o.set_manage_cgroups_mode(mode);
+        o.set_pid(pid);
+        o.set_shell_job(opts.shell_job);
+        o.set_leave_running(opts.leave_running || opts.pre_dump);
+        o.set_tcp_established(opts.tcp_established);
+        o.set_ext_unix_sk(opts.ext_unix_sk);
+        o.set_file_locks(opts.file_locks);
+        o.set_orphan_pts_master(true);
+        o.set_auto_dedup(opts.auto_dedup);
+        o.set_lazy_pages(opts.lazy_pages);
+        let empty = empty_ns_flags(&opts.empty_ns)?;
+        if empty != 0 {
+            o.set_empty_ns(empty);
+        }
+        if let Some(fd) = opts.status_fd {
+            o.set_status_fd(fd);
+        }
+        if let Some(parent) = &opts.parent_path {
+            o.set_parent_img(parent.to_string_lossy().into_owned());
+            o.set_track_mem(true);
+        }
+        if let Some(ps) = &opts.page_server {
+            let (addr, port) = ps
+                .rsplit_once(':')
+                .and_then(|(a, p)| Some((a, p.parse::<i32>().ok()?)))
+                .ok_or_else(|| Error::config("--page-server", format!("'{ps}' is not ADDRESS:PORT")))?;
+            let mut info = rpc::Criu_page_server_info::new();
+            info.set_address(addr.into());
+            info.set_port(port);
+            o.ps = protobuf::MessageField::some(info);
+        }
+        // CRIU freezes the container through its freezer (else by ptrace).
+        if let Some(cg) = &self.state.cgroup
+            && let Some(freezer) = cg.dirs.get("freezer").or_else(|| cg.dirs.get(""))
+        {
+            o.set_freeze_cgroup(freezer.to_string_lossy().into_owned());
+        }
+        // A network namespace the container joined by path is the host's
+        // business: CRIU expects it to be there again at restore.
+        if let Some(path) = config.namespace(crate::config::NsKind::Net).and_then(|n| n.path.as_deref()) {
+            let ino = std::os::unix::fs::MetadataExt::ino(
+                &std::fs::metadata(path).map_err(|e| Error::path("stat", path, e))?,
+            );
+            o.external.push(format!("net[{ino}]:extRootNetNS"));
+        }
+        let mut descriptors = Vec::new();
+        let mut cgroup_mounts = Vec::new();
+        if !opts.pre_dump {
+            cgroup_mounts = bound_cgroups(pid);
+            let cgroup_keys =
+                cgroup_mounts.iter().map(|p| (p.to_string_lossy().into_owned(), p.to_string_lossy().into_owned()));
+            for (key, val) in external_mounts(&config, pid).into_iter().chain(cgroup_keys) {
+                let mut m = rpc::Ext_mount_map::new();
+                m.set_key(key);
+                m.set_val(val);
+                o.ext_mnt.push(m);
+            }
+            descriptors = (0..3)
+                .map(|fd| {
+                    std::fs::read_link(format!("/proc/{pid}/fd/{fd}"))
+                        .map(|p| p.to_string_lossy().into_owned())
+                        .unwrap_or_else(|_| "/dev/null".into())
+                })
+                .collect();
+        }
+        let mut req = rpc::Criu_req::new();
+        req.set_type(if opts.pre_dump { rpc::Criu_req_type::PRE_DUMP } else { rpc::Criu_req_type::DUMP });
+        req.opts = protobuf::MessageField::some(o);
+        let log = opts.work_path.as_deref().unwrap_or(&opts.image_path).join(DUMP_LOG);
+        let what = format!("checkpoint '{}'", self.id());
+        criu.call(&what, req, None, |_| Ok(())).map_err(|e| match e {
+            Error::Criu { what, why } => {
+                let log_says = criu::log_errors(&log);
+                let why = if log_says.is_empty() { why } else { format!("{why} ({}: {log_says})", log.display()) };
+                Error::Criu { what, why }
+            }
+            e => e,
+        })?;
+        if opts.pre_dump {
+            return Ok(());
+        }
+        let record = CheckpointRecord { id: self.id().to_string(), descriptors, cgroup_mounts };
+        crate::state::write_atomic(&record_path, &serde_json::to_vec(&record).expect("plain data"))?;
+        if !opts.leave_running {
+            self.destroy(dir)?;
+        }
+        Ok(())
+    }
+}
+
+/// The container's mounts CRIU must not dump but name (`key` inside the
+/// container -> `val` in the image): bind mounts by their destination,
+/// files masked with /dev/null as /dev/null.
+fn external_mounts(config: &crate::config::Config, pid: i32) -> Vec<(String, String)> {
+    let mut ext: Vec<(String, String)> = config
+        .mounts
+        .iter()
+        .filter(|m| m.is_bind())
+        .map(|m| (m.destination.to_string_lossy().into_owned(), m.destination.to_string_lossy().into_owned()))
+        .collect();
+    for path in &config.masked_paths {
+        let inside = PathBuf::from(format!("/proc/{pid}/root")).join(path.strip_prefix("/").unwrap_or(path));
+        if std::fs::metadata(&inside).is_ok_and(|m| !m.is_dir()) {
+            ext.push((path.to_string_lossy().into_owned(), "/dev/null".into()));
+        }
+    }
+    ext
+}
+
+/// Where the container sees its cgroups as binds of the host's hierarchy
+/// directories (no cgroup namespace): CRIU cannot dump a bind of part of
+/// a filesystem it does not see whole, so they are external.
+fn bound_cgroups(pid: i32) -> Vec<PathBuf> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/mountinfo")).unwrap_or_default();
+    crate::procfs::parse_mountinfo(&text)
+        .into_iter()
+        .filter(|m| matches!(m.fstype.as_str(), "cgroup" | "cgroup2") && m.root != Path::new("/"))
+        .map(|m| m.point)
+        .collect()
+}

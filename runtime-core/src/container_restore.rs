@@ -1,0 +1,235 @@
+//! `restore`: a container made again from a checkpoint's CRIU images, as
+//! runc does it. The state dir and the cgroup are made as `create` makes
+//! them; CRIU recreates the processes and their namespaces under the
+//! bundle's rootfs (bound at a mount point of the state dir's, which CRIU
+//! needs), remapping the checkpointed cgroup onto this container's and
+//! the bind mounts onto their sources; the restored init is the caller's
+//! child (CRIU's `rst_sibling`). On failure nothing it made is left.
+
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+
+use crate::cgroups::Cgroup;
+use crate::config::Config;
+use crate::container::Container;
+use crate::container_checkpoint::{CHECKPOINT_RECORD, CheckpointRecord, cgroup_mode, open_dir};
+use crate::criu::{self, Criu, rpc};
+use crate::error::{Error, Result};
+use crate::hooks::Hooks;
+use crate::runtime::Runtime;
+use crate::state::{self, State, StateDir, Status};
+use crate::{procfs, sys};
+
+const RESTORE_LOG: &str = "restore.log";
+/// In the state dir: the rootfs bound where CRIU wants it (a mount point).
+const CRIU_ROOT: &str = "criu-root";
+
+/// runc's `restore` flags (beyond the bundle).
+#[derive(Debug, Clone, Default)]
+pub struct RestoreOptions {
+    pub criu: Option<PathBuf>,
+    pub image_path: PathBuf,
+    pub work_path: Option<PathBuf>,
+    pub pid_file: Option<PathBuf>,
+    pub tcp_established: bool,
+    pub ext_unix_sk: bool,
+    pub shell_job: bool,
+    pub file_locks: bool,
+    pub manage_cgroups_mode: Option<String>,
+    pub lsm_profile: Option<String>,
+    pub systemd_cgroup: bool,
+    pub auto_dedup: bool,
+    pub lazy_pages: bool,
+}
+
+impl Runtime {
+    /// Restore container `id` of `bundle` from `opts.image_path`: running
+    /// when it returns, its init this process's child.
+    pub fn restore(&self, id: &str, bundle: &Path, opts: &RestoreOptions) -> Result<Container> {
+        state::validate_id(id)?;
+        let (config, config_text) = Config::load_with_source(bundle, None)?;
+        let record_path = opts.image_path.join(CHECKPOINT_RECORD);
+        let record: CheckpointRecord = std::fs::read(&record_path)
+            .ok()
+            .and_then(|t| serde_json::from_slice(&t).ok())
+            .ok_or_else(|| Error::Criu {
+            what: format!("restore '{id}'"),
+            why: format!("{} holds no finished tandem checkpoint (no {CHECKPOINT_RECORD})", opts.image_path.display()),
+        })?;
+        if config.process.terminal {
+            return Err(Error::Console("restoring a container with a terminal is not supported yet".into()));
+        }
+        let dir = StateDir::create(&self.root, id)?;
+        let mut state = State {
+            oci_version: config.oci_version.clone(),
+            id: id.to_string(),
+            status: Status::Creating,
+            pid: 0,
+            bundle: config.bundle.clone(),
+            annotations: config.annotations.clone(),
+            rootfs: config.rootfs.clone(),
+            created: state::now(),
+            init_start_time: 0,
+            executor: "restored".into(),
+            owner: String::new(),
+            cgroup: None,
+            hooks: Hooks { prestart: vec![], create_runtime: vec![], create_container: vec![], ..config.hooks.clone() },
+        };
+        let criu_root = dir.path.join(CRIU_ROOT);
+        let made = (|| {
+            state::write_atomic(&dir.path.join(state::CONFIG_FILE), &config_text)?;
+            let mut cg = Cgroup::plan(&config, id, opts.systemd_cgroup)?;
+            cg.claim()?;
+            state::write_atomic(&dir.path.join(state::CGROUP_FILE), &serde_json::to_vec(&cg).expect("plain data"))?;
+            state.cgroup = Some(cg);
+            let cg = state.cgroup.as_ref().expect("just set");
+            cg.create()?;
+            cg.apply(&config.resources, &config.devices, true)?;
+            bind_root(&config.rootfs, &criu_root)?;
+            let pid = restore_processes(&config, cg, &record, &criu_root, opts, id)?;
+            let _ = unbind_root(&criu_root);
+            let pidfd = sys::pidfd_open(pid).map_err(|e| Error::sys(format!("pidfd_open restored init {pid}"), e))?;
+            state.pid = pid;
+            state.init_start_time = procfs::start_time(pid).unwrap_or(0);
+            state.status = Status::Running;
+            dir.save(&state)?;
+            if let Some(p) = &opts.pid_file {
+                state::write_pid_file(p, pid)?;
+            }
+            Ok(pidfd)
+        })();
+        match made {
+            Ok(pidfd) => Ok(Container::new(self.root.clone(), self.cache.clone(), state, Some(pidfd))),
+            Err(e) => {
+                let _ = unbind_root(&criu_root);
+                if let Some(cg) = &state.cgroup {
+                    let _ = cg.signal_all(libc::SIGKILL);
+                    let _ = cg.destroy();
+                }
+                let _ = dir.remove();
+                Err(e)
+            }
+        }
+    }
+}
+
+fn bind_root(rootfs: &Path, at: &Path) -> Result<()> {
+    std::fs::create_dir_all(at).map_err(|e| Error::path("create", at, e))?;
+    let (src, dst) = (
+        sys::cpath(rootfs).map_err(|e| Error::path("bind", rootfs, e))?,
+        sys::cpath(at).map_err(|e| Error::path("bind", at, e))?,
+    );
+    sys::mount(Some(&src), &dst, None, libc::MS_BIND | libc::MS_REC, None)
+        .map_err(|e| Error::path("bind the rootfs for criu at", at, e))
+}
+
+fn unbind_root(at: &Path) -> Result<()> {
+    if let Ok(c) = sys::cpath(at) {
+        let _ = sys::umount2(&c, libc::MNT_DETACH);
+    }
+    match std::fs::remove_dir(at) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::path("remove", at, e)),
+        _ => Ok(()),
+    }
+}
+
+/// Have CRIU restore the checkpoint's processes into `cg`: the init's pid.
+fn restore_processes(
+    config: &Config,
+    cg: &Cgroup,
+    record: &CheckpointRecord,
+    root: &Path,
+    opts: &RestoreOptions,
+    id: &str,
+) -> Result<i32> {
+    let criu = Criu::new(opts.criu.as_deref());
+    let images = open_dir(&opts.image_path)?;
+    let work = opts.work_path.as_deref().map(open_dir).transpose()?;
+    let mut o = rpc::Criu_opts::new();
+    o.set_images_dir_fd(images.as_raw_fd());
+    if let Some(w) = &work {
+        o.set_work_dir_fd(w.as_raw_fd());
+    }
+    o.set_log_level(4);
+    o.set_log_file(RESTORE_LOG.into());
+    o.set_rst_sibling(true);
+    o.set_root(root.to_string_lossy().into_owned());
+    o.set_evasive_devices(true);
+    o.set_manage_cgroups(true);
+    o.set_manage_cgroups_mode(cgroup_mode(opts.manage_cgroups_mode.as_deref())?);
+    o.set_shell_job(opts.shell_job);
+    o.set_ext_unix_sk(opts.ext_unix_sk);
+    o.set_tcp_established(opts.tcp_established);
+    o.set_file_locks(opts.file_locks);
+    o.set_orphan_pts_master(true);
+    o.set_auto_dedup(opts.auto_dedup);
+    o.set_lazy_pages(opts.lazy_pages);
+    if let Some(p) = &opts.lsm_profile {
+        o.set_lsm_profile(p.clone());
+    }
+    // Bind mounts onto their sources; files masked with /dev/null.
+    for m in config.mounts.iter().filter(|m| m.is_bind()) {
+        let mut e = rpc::Ext_mount_map::new();
+        e.set_key(m.destination.to_string_lossy().into_owned());
+        e.set_val(m.source.as_deref().unwrap_or(Path::new("")).to_string_lossy().into_owned());
+        o.ext_mnt.push(e);
+    }
+    if !config.masked_paths.is_empty() {
+        let mut e = rpc::Ext_mount_map::new();
+        e.set_key("/dev/null".into());
+        e.set_val("/dev/null".into());
+        o.ext_mnt.push(e);
+    }
+    // The container saw its cgroups bound at the mount points of the host's
+    // hierarchies: now this container's.
+    for point in &record.cgroup_mounts {
+        let source = cg.dirs.values().find(|dir| {
+            dir.strip_prefix(point).is_ok_and(|rest| rest == cg.path.strip_prefix("/").unwrap_or(&cg.path))
+        });
+        let Some(source) = source else {
+            return Err(Error::Criu {
+                what: format!("restore '{id}'"),
+                why: format!("no cgroup hierarchy here for {}", point.display()),
+            });
+        };
+        let mut e = rpc::Ext_mount_map::new();
+        e.set_key(point.to_string_lossy().into_owned());
+        e.set_val(source.to_string_lossy().into_owned());
+        o.ext_mnt.push(e);
+    }
+    // The checkpointed cgroup, wherever it was, becomes this container's.
+    for (ctrl, _) in cg.dirs.iter() {
+        let mut r = rpc::Cgroup_root::new();
+        if !ctrl.is_empty() {
+            r.set_ctrl(ctrl.clone());
+        }
+        r.set_path(cg.path.to_string_lossy().into_owned());
+        o.cg_root.push(r);
+    }
+    // A pipe the init had as stdio becomes ours (CRIU's 0-2 are ours).
+    for (i, d) in record.descriptors.iter().enumerate() {
+        if d.starts_with("pipe:") {
+            let mut inherit = rpc::Inherit_fd::new();
+            inherit.set_key(d.clone());
+            inherit.set_fd(i as i32);
+            o.inherit_fd.push(inherit);
+        }
+    }
+    let mut req = rpc::Criu_req::new();
+    req.set_type(rpc::Criu_req_type::RESTORE);
+    req.opts = protobuf::MessageField::some(o);
+    let log = opts.work_path.as_deref().unwrap_or(&opts.image_path).join(RESTORE_LOG);
+    let what = format!("restore '{id}'");
+    let resp = criu.call(&what, req, Some([0, 1, 2]), |_| Ok(())).map_err(|e| match e {
+        Error::Criu { what, why } => {
+            let log_says = criu::log_errors(&log);
+            let why = if log_says.is_empty() { why } else { format!("{why} ({}: {log_says})", log.display()) };
+            Error::Criu { what, why }
+        }
+        e => e,
+    })?;
+    match resp.restore.pid {
+        Some(pid) if pid > 0 => Ok(pid),
+        _ => Err(Error::Criu { what, why: "criu restored no process".into() }),
+    }
+}
