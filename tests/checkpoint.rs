@@ -151,3 +151,119 @@ fn a_checkpoint_that_cannot_be_made_leaves_the_container_running() {
     assert!(!Path::new(img).join("tandem-checkpoint.json").exists());
     ok(&env, &["delete", "--force", &id]);
 }
+
+/// Stdio on pipes, as containerd's shims give it: the pipe a container
+/// wrote to becomes, at restore, the pipe restore was given, and the
+/// numbers go on from where they were, not from 0.
+#[test]
+fn stdio_pipes_pass_to_the_restored_container() {
+    use std::io::{BufRead, BufReader};
+    let env = Env::new("cr-pipe");
+    let b = env.bundle("b", &["sh", "-c", "i=0; while true; do echo $i; i=$((i+1)); sleep 0.05; done"]);
+    let id = env.id("c");
+    // Numbers read from a detached command's stdout, until it is closed.
+    let numbers = |args: &[&str]| {
+        let mut child = Command::new(&env.bin)
+            .arg("--root")
+            .arg(&env.root)
+            .arg("--criu")
+            .arg(common::criu())
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let out = child.stdout.take().unwrap();
+        assert!(child.wait().unwrap().success(), "tandem {args:?}");
+        let (tx, rx) = std::sync::mpsc::channel::<u64>();
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                if tx.send(line.trim().parse().unwrap_or(u64::MAX)).is_err() {
+                    break;
+                }
+            }
+        });
+        rx
+    };
+    let first = numbers(&["run", "-d", "--bundle", b.str(), &id]);
+    let mut last = 0;
+    while last < 3 {
+        last = first.recv_timeout(Duration::from_secs(20)).expect("the counter wrote nothing");
+    }
+    let images = env.dir.join("images");
+    ok(&env, &["checkpoint", "--image-path", images.to_str().unwrap(), &id]);
+    // Its pipe closes with it: everything it wrote has been read.
+    while let Ok(n) = first.recv_timeout(Duration::from_secs(20)) {
+        last = n;
+    }
+    let restored = env.id("r");
+    let second = numbers(&["restore", "-d", "--image-path", images.to_str().unwrap(), "--bundle", b.str(), &restored]);
+    let next = second.recv_timeout(Duration::from_secs(20)).expect("the restored counter wrote nothing");
+    assert!(next > last && next < last + 20, "after {last}, the restored counter wrote {next}");
+    ok(&env, &["delete", "--force", &restored]);
+    env.assert_gone(&restored, None);
+}
+
+/// An established TCP connection inside a network namespace the test
+/// made (the container joins it by path, so CRIU treats it as the
+/// host's): checkpointed with --tcp-established, restored, and the bytes
+/// keep flowing on the same connection.
+#[test]
+fn an_established_tcp_connection_survives_with_tcp_established() {
+    let env = Env::new("cr-tcp");
+    let netns = format!("tandem-cr-{}", env.tag);
+    assert!(Command::new("ip").args(["netns", "add", &netns]).status().unwrap().success());
+    struct DelNetns(String);
+    impl Drop for DelNetns {
+        fn drop(&mut self) {
+            let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
+        }
+    }
+    let _netns = DelNetns(netns.clone());
+    assert!(Command::new("ip").args(["-n", &netns, "link", "set", "lo", "up"]).status().unwrap().success());
+    // busybox's `nc -l` stops writing after a first read; through -e it keeps on.
+    let script = "nc -l -p 5000 -e /bin/sh -c 'cat > /received' & sleep 0.3; \
+                  i=0; while true; do echo $i; i=$((i+1)); sleep 0.05; done | nc 127.0.0.1 5000";
+    let mut b = env.bundle("b", &["sh", "-c", script]);
+    b.set("/root/readonly", json!(false));
+    let namespaces: Vec<serde_json::Value> = b.config["linux"]["namespaces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| match n["type"].as_str() {
+            Some("network") => json!({"type": "network", "path": format!("/run/netns/{netns}")}),
+            _ => n.clone(),
+        })
+        .collect();
+    b.set("/linux/namespaces", json!(namespaces));
+    b.save();
+    let received = |b: &Bundle| -> u64 {
+        let text = fs::read_to_string(b.rootfs().join("received")).unwrap_or_default();
+        text.lines().rev().find_map(|l| l.trim().parse().ok()).unwrap_or(0)
+    };
+    let wait_for = |b: &Bundle, n: u64| {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while received(b) < n {
+            assert!(Instant::now() < deadline, "the server received up to {} only", received(b));
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    let id = env.id("c");
+    ok(&env, &["run", "-d", "--bundle", b.str(), &id]);
+    wait_for(&b, 3);
+    let images = env.dir.join("images");
+    let img = images.to_str().unwrap();
+    // Without --tcp-established CRIU refuses, and the container runs on.
+    let (code, err) = tandem(&env, &["checkpoint", "--image-path", img, &id]);
+    assert_ne!(code, 0, "a checkpoint with an established connection and no --tcp-established");
+    assert!(err.contains("checkpoint"), "{err}");
+    assert_eq!(env.status(&id), "running");
+    ok(&env, &["checkpoint", "--tcp-established", "--image-path", img, &id]);
+    let at_checkpoint = received(&b);
+    let restored = env.id("r");
+    ok(&env, &["restore", "-d", "--tcp-established", "--image-path", img, "--bundle", b.str(), &restored]);
+    wait_for(&b, at_checkpoint + 3);
+    ok(&env, &["delete", "--force", &restored]);
+    env.assert_gone(&restored, None);
+}

@@ -126,9 +126,6 @@ pub fn restore(rt: &Runtime, criu: Option<PathBuf>, systemd_cgroup: bool, a: Res
     if a.console_socket.is_some() {
         return Err(Error::Console("restoring a container with a terminal is not supported yet".into()));
     }
-    if a.lsm_mount_context.is_some() {
-        return Err(Error::config("--lsm-mount-context", "this host has no LSM that takes a mount context"));
-    }
     let opts = RestoreOptions {
         criu,
         image_path: a.image_path,
@@ -140,6 +137,7 @@ pub fn restore(rt: &Runtime, criu: Option<PathBuf>, systemd_cgroup: bool, a: Res
         file_locks: a.file_locks,
         manage_cgroups_mode: a.manage_cgroups_mode,
         lsm_profile: a.lsm_profile,
+        lsm_mount_context: a.lsm_mount_context,
         systemd_cgroup,
         auto_dedup: a.auto_dedup,
         lazy_pages: a.lazy_pages,

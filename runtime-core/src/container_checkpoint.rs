@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::container::Container;
-use crate::criu::{self, Criu, rpc};
+use crate::criu::{self, CgMode, Criu, Opts, ReqType};
 use crate::error::{Error, Result};
 use crate::state::Status;
 use crate::sys;
@@ -60,12 +60,12 @@ pub struct CheckpointRecord {
 }
 
 /// CRIU's cgroup mode for runc's `--manage-cgroups-mode` word.
-pub(crate) fn cgroup_mode(word: Option<&str>) -> Result<rpc::Criu_cg_mode> {
+pub(crate) fn cgroup_mode(word: Option<&str>) -> Result<CgMode> {
     Ok(match word.unwrap_or("soft") {
-        "soft" => rpc::Criu_cg_mode::SOFT,
-        "full" => rpc::Criu_cg_mode::FULL,
-        "strict" => rpc::Criu_cg_mode::STRICT,
-        "ignore" => rpc::Criu_cg_mode::IGNORE,
+        "soft" => CgMode::Soft,
+        "full" => CgMode::Full,
+        "strict" => CgMode::Strict,
+        "ignore" => CgMode::Ignore,
         other => {
             return Err(Error::config(
                 "--manage-cgroups-mode",
@@ -126,59 +126,52 @@ impl Container {
         let work = opts.work_path.as_deref().map(open_dir).transpose()?;
         let pid = self.state.pid;
 
-        let mut o = rpc::Criu_opts::new();
-        o.set_images_dir_fd(images.as_raw_fd());
-        if let Some(w) = &work {
-            o.set_work_dir_fd(w.as_raw_fd());
-        }
-        o.set_log_level(4);
-        o.set_log_file(DUMP_LOG.into());
-        o.set_root(self.state.rootfs.to_string_lossy().into_owned());
-        o.set_manage_cgroups(true);
-        o.set_manage_cgroups_mode(mode);
-        o.set_pid(pid);
-        o.set_shell_job(opts.shell_job);
-        o.set_leave_running(opts.leave_running || opts.pre_dump);
-        o.set_tcp_established(opts.tcp_established);
-        o.set_ext_unix_sk(opts.ext_unix_sk);
-        o.set_file_locks(opts.file_locks);
-        o.set_orphan_pts_master(true);
-        o.set_auto_dedup(opts.auto_dedup);
-        o.set_lazy_pages(opts.lazy_pages);
+        let mut o = Opts {
+            images_dir_fd: Some(images.as_raw_fd()),
+            work_dir_fd: work.as_ref().map(|w| w.as_raw_fd()),
+            log_level: Some(4),
+            log_file: Some(DUMP_LOG.into()),
+            root: Some(self.state.rootfs.to_string_lossy().into_owned()),
+            manage_cgroups: true,
+            manage_cgroups_mode: Some(mode),
+            pid: Some(pid),
+            shell_job: opts.shell_job,
+            leave_running: opts.leave_running || opts.pre_dump,
+            tcp_established: opts.tcp_established,
+            ext_unix_sk: opts.ext_unix_sk,
+            file_locks: opts.file_locks,
+            orphan_pts_master: true,
+            auto_dedup: opts.auto_dedup,
+            lazy_pages: opts.lazy_pages,
+            status_fd: opts.status_fd,
+            ..Default::default()
+        };
         let empty = empty_ns_flags(&opts.empty_ns)?;
         if empty != 0 {
-            o.set_empty_ns(empty);
-        }
-        if let Some(fd) = opts.status_fd {
-            o.set_status_fd(fd);
+            o.empty_ns = Some(empty);
         }
         if let Some(parent) = &opts.parent_path {
-            o.set_parent_img(parent.to_string_lossy().into_owned());
-            o.set_track_mem(true);
+            o.parent_img = Some(parent.to_string_lossy().into_owned());
+            o.track_mem = true;
         }
         if let Some(ps) = &opts.page_server {
             let (addr, port) = ps
                 .rsplit_once(':')
                 .and_then(|(a, p)| Some((a, p.parse::<i32>().ok()?)))
                 .ok_or_else(|| Error::config("--page-server", format!("'{ps}' is not ADDRESS:PORT")))?;
-            let mut info = rpc::Criu_page_server_info::new();
-            info.set_address(addr.into());
-            info.set_port(port);
-            o.ps = protobuf::MessageField::some(info);
+            o.ps = Some((addr.to_string(), port));
         }
         // CRIU freezes the container through its freezer (else by ptrace).
         if let Some(cg) = &self.state.cgroup
             && let Some(freezer) = cg.dirs.get("freezer").or_else(|| cg.dirs.get(""))
         {
-            o.set_freeze_cgroup(freezer.to_string_lossy().into_owned());
+            o.freeze_cgroup = Some(freezer.to_string_lossy().into_owned());
         }
         // A network namespace the container joined by path is the host's
         // business: CRIU expects it to be there again at restore.
         if let Some(path) = config.namespace(crate::config::NsKind::Net).and_then(|n| n.path.as_deref()) {
-            let ino = std::os::unix::fs::MetadataExt::ino(
-                &std::fs::metadata(path).map_err(|e| Error::path("stat", path, e))?,
-            );
-            o.external.push(format!("net[{ino}]:extRootNetNS"));
+            let meta = std::fs::metadata(path).map_err(|e| Error::path("stat", path, e))?;
+            o.external.push(format!("net[{}]:extRootNetNS", std::os::unix::fs::MetadataExt::ino(&meta)));
         }
         let mut descriptors = Vec::new();
         let mut cgroup_mounts = Vec::new();
@@ -186,12 +179,7 @@ impl Container {
             cgroup_mounts = bound_cgroups(pid);
             let cgroup_keys =
                 cgroup_mounts.iter().map(|p| (p.to_string_lossy().into_owned(), p.to_string_lossy().into_owned()));
-            for (key, val) in external_mounts(&config, pid).into_iter().chain(cgroup_keys) {
-                let mut m = rpc::Ext_mount_map::new();
-                m.set_key(key);
-                m.set_val(val);
-                o.ext_mnt.push(m);
-            }
+            o.ext_mnt.extend(external_mounts(&config, pid).into_iter().chain(cgroup_keys));
             descriptors = (0..3)
                 .map(|fd| {
                     std::fs::read_link(format!("/proc/{pid}/fd/{fd}"))
@@ -200,12 +188,10 @@ impl Container {
                 })
                 .collect();
         }
-        let mut req = rpc::Criu_req::new();
-        req.set_type(if opts.pre_dump { rpc::Criu_req_type::PRE_DUMP } else { rpc::Criu_req_type::DUMP });
-        req.opts = protobuf::MessageField::some(o);
+        let typ = if opts.pre_dump { ReqType::PreDump } else { ReqType::Dump };
         let log = opts.work_path.as_deref().unwrap_or(&opts.image_path).join(DUMP_LOG);
         let what = format!("checkpoint '{}'", self.id());
-        criu.call(&what, req, None, |_| Ok(())).map_err(|e| match e {
+        criu.call(&what, typ, o, None, &[], |_| Ok(())).map_err(|e| match e {
             Error::Criu { what, why } => {
                 let log_says = criu::log_errors(&log);
                 let why = if log_says.is_empty() { why } else { format!("{why} ({}: {log_says})", log.display()) };

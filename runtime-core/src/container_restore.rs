@@ -13,7 +13,7 @@ use crate::cgroups::Cgroup;
 use crate::config::Config;
 use crate::container::Container;
 use crate::container_checkpoint::{CHECKPOINT_RECORD, CheckpointRecord, cgroup_mode, open_dir};
-use crate::criu::{self, Criu, rpc};
+use crate::criu::{self, Criu, Opts, ReqType};
 use crate::error::{Error, Result};
 use crate::hooks::Hooks;
 use crate::runtime::Runtime;
@@ -37,6 +37,7 @@ pub struct RestoreOptions {
     pub file_locks: bool,
     pub manage_cgroups_mode: Option<String>,
     pub lsm_profile: Option<String>,
+    pub lsm_mount_context: Option<String>,
     pub systemd_cgroup: bool,
     pub auto_dedup: bool,
     pub lazy_pages: bool,
@@ -145,82 +146,65 @@ fn restore_processes(
     let criu = Criu::new(opts.criu.as_deref());
     let images = open_dir(&opts.image_path)?;
     let work = opts.work_path.as_deref().map(open_dir).transpose()?;
-    let mut o = rpc::Criu_opts::new();
-    o.set_images_dir_fd(images.as_raw_fd());
-    if let Some(w) = &work {
-        o.set_work_dir_fd(w.as_raw_fd());
-    }
-    o.set_log_level(4);
-    o.set_log_file(RESTORE_LOG.into());
-    o.set_rst_sibling(true);
-    o.set_root(root.to_string_lossy().into_owned());
-    o.set_evasive_devices(true);
-    o.set_manage_cgroups(true);
-    o.set_manage_cgroups_mode(cgroup_mode(opts.manage_cgroups_mode.as_deref())?);
-    o.set_shell_job(opts.shell_job);
-    o.set_ext_unix_sk(opts.ext_unix_sk);
-    o.set_tcp_established(opts.tcp_established);
-    o.set_file_locks(opts.file_locks);
-    o.set_orphan_pts_master(true);
-    o.set_auto_dedup(opts.auto_dedup);
-    o.set_lazy_pages(opts.lazy_pages);
-    if let Some(p) = &opts.lsm_profile {
-        o.set_lsm_profile(p.clone());
-    }
+    let mut o = Opts {
+        images_dir_fd: Some(images.as_raw_fd()),
+        work_dir_fd: work.as_ref().map(|w| w.as_raw_fd()),
+        log_level: Some(4),
+        log_file: Some(RESTORE_LOG.into()),
+        rst_sibling: true,
+        root: Some(root.to_string_lossy().into_owned()),
+        evasive_devices: true,
+        manage_cgroups: true,
+        manage_cgroups_mode: Some(cgroup_mode(opts.manage_cgroups_mode.as_deref())?),
+        shell_job: opts.shell_job,
+        ext_unix_sk: opts.ext_unix_sk,
+        tcp_established: opts.tcp_established,
+        file_locks: opts.file_locks,
+        orphan_pts_master: true,
+        auto_dedup: opts.auto_dedup,
+        lazy_pages: opts.lazy_pages,
+        lsm_profile: opts.lsm_profile.clone(),
+        lsm_mount_context: opts.lsm_mount_context.clone(),
+        ..Default::default()
+    };
     // Bind mounts onto their sources; files masked with /dev/null.
     for m in config.mounts.iter().filter(|m| m.is_bind()) {
-        let mut e = rpc::Ext_mount_map::new();
-        e.set_key(m.destination.to_string_lossy().into_owned());
-        e.set_val(m.source.as_deref().unwrap_or(Path::new("")).to_string_lossy().into_owned());
-        o.ext_mnt.push(e);
+        let source = m.source.as_deref().unwrap_or(Path::new(""));
+        o.ext_mnt.push((m.destination.to_string_lossy().into_owned(), source.to_string_lossy().into_owned()));
     }
     if !config.masked_paths.is_empty() {
-        let mut e = rpc::Ext_mount_map::new();
-        e.set_key("/dev/null".into());
-        e.set_val("/dev/null".into());
-        o.ext_mnt.push(e);
+        o.ext_mnt.push(("/dev/null".into(), "/dev/null".into()));
     }
     // The container saw its cgroups bound at the mount points of the host's
     // hierarchies: now this container's.
+    let own = cg.path.strip_prefix("/").unwrap_or(&cg.path);
     for point in &record.cgroup_mounts {
-        let source = cg.dirs.values().find(|dir| {
-            dir.strip_prefix(point).is_ok_and(|rest| rest == cg.path.strip_prefix("/").unwrap_or(&cg.path))
-        });
-        let Some(source) = source else {
-            return Err(Error::Criu {
-                what: format!("restore '{id}'"),
-                why: format!("no cgroup hierarchy here for {}", point.display()),
-            });
+        let Some(source) = cg.dirs.values().find(|dir| dir.strip_prefix(point).is_ok_and(|rest| rest == own)) else {
+            let why = format!("no cgroup hierarchy here for {}", point.display());
+            return Err(Error::Criu { what: format!("restore '{id}'"), why });
         };
-        let mut e = rpc::Ext_mount_map::new();
-        e.set_key(point.to_string_lossy().into_owned());
-        e.set_val(source.to_string_lossy().into_owned());
-        o.ext_mnt.push(e);
+        o.ext_mnt.push((point.to_string_lossy().into_owned(), source.to_string_lossy().into_owned()));
     }
     // The checkpointed cgroup, wherever it was, becomes this container's.
-    for (ctrl, _) in cg.dirs.iter() {
-        let mut r = rpc::Cgroup_root::new();
-        if !ctrl.is_empty() {
-            r.set_ctrl(ctrl.clone());
-        }
-        r.set_path(cg.path.to_string_lossy().into_owned());
-        o.cg_root.push(r);
+    for ctrl in cg.dirs.keys() {
+        o.cg_root.push(((!ctrl.is_empty()).then(|| ctrl.clone()), cg.path.to_string_lossy().into_owned()));
     }
     // A pipe the init had as stdio becomes ours (CRIU's 0-2 are ours).
     for (i, d) in record.descriptors.iter().enumerate() {
         if d.starts_with("pipe:") {
-            let mut inherit = rpc::Inherit_fd::new();
-            inherit.set_key(d.clone());
-            inherit.set_fd(i as i32);
-            o.inherit_fd.push(inherit);
+            o.inherit_fd.push((d.clone(), i as i32));
         }
     }
-    let mut req = rpc::Criu_req::new();
-    req.set_type(rpc::Criu_req_type::RESTORE);
-    req.opts = protobuf::MessageField::some(o);
+    // A network namespace the container joined by path was left out of
+    // the images (see checkpoint): CRIU gets it back as extRootNetNS.
+    let netns = match config.namespace(crate::config::NsKind::Net).and_then(|n| n.path.as_deref()) {
+        Some(path) => Some(sys::open(path, libc::O_RDONLY).map_err(|e| Error::path("open namespace", path, e))?),
+        None => None,
+    };
+    let inherit: Vec<(&str, i32)> = netns.iter().map(|fd| ("extRootNetNS", fd.as_raw_fd())).collect();
     let log = opts.work_path.as_deref().unwrap_or(&opts.image_path).join(RESTORE_LOG);
     let what = format!("restore '{id}'");
-    let resp = criu.call(&what, req, Some([0, 1, 2]), |_| Ok(())).map_err(|e| match e {
+    let resp = criu.call(&what, ReqType::Restore, o, Some([0, 1, 2]), &inherit, |_| Ok(())).map_err(|e| match e {
         Error::Criu { what, why } => {
             let log_says = criu::log_errors(&log);
             let why = if log_says.is_empty() { why } else { format!("{why} ({}: {log_says})", log.display()) };
@@ -228,7 +212,7 @@ fn restore_processes(
         }
         e => e,
     })?;
-    match resp.restore.pid {
+    match resp.restored_pid {
         Some(pid) if pid > 0 => Ok(pid),
         _ => Err(Error::Criu { what, why: "criu restored no process".into() }),
     }
