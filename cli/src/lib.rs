@@ -147,10 +147,18 @@ enum Command {
     Features,
     /// Run a process in a running container.
     Exec(Box<exec::ExecArgs>),
-    /// Checkpoint a running container with CRIU.
-    Checkpoint(Box<checkpoint::CheckpointArgs>),
-    /// Restore a container from a checkpoint.
-    Restore(Box<checkpoint::RestoreArgs>),
+    /// Checkpoint a running container with CRIU (runc's flags; --help lists them).
+    #[command(disable_help_flag = true)]
+    Checkpoint {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Restore a container from a checkpoint (runc's flags; --help lists them).
+    #[command(disable_help_flag = true)]
+    Restore {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
     /// Freeze every process of a container.
     Pause { id: String },
     /// Thaw a paused container.
@@ -291,8 +299,8 @@ fn dispatch(cli: Cli, log: &logging::Log) -> Result<i32, Error> {
         }
         Command::List { format, quiet } => list(&rt, &format, quiet)?,
         Command::Exec(args) => return exec::exec(&rt, &args),
-        Command::Checkpoint(args) => return checkpoint::checkpoint(&rt, cli.criu, *args),
-        Command::Restore(args) => return checkpoint::restore(&rt, cli.criu, cli.systemd_cgroup, *args),
+        Command::Checkpoint { args } => return checkpoint::checkpoint(&rt, cli.criu, &args),
+        Command::Restore { args } => return checkpoint::restore(&rt, cli.criu, cli.systemd_cgroup, &args),
         Command::Pause { id } => cgroup_cmds::pause(&rt, &id)?,
         Command::Resume { id } => cgroup_cmds::resume(&rt, &id)?,
         Command::Ps { format, id, ps_args } => cgroup_cmds::ps(&rt, &id, &format, &ps_args)?,
