@@ -12,9 +12,10 @@
 //! `rootfs`, `devices`, `cgroups`, `capabilities`, `seccomp`, `hooks`, `console`,
 //! `process` (the processes and their messages: `launch` on the runtime's
 //! side, `init` and `exec` in the container, `channel` between them; its
-//! docs draw them), `exe_seal` (the runtime's binary sealed), `state`, and
-//! one `container_<verb>` file per lifecycle verb. All `unsafe` code lives
-//! in `sys`.
+//! docs draw them), `exe_seal` (the runtime's binary sealed), `state`,
+//! `criu` (CRIU's RPC, for `container_checkpoint` and `container_restore`),
+//! and one `container_<verb>` file per lifecycle verb. All `unsafe` code
+//! lives in `sys`.
 
 pub mod capabilities;
 pub mod cgroups;

@@ -195,13 +195,7 @@ fn mount(src: Option<&Path>, target: &Path, fstype: Option<&str>, flags: u64, da
 /// Flags the kernel will not let a remount in a user namespace drop, read
 /// from the mount as it is now.
 fn locked_flags(path: &Path) -> u64 {
-    let Ok(c) = cpath(path) else { return 0 };
-    // SAFETY: st is a valid out pointer for statvfs.
-    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
-    if unsafe { libc::statvfs(c.as_ptr(), &mut st) } != 0 {
-        return 0;
-    }
-    let f = st.f_flag;
+    let Ok(f) = sys::statvfs_flags(path) else { return 0 };
     let mut out = 0;
     for (st_flag, ms_flag) in [
         (libc::ST_NOSUID, libc::MS_NOSUID),

@@ -1202,6 +1202,17 @@ pub fn get_seals(fd: &OwnedFd) -> io::Result<i32> {
 }
 
 /// The mount flags (ST_*) of the mount `fd` is on.
+/// The mount flags (`ST_*`) of the filesystem at `path`.
+pub fn statvfs_flags(path: &Path) -> io::Result<u64> {
+    let c = cpath(path)?;
+    // SAFETY: a valid C string and out pointer; zeroed is a valid statvfs value.
+    unsafe {
+        let mut st: libc::statvfs = zeroed();
+        cvt(libc::statvfs(c.as_ptr(), &mut st))?;
+        Ok(st.f_flag)
+    }
+}
+
 pub fn fstatvfs_flags(fd: &OwnedFd) -> io::Result<u64> {
     // SAFETY: st is a valid out pointer, zeroed is a valid statvfs value.
     unsafe {
