@@ -626,3 +626,34 @@ fn without_a_cgroup_namespace_the_container_sees_only_its_own_cgroup() {
         assert!(lines.next().is_some_and(|l| l.contains("No such file")), "{out}");
     }
 }
+
+/// Two creates under a new parent at once (Docker's `/docker/<id>`): the
+/// second can find the parent made but not yet given its cpus and mems,
+/// which a v1 cpuset cgroup starts without, and no process may join an
+/// empty one. Here the parent is made empty by hand, as the first create
+/// would leave it for a moment: the container still starts.
+#[test]
+fn a_container_under_a_cpuset_parent_not_yet_filled_starts() {
+    let cpuset = Path::new("/sys/fs/cgroup/cpuset");
+    if !cpuset.join("cpuset.cpus").exists() {
+        eprintln!("no cgroup v1 cpuset hierarchy on this host: nothing to race on");
+        return;
+    }
+    let env = Env::new("cg-cpuset");
+    let parent = format!("tandem-cpuset-{}", env.tag);
+    struct Remove(String);
+    impl Drop for Remove {
+        fn drop(&mut self) {
+            common::engines::remove_cgroup_parent(&self.0);
+        }
+    }
+    let _remove = Remove(parent.clone());
+    fs::create_dir(cpuset.join(&parent)).unwrap();
+    assert_eq!(fs::read_to_string(cpuset.join(&parent).join("cpuset.cpus")).unwrap().trim(), "");
+    let mut b = env.bundle("b", &["true"]);
+    b.linux("cgroupsPath", json!(format!("/{parent}/c")));
+    b.save();
+    let id = env.id("c");
+    env.run_ok(&id, &b);
+    env.assert_gone(&id, None);
+}

@@ -208,13 +208,31 @@ pub fn apply_devices(dir: &Path, rules: &[DeviceRule]) -> Result<()> {
 }
 
 /// A new cpuset cgroup starts with no cpus and no mems, which no process
-/// may join: give it its parent's.
+/// may join: give it its parent's. The parent may be as new and still
+/// empty (another create made it a moment ago and has not filled it yet:
+/// two containers under a new `/docker` at once), so an empty ancestor is
+/// filled from its own parent first.
 pub fn inherit_cpuset(dir: &Path) -> Result<()> {
     let parent = dir.parent().unwrap_or(dir);
     for file in ["cpuset.cpus", "cpuset.mems"] {
-        write(dir, file, read(parent, file)?.trim())?;
+        let value = filled(parent, file, 16)?;
+        write(dir, file, &value)?;
     }
     Ok(())
+}
+
+/// `file` of the cpuset cgroup `dir`, filled from the nearest ancestor that
+/// has it when empty (at most `depth` levels up: the root always has it).
+fn filled(dir: &Path, file: &str, depth: u32) -> Result<String> {
+    let value = read(dir, file)?.trim().to_string();
+    match (value.is_empty(), dir.parent()) {
+        (true, Some(parent)) if depth > 0 => {
+            let value = filled(parent, file, depth - 1)?;
+            write(dir, file, &value)?;
+            Ok(value)
+        }
+        _ => Ok(value),
+    }
 }
 
 pub fn oom_kills(memory_dir: &Path) -> u64 {
