@@ -42,32 +42,26 @@ fn counted_to(b: &Bundle, n: u64) {
 /// outside the container's mounts (containerd's shims give pipes).
 fn tandem(env: &Env, args: &[&str]) -> (i32, String) {
     let err_path = env.dir.join("stderr");
-    if args.first().is_some_and(|a| *a == "run") {
-        let status = Command::new(&env.bin)
-            .arg("--root")
-            .arg(&env.root)
-            .arg("--criu")
-            .arg(common::criu())
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .unwrap();
-        return (status.code().unwrap_or(-1), format!("(stderr on /dev/null) {status}"));
-    }
-    let status = Command::new(&env.bin)
-        .arg("--root")
-        .arg(&env.root)
-        .arg("--criu")
-        .arg(common::criu())
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(fs::File::create(&err_path).unwrap())
-        .status()
-        .unwrap();
-    (status.code().unwrap_or(-1), fs::read_to_string(&err_path).unwrap_or_default())
+    let detached = args.first().is_some_and(|a| *a == "run");
+    let stderr = match detached {
+        true => Stdio::null(),
+        false => Stdio::from(fs::File::create(&err_path).unwrap()),
+    };
+    let status =
+        tandem_command(env).args(args).stdin(Stdio::null()).stdout(Stdio::null()).stderr(stderr).status().unwrap();
+    let err = if detached {
+        format!("(stderr on /dev/null) {status}")
+    } else {
+        fs::read_to_string(&err_path).unwrap_or_default()
+    };
+    (status.code().unwrap_or(-1), err)
+}
+
+/// tandem with the test's root and a CRIU that works here.
+fn tandem_command(env: &Env) -> Command {
+    let mut cmd = Command::new(&env.bin);
+    cmd.arg("--root").arg(&env.root).arg("--criu").arg(common::criu());
+    cmd
 }
 
 fn ok(env: &Env, args: &[&str]) {
@@ -163,11 +157,7 @@ fn stdio_pipes_pass_to_the_restored_container() {
     let id = env.id("c");
     // Numbers read from a detached command's stdout, until it is closed.
     let numbers = |args: &[&str]| {
-        let mut child = Command::new(&env.bin)
-            .arg("--root")
-            .arg(&env.root)
-            .arg("--criu")
-            .arg(common::criu())
+        let mut child = tandem_command(&env)
             .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

@@ -164,6 +164,16 @@ impl Drop for EventLog {
     }
 }
 
+/// SIGKILL a running task, delete it and its container, and check that
+/// nothing of it is left.
+fn kill_and_remove(c: &Containerd, id: &str) {
+    c.ctr_ok(&["tasks", "kill", "-s", "KILL", id]);
+    wait_task(c, id, "STOPPED");
+    c.ctr_ok(&["tasks", "delete", id]);
+    c.ctr_ok(&["containers", "delete", id]);
+    assert_gone(c, id);
+}
+
 /// Nothing of the container is left: no tandem state, no cgroup.
 fn assert_gone(c: &Containerd, id: &str) {
     assert!(!c.shim_state(id).exists(), "tandem state of {id} left behind");
@@ -283,11 +293,7 @@ fn exec_into_a_wasm_task_through_tandems_shim() {
     assert_eq!(out.status.code(), Some(9), "{:?}", text(&out));
     let out = c.ctr(&["tasks", "exec", "--exec-id", "h", &id, "/app/demo.wasm"]);
     assert_eq!(text(&out).0, "hello from wasm, inside a tandem container\n", "{:?}", text(&out));
-    c.ctr_ok(&["tasks", "kill", "-s", "KILL", &id]);
-    wait_task(&c, &id, "STOPPED");
-    c.ctr_ok(&["tasks", "delete", &id]);
-    c.ctr_ok(&["containers", "delete", &id]);
-    assert_gone(&c, &id);
+    kill_and_remove(&c, &id);
 }
 
 /// `ctr run -t` and `ctr task exec -t`: a terminal of the container's
@@ -318,11 +324,7 @@ fn terminals_through_tandems_shim() {
     let (code, out) = script(ctr_line(&format!("tasks exec -t --exec-id tty {id} sh -c 'tty; stty size; exit 6'")));
     assert_eq!(code, Some(6), "{out}\n{}", c.log_tail());
     assert!(out.contains("/dev/pts/"), "{out}");
-    c.ctr_ok(&["tasks", "kill", "-s", "KILL", &id]);
-    wait_task(&c, &id, "STOPPED");
-    c.ctr_ok(&["tasks", "delete", &id]);
-    c.ctr_ok(&["containers", "delete", &id]);
-    assert_gone(&c, &id);
+    kill_and_remove(&c, &id);
 }
 
 /// An OOM kill in the container is a `/tasks/oom` event, before its exit.
@@ -364,11 +366,7 @@ fn containerd_restarted_finds_its_tasks_in_tandems_shim() {
     wait_task(&c, &id, "RUNNING");
     let out = c.ctr(&["tasks", "exec", "--exec-id", "after", &id, "sh", "-c", "echo still here"]);
     assert_eq!(text(&out).0, "still here\n", "{:?}\n{}", text(&out), c.log_tail());
-    c.ctr_ok(&["tasks", "kill", "-s", "KILL", &id]);
-    wait_task(&c, &id, "STOPPED");
-    c.ctr_ok(&["tasks", "delete", &id]);
-    c.ctr_ok(&["containers", "delete", &id]);
-    assert_gone(&c, &id);
+    kill_and_remove(&c, &id);
 }
 
 /// Kubernetes through tandem's shim: a RuntimeClass handler mapped to
@@ -526,11 +524,7 @@ fn a_pods_shim_serves_until_its_last_container() {
     let sockets = shim_sockets(&c);
     // The container the shim was started for goes first.
     for id in &ids {
-        c.ctr_ok(&["tasks", "kill", "-s", "KILL", id]);
-        wait_task(&c, id, "STOPPED");
-        c.ctr_ok(&["tasks", "delete", id]);
-        c.ctr_ok(&["containers", "delete", id]);
-        assert_gone(&c, id);
+        kill_and_remove(&c, id);
         if id == &ids[0] {
             assert_eq!(shims(&c).len(), 1, "the pod's shim went with its first container");
             assert_eq!(task_status(&c, &ids[1]), "RUNNING");

@@ -15,7 +15,6 @@ use crate::container::Container;
 use crate::container_checkpoint::{CHECKPOINT_RECORD, CheckpointRecord, cgroup_mode, open_dir};
 use crate::criu::{self, Criu, Opts, ReqType};
 use crate::error::{Error, Result};
-use crate::hooks::Hooks;
 use crate::runtime::Runtime;
 use crate::state::{self, State, StateDir, Status};
 use crate::{procfs, sys};
@@ -61,21 +60,7 @@ impl Runtime {
             return Err(Error::Console("restoring a container with a terminal is not supported yet".into()));
         }
         let dir = StateDir::create(&self.root, id)?;
-        let mut state = State {
-            oci_version: config.oci_version.clone(),
-            id: id.to_string(),
-            status: Status::Creating,
-            pid: 0,
-            bundle: config.bundle.clone(),
-            annotations: config.annotations.clone(),
-            rootfs: config.rootfs.clone(),
-            created: state::now(),
-            init_start_time: 0,
-            executor: "restored".into(),
-            owner: String::new(),
-            cgroup: None,
-            hooks: Hooks { prestart: vec![], create_runtime: vec![], create_container: vec![], ..config.hooks.clone() },
-        };
+        let mut state = State::creating(&config, id, "restored");
         let criu_root = dir.path.join(CRIU_ROOT);
         let made = (|| {
             state::write_atomic(&dir.path.join(state::CONFIG_FILE), &config_text)?;

@@ -9,7 +9,7 @@ use crate::config::Config;
 use crate::container::Container;
 use crate::error::{Error, Result};
 use crate::executor::{self, PrepareContext};
-use crate::hooks::{Hooks, Kind};
+use crate::hooks::Kind;
 use crate::process::launch::{self, LaunchArgs};
 use crate::state::{self, State, StateDir, Status};
 use crate::{console, sys};
@@ -92,21 +92,7 @@ impl Runtime {
         let dir = StateDir::create(&self.root, id)?;
         let fifo_path = dir.fifo();
         let reply_path = dir.path.join(state::START_REPLY);
-        let mut state = State {
-            oci_version: config.oci_version.clone(),
-            id: id.to_string(),
-            status: Status::Creating,
-            pid: 0,
-            bundle: config.bundle.clone(),
-            annotations: config.annotations.clone(),
-            rootfs: config.rootfs.clone(),
-            created: state::now(),
-            init_start_time: 0,
-            executor: executor.name().to_string(),
-            owner: String::new(),
-            cgroup: None,
-            hooks: Hooks { prestart: vec![], create_runtime: vec![], create_container: vec![], ..config.hooks.clone() },
-        };
+        let mut state = State::creating(&config, id, executor.name());
         let made = (|| {
             let workload = executor.prepare(&PrepareContext { config: &config, cache_dir: &self.cache })?;
             state::write_atomic(&dir.path.join(state::CONFIG_FILE), &config_text)?;

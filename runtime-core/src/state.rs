@@ -96,6 +96,26 @@ fn is_default<T: Default + PartialEq>(v: &T) -> bool {
 }
 
 impl State {
+    /// The state of a container `create` (or `restore`) is making from
+    /// `config`: no init yet, the hooks still to come after create.
+    pub fn creating(config: &crate::config::Config, id: &str, executor: &str) -> State {
+        State {
+            oci_version: config.oci_version.clone(),
+            id: id.to_string(),
+            status: Status::Creating,
+            pid: 0,
+            bundle: config.bundle.clone(),
+            annotations: config.annotations.clone(),
+            rootfs: config.rootfs.clone(),
+            created: now(),
+            init_start_time: 0,
+            executor: executor.to_string(),
+            owner: String::new(),
+            cgroup: None,
+            hooks: Hooks { prestart: vec![], create_runtime: vec![], create_container: vec![], ..config.hooks.clone() },
+        }
+    }
+
     /// The live status: the init must be alive with the recorded start time;
     /// the exec fifo is present until `start` consumes it.
     pub fn live_status(&self, dir: &Path) -> Status {

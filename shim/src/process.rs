@@ -93,11 +93,15 @@ impl Proc {
     /// Record an exit that happened without a waiter (a process that
     /// never started, or one containerd's delete found gone).
     pub fn set_exited(&self, status: u32) -> Exit {
+        self.record(Exit { status, at: crate::events::now() });
+        self.exit().expect("just recorded")
+    }
+
+    fn record(&self, exit: Exit) {
         let mut s = self.lock();
-        let exit = s.exit.get_or_insert_with(|| Exit { status, at: crate::events::now() }).clone();
+        s.exit.get_or_insert(exit);
         s.status = Status::STOPPED;
         self.exited.notify_all();
-        exit
     }
 
     /// Block until the process exited.
@@ -141,8 +145,12 @@ impl Proc {
                     io.finish();
                 }
                 me.pidfd.lock().unwrap_or_else(|p| p.into_inner()).take();
-                let exit = me.set_exited(status);
+                // Published before a Wait returns, so that containerd (and
+                // `ctr events`) sees the exit before anything the waiter
+                // does next (an exec's exit before the pause that follows).
+                let exit = Exit { status, at: crate::events::now() };
                 on_exit(&me, &exit);
+                me.record(exit);
             },
         );
         if let Err(e) = spawned {
