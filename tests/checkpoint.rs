@@ -2,7 +2,8 @@
 //! counter container checkpointed with and without `--leave-running`,
 //! restored into a new id where it counts on from where it was; a CRIU
 //! that cannot run, and a pre-dump this kernel cannot do, each one clear
-//! line that leaves the container as it was.
+//! line that leaves the container as it was; the same for a wasm
+//! module, whose helper comes back sealed.
 
 mod common;
 
@@ -11,7 +12,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Bundle, Env};
+use common::{Bundle, Env, wasm_bundle};
 use serde_json::json;
 
 /// A busybox bundle whose init writes a rising count to /count.
@@ -101,6 +102,42 @@ fn a_counter_is_checkpointed_and_restored_into_a_new_id() {
     // Its cgroup is the new container's.
     let cgroup = fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
     assert!(cgroup.contains(&restored), "restored outside its cgroup: {cgroup}");
+    ok(&env, &["delete", "--force", &restored]);
+    env.assert_gone(&restored, Some(pid));
+}
+
+/// A wasm module counting in its linear memory: checkpointed with
+/// --leave-running and without, restored, it counts on from where it
+/// was. Its helper ran from a detached read-only mount, outside the
+/// container's mounts (CRIU is told it is external); the restored one
+/// runs from one again, and no one can write it.
+#[test]
+fn a_wasm_counter_is_checkpointed_and_restored() {
+    let env = Env::new("cr-wasm");
+    let mut b = wasm_bundle(&env, "w", &fs::read(common::demo_wasm()).unwrap(), &["count", "/count"]);
+    b.set("/root/readonly", json!(false));
+    let id = env.id("c");
+    ok(&env, &["run", "-d", "--bundle", b.str(), &id]);
+    counted_to(&b, 3);
+    let images = env.dir.join("images");
+    let img = images.to_str().unwrap();
+    ok(&env, &["checkpoint", "--leave-running", "--image-path", img, &id]);
+    let n = count(&b);
+    counted_to(&b, n + 3);
+    ok(&env, &["checkpoint", "--image-path", img, &id]);
+    env.assert_gone(&id, None);
+    let at_checkpoint = count(&b);
+
+    let restored = env.id("r");
+    ok(&env, &["restore", "-d", "--image-path", img, "--bundle", b.str(), &restored]);
+    counted_to(&b, at_checkpoint + 3);
+    assert!(count(&b) < at_checkpoint + 200, "the restored module started again from 0");
+    let pid = env.state(&restored)["pid"].as_i64().unwrap() as i32;
+    let exe = format!("/proc/{pid}/exe");
+    // A detached mount's root: not a path in any mount namespace.
+    assert_eq!(fs::read_link(&exe).unwrap(), Path::new("/"), "the restored helper is not sealed");
+    let write = fs::OpenOptions::new().append(true).open(&exe);
+    assert!(write.is_err(), "the restored helper can be written through {exe}");
     ok(&env, &["delete", "--force", &restored]);
     env.assert_gone(&restored, Some(pid));
 }

@@ -2,7 +2,7 @@
 //! WASI inside the same isolation as a native container.
 
 mod common;
-use common::{Bundle, Env};
+use common::{Bundle, Env, wasm_bundle};
 use serde_json::json;
 use std::fs;
 use std::os::unix::fs::MetadataExt;
@@ -11,20 +11,7 @@ use std::path::{Path, PathBuf};
 /// A trapped module's status, as the wasmtime CLI reports one.
 const TRAP_EXIT_CODE: i32 = 134;
 
-/// examples/wasm/wasi-demo.c compiled once per test process.
-/// A busybox bundle with `module` at /app/demo.wasm, run as wasm.
-fn wasm_bundle(env: &Env, name: &str, module: &[u8], args: &[&str]) -> Bundle {
-    let mut b = env.bundle(name, &["/app/demo.wasm"]);
-    fs::create_dir_all(b.rootfs().join("app")).unwrap();
-    fs::write(b.rootfs().join("app/demo.wasm"), module).unwrap();
-    let mut argv = vec!["/app/demo.wasm"];
-    argv.extend_from_slice(args);
-    b.process("args", json!(argv));
-    b.config["annotations"] = json!({"run.oci.handler": "wasm"});
-    b.save();
-    b
-}
-
+/// examples/wasm/wasi-demo.c, compiled once per test process, as a bundle.
 fn demo(env: &Env, name: &str, args: &[&str]) -> Bundle {
     wasm_bundle(env, name, &fs::read(common::demo_wasm()).unwrap(), args)
 }

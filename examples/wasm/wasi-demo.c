@@ -7,10 +7,12 @@
 //   wasi-demo exit N          exit with status N
 //   wasi-demo spin            loop forever
 //   wasi-demo alloc MIB       allocate and touch MIB MiB
+//   wasi-demo count PATH      write 0, 1, 2, ... to PATH, one every 50 ms
 // Build: clang --target=wasm32-wasi --sysroot=/usr -O2 -o wasi-demo.wasm wasi-demo.c
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 int main(int argc, char **argv) {
     if (argc < 2) {
@@ -54,6 +56,17 @@ int main(int argc, char **argv) {
         }
         for (int i = 0; i < mib; i++) sum += (unsigned char)blocks[i][i];
         printf("allocated %d MiB (%lu)\n", mib, sum);
+    } else if (!strcmp(cmd, "count") && argc > 2) {
+        // The count lives in linear memory: a restored module goes on
+        // from where it was, not from 0.
+        struct timespec pause = {0, 50 * 1000 * 1000};
+        for (unsigned long i = 0;; i++) {
+            FILE *f = fopen(argv[2], "w");
+            if (!f) { perror(argv[2]); return 2; }
+            fprintf(f, "%lu\n", i);
+            fclose(f);
+            nanosleep(&pause, NULL);
+        }
     } else {
         fprintf(stderr, "unknown command %s\n", cmd);
         return 64;

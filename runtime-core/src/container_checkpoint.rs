@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::checkpoint_files::{self, ExternalFile};
 use crate::container::Container;
 use crate::criu::{self, CgMode, Criu, Opts, ReqType};
 use crate::error::{Error, Result};
@@ -57,6 +58,9 @@ pub struct CheckpointRecord {
     /// mount points (restore binds the new container's cgroup there).
     #[serde(default)]
     pub cgroup_mounts: Vec<PathBuf>,
+    /// Files held from outside the container's mounts (a wasm helper's).
+    #[serde(default)]
+    pub external_files: Vec<ExternalFile>,
 }
 
 /// CRIU's cgroup mode for runc's `--manage-cgroups-mode` word.
@@ -175,7 +179,10 @@ impl Container {
         }
         let mut descriptors = Vec::new();
         let mut cgroup_mounts = Vec::new();
+        let mut external_files = Vec::new();
         if !opts.pre_dump {
+            external_files = checkpoint_files::collect(&self.pids()?, &mount_ids(pid), &opts.image_path)?;
+            o.external.extend(external_files.iter().map(|f| f.key.clone()));
             cgroup_mounts = bound_cgroups(pid);
             let cgroup_keys =
                 cgroup_mounts.iter().map(|p| (p.to_string_lossy().into_owned(), p.to_string_lossy().into_owned()));
@@ -191,18 +198,14 @@ impl Container {
         let typ = if opts.pre_dump { ReqType::PreDump } else { ReqType::Dump };
         let log = opts.work_path.as_deref().unwrap_or(&opts.image_path).join(DUMP_LOG);
         let what = format!("checkpoint '{}'", self.id());
-        criu.call(&what, typ, o, None, &[], |_| Ok(())).map_err(|e| match e {
-            Error::Criu { what, why } => {
-                let log_says = criu::log_errors(&log);
-                let why = if log_says.is_empty() { why } else { format!("{why} ({}: {log_says})", log.display()) };
-                Error::Criu { what, why }
-            }
-            e => e,
-        })?;
+        if let Err(e) = criu.call(&what, typ, o, None, &[], |_| Ok(())) {
+            checkpoint_files::discard(&opts.image_path);
+            return Err(criu::explained_by_log(e, &log));
+        }
         if opts.pre_dump {
             return Ok(());
         }
-        let record = CheckpointRecord { id: self.id().to_string(), descriptors, cgroup_mounts };
+        let record = CheckpointRecord { id: self.id().to_string(), descriptors, cgroup_mounts, external_files };
         crate::state::write_atomic(&record_path, &serde_json::to_vec(&record).expect("plain data"))?;
         if !opts.leave_running {
             self.destroy(dir)?;
@@ -228,6 +231,12 @@ fn external_mounts(config: &crate::config::Config, pid: i32) -> Vec<(String, Str
         }
     }
     ext
+}
+
+/// The ids of the mounts `pid` sees.
+fn mount_ids(pid: i32) -> std::collections::HashSet<u64> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/mountinfo")).unwrap_or_default();
+    crate::procfs::parse_mountinfo(&text).into_iter().map(|m| m.id).collect()
 }
 
 /// Where the container sees its cgroups as binds of the host's hierarchy

@@ -186,17 +186,19 @@ fn restore_processes(
         Some(path) => Some(sys::open(path, libc::O_RDONLY).map_err(|e| Error::path("open namespace", path, e))?),
         None => None,
     };
-    let inherit: Vec<(&str, i32)> = netns.iter().map(|fd| ("extRootNetNS", fd.as_raw_fd())).collect();
+    // Files from outside the container's mounts: a sealed image of the
+    // same tandem binary, or the checkpoint's copy.
+    let files = crate::checkpoint_files::provide(&record.external_files, &opts.image_path)?;
+    let inherit: Vec<(&str, i32)> = netns
+        .iter()
+        .map(|fd| ("extRootNetNS", fd.as_raw_fd()))
+        .chain(files.iter().map(|(key, fd)| (key.as_str(), fd.as_raw_fd())))
+        .collect();
     let log = opts.work_path.as_deref().unwrap_or(&opts.image_path).join(RESTORE_LOG);
     let what = format!("restore '{id}'");
-    let resp = criu.call(&what, ReqType::Restore, o, Some([0, 1, 2]), &inherit, |_| Ok(())).map_err(|e| match e {
-        Error::Criu { what, why } => {
-            let log_says = criu::log_errors(&log);
-            let why = if log_says.is_empty() { why } else { format!("{why} ({}: {log_says})", log.display()) };
-            Error::Criu { what, why }
-        }
-        e => e,
-    })?;
+    let resp = criu
+        .call(&what, ReqType::Restore, o, Some([0, 1, 2]), &inherit, |_| Ok(()))
+        .map_err(|e| criu::explained_by_log(e, &log))?;
     match resp.restored_pid {
         Some(pid) if pid > 0 => Ok(pid),
         _ => Err(Error::Criu { what, why: "criu restored no process".into() }),

@@ -401,13 +401,26 @@ impl Criu {
         let resp = resp?;
         if !resp.success {
             let why = match (resp.errmsg.as_deref(), resp.errno) {
-                (Some(msg), _) if !msg.is_empty() => msg.to_string(),
+                (Some(msg), _) if !msg.trim().is_empty() => msg.trim().to_string(),
                 (_, Some(errno)) if errno != 0 => std::io::Error::from_raw_os_error(errno).to_string(),
                 _ => "criu failed".to_string(),
             };
             return Err(Error::Criu { what: what.into(), why });
         }
         Ok(resp)
+    }
+}
+
+/// A CRIU failure told by its log's last `Error` lines where it has any
+/// (CRIU's own message is its first error, often a harmless one).
+pub fn explained_by_log(e: Error, log: &Path) -> Error {
+    match e {
+        Error::Criu { what, why } => {
+            let log_says = log_errors(log);
+            let why = if log_says.is_empty() { why } else { format!("{log_says} (more in {})", log.display()) };
+            Error::Criu { what, why }
+        }
+        e => e,
     }
 }
 

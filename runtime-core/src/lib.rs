@@ -19,6 +19,7 @@
 
 pub mod capabilities;
 pub mod cgroups;
+mod checkpoint_files;
 pub mod config;
 mod console;
 mod container;

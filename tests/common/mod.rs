@@ -265,6 +265,19 @@ impl Bundle {
     }
 }
 
+/// A busybox bundle with `module` at /app/demo.wasm, run as wasm.
+pub fn wasm_bundle(env: &Env, name: &str, module: &[u8], args: &[&str]) -> Bundle {
+    let mut b = env.bundle(name, &["/app/demo.wasm"]);
+    fs::create_dir_all(b.rootfs().join("app")).unwrap();
+    fs::write(b.rootfs().join("app/demo.wasm"), module).unwrap();
+    let mut argv = vec!["/app/demo.wasm"];
+    argv.extend_from_slice(args);
+    b.process("args", serde_json::json!(argv));
+    b.config["annotations"] = serde_json::json!({"run.oci.handler": "wasm"});
+    b.save();
+    b
+}
+
 /// The C demo module (examples/wasm/wasi-demo.c) built with clang for
 /// wasm32-wasi, once per test binary.
 pub fn demo_wasm() -> &'static Path {
