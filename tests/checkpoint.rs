@@ -183,6 +183,91 @@ fn a_checkpoint_that_cannot_be_made_leaves_the_container_running() {
     ok(&env, &["delete", "--force", &id]);
 }
 
+/// Numbers the container prints on its terminal, read from the pty
+/// master a console socket received (drained all along: a terminal
+/// nobody reads stops its writer).
+fn tty_numbers(listener: &std::os::unix::net::UnixListener) -> (String, std::sync::mpsc::Receiver<u64>) {
+    let (conn, _) = listener.accept().unwrap();
+    let (master, name) = tandem_runtime_core::sys::recv_fd(&conn).unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = Vec::new();
+        let mut buf = [0u8; 1024];
+        // EIO once the slave side is gone.
+        while let Ok(n @ 1..) = tandem_runtime_core::sys::read(&master, &mut buf) {
+            for &c in &buf[..n] {
+                if c != b'\n' {
+                    line.push(c);
+                    continue;
+                }
+                let text = String::from_utf8_lossy(&line).trim().to_string();
+                line.clear();
+                if let Ok(n) = text.parse()
+                    && tx.send(n).is_err()
+                {
+                    return;
+                }
+            }
+        }
+    });
+    (String::from_utf8_lossy(&name).into_owned(), rx)
+}
+
+/// A container on a terminal: checkpointed, restored with a console
+/// socket that receives the new pty's master, where the numbers go on.
+/// Without a console socket restore refuses in one line and makes nothing.
+#[test]
+fn a_terminal_container_is_restored_onto_a_new_pty() {
+    use std::os::unix::net::UnixListener;
+    let env = Env::new("cr-tty");
+    let mut b = env.bundle("b", &["sh", "-c", "i=0; while true; do echo $i; i=$((i+1)); sleep 0.05; done"]);
+    b.process("terminal", json!(true));
+    let id = env.id("c");
+    let sock = env.dir.join("console.sock");
+    let listener = UnixListener::bind(&sock).unwrap();
+    ok(&env, &["create", "--console-socket", sock.to_str().unwrap(), "--bundle", b.str(), &id]);
+    let (_, first) = tty_numbers(&listener);
+    ok(&env, &["start", &id]);
+    let mut last = 0;
+    while last < 3 {
+        last = first.recv_timeout(Duration::from_secs(20)).expect("nothing on the terminal");
+    }
+    let images = env.dir.join("images");
+    let img = images.to_str().unwrap();
+    ok(&env, &["checkpoint", "--image-path", img, &id]);
+    while let Ok(n) = first.recv_timeout(Duration::from_secs(5)) {
+        last = n;
+    }
+
+    let restored = env.id("r");
+    let (code, err) = tandem(&env, &["restore", "-d", "--image-path", img, "--bundle", b.str(), &restored]);
+    assert_ne!(code, 0, "a terminal restored without a console socket");
+    assert!(err.contains("--console-socket") && err.trim().lines().count() == 1, "{err}");
+    env.assert_gone(&restored, None);
+
+    let sock2 = env.dir.join("console2.sock");
+    let listener2 = UnixListener::bind(&sock2).unwrap();
+    let args = ["restore", "-d", "--console-socket", sock2.to_str().unwrap(), "--image-path", img, "--bundle", b.str()];
+    let child = std::thread::spawn({
+        let mut args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        args.push(restored.clone());
+        let mut cmd = tandem_command(&env);
+        cmd.args(&args).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped());
+        move || cmd.output().unwrap()
+    });
+    let (name, second) = tty_numbers(&listener2);
+    let out = child.join().unwrap();
+    assert!(out.status.success(), "restore: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(name.starts_with("/dev/pts/"), "{name}");
+    let next = second.recv_timeout(Duration::from_secs(20)).expect("the restored container wrote nothing");
+    assert!(next > last && next < last + 20, "after {last}, the restored container wrote {next}");
+    let pid = env.state(&restored)["pid"].as_i64().unwrap() as i32;
+    let stdin = fs::read_link(format!("/proc/{pid}/fd/0")).unwrap();
+    assert!(stdin.starts_with("/dev/pts"), "the restored init's stdin is {}", stdin.display());
+    ok(&env, &["delete", "--force", &restored]);
+    env.assert_gone(&restored, Some(pid));
+}
+
 /// Stdio on pipes, as containerd's shims give it: the pipe a container
 /// wrote to becomes, at restore, the pipe restore was given, and the
 /// numbers go on from where they were, not from 0.

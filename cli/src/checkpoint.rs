@@ -44,13 +44,14 @@ Options:
   -b, --bundle <DIR>               the container's bundle [default: .]
   -d, --detach                     return once restored
       --pid-file <FILE>            write the restored init's pid here
-      --console-socket <SOCKET>    (a terminal: not supported yet)
+      --console-socket <SOCKET>    where a terminal's new pty master goes
       --no-pivot, --no-subreaper   accepted (CRIU restores the mount namespace)
       --tcp-established            restore open TCP connections
       --ext-unix-sk                allow external unix sockets
       --shell-job                  allow shell jobs
       --file-locks                 handle file locks
       --manage-cgroups-mode <M>    soft (default), full, strict or ignore
+      --empty-ns <NS>              a namespace made empty, not restored (network)
       --auto-dedup, --lazy-pages   as for checkpoint
       --lsm-profile <P>            LSM profile of the restored processes
       --lsm-mount-context <C>      LSM mount context of the restored mounts
@@ -175,6 +176,7 @@ pub fn restore(rt: &Runtime, criu: Option<PathBuf>, systemd_cgroup: bool, args: 
         "pid-file",
         "console-socket",
         "manage-cgroups-mode",
+        "empty-ns",
         "lsm-profile",
         "lsm-mount-context",
     ];
@@ -190,19 +192,18 @@ pub fn restore(rt: &Runtime, criu: Option<PathBuf>, systemd_cgroup: bool, args: 
         "lazy-pages",
     ];
     let f = Flags::parse(args, &with_value, &bools, &[("b", "bundle"), ("d", "detach")])?;
-    if f.has("console-socket") {
-        return Err(Error::Console("restoring a container with a terminal is not supported yet".into()));
-    }
     let opts = RestoreOptions {
         criu,
         image_path: f.path("image-path").unwrap_or_else(|| PathBuf::from("checkpoint")),
         work_path: f.path("work-path"),
         pid_file: f.path("pid-file"),
+        console_socket: f.path("console-socket"),
         tcp_established: f.has("tcp-established"),
         ext_unix_sk: f.has("ext-unix-sk"),
         shell_job: f.has("shell-job"),
         file_locks: f.has("file-locks"),
         manage_cgroups_mode: f.value("manage-cgroups-mode"),
+        empty_ns: f.values("empty-ns"),
         lsm_profile: f.value("lsm-profile"),
         lsm_mount_context: f.value("lsm-mount-context"),
         systemd_cgroup,

@@ -80,7 +80,7 @@ pub(crate) fn cgroup_mode(word: Option<&str>) -> Result<CgMode> {
 }
 
 /// CLONE_NEW* bits for `--empty-ns` names.
-fn empty_ns_flags(names: &[String]) -> Result<u32> {
+pub(crate) fn empty_ns_flags(names: &[String]) -> Result<u32> {
     names.iter().try_fold(0u32, |acc, n| match n.as_str() {
         "network" | "net" => Ok(acc | libc::CLONE_NEWNET as u32),
         other => Err(Error::config("--empty-ns", format!("'{other}': only network can be left empty"))),
@@ -198,7 +198,7 @@ impl Container {
         let typ = if opts.pre_dump { ReqType::PreDump } else { ReqType::Dump };
         let log = opts.work_path.as_deref().unwrap_or(&opts.image_path).join(DUMP_LOG);
         let what = format!("checkpoint '{}'", self.id());
-        if let Err(e) = criu.call(&what, typ, o, None, &[], |_| Ok(())) {
+        if let Err(e) = criu.call(&what, typ, o, None, &[], |_, _| Ok(())) {
             checkpoint_files::discard(&opts.image_path);
             return Err(criu::explained_by_log(e, &log));
         }

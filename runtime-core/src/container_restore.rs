@@ -6,13 +6,13 @@
 //! the bind mounts onto their sources; the restored init is the caller's
 //! child (CRIU's `rst_sibling`). On failure nothing it made is left.
 
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use crate::cgroups::Cgroup;
 use crate::config::Config;
 use crate::container::Container;
-use crate::container_checkpoint::{CHECKPOINT_RECORD, CheckpointRecord, cgroup_mode, open_dir};
+use crate::container_checkpoint::{CHECKPOINT_RECORD, CheckpointRecord, cgroup_mode, empty_ns_flags, open_dir};
 use crate::criu::{self, Criu, Opts, ReqType};
 use crate::error::{Error, Result};
 use crate::runtime::Runtime;
@@ -30,11 +30,15 @@ pub struct RestoreOptions {
     pub image_path: PathBuf,
     pub work_path: Option<PathBuf>,
     pub pid_file: Option<PathBuf>,
+    /// Where the restored terminal's new pty master goes (as at create).
+    pub console_socket: Option<PathBuf>,
     pub tcp_established: bool,
     pub ext_unix_sk: bool,
     pub shell_job: bool,
     pub file_locks: bool,
     pub manage_cgroups_mode: Option<String>,
+    /// Namespaces (`network`) made empty for the caller to set up.
+    pub empty_ns: Vec<String>,
     pub lsm_profile: Option<String>,
     pub lsm_mount_context: Option<String>,
     pub systemd_cgroup: bool,
@@ -56,9 +60,6 @@ impl Runtime {
             what: format!("restore '{id}'"),
             why: format!("{} holds no finished tandem checkpoint (no {CHECKPOINT_RECORD})", opts.image_path.display()),
         })?;
-        if config.process.terminal {
-            return Err(Error::Console("restoring a container with a terminal is not supported yet".into()));
-        }
         let dir = StateDir::create(&self.root, id)?;
         let mut state = State::creating(&config, id, "restored");
         let criu_root = dir.path.join(CRIU_ROOT);
@@ -72,6 +73,7 @@ impl Runtime {
             cg.create()?;
             cg.apply(&config.resources, &config.devices, true)?;
             bind_root(&config.rootfs, &criu_root)?;
+            make_mount_points(&config, &criu_root)?;
             let pid = restore_processes(&config, cg, &record, &criu_root, opts, id)?;
             let _ = unbind_root(&criu_root);
             let pidfd = sys::pidfd_open(pid).map_err(|e| Error::sys(format!("pidfd_open restored init {pid}"), e))?;
@@ -107,6 +109,44 @@ fn bind_root(rootfs: &Path, at: &Path) -> Result<()> {
     );
     sys::mount(Some(&src), &dst, None, libc::MS_BIND | libc::MS_REC, None)
         .map_err(|e| Error::path("bind the rootfs for criu at", at, e))
+}
+
+/// CRIU mounts onto the mount points the checkpointed container had, and
+/// a fresh rootfs (a new snapshot of the image) lacks the ones `create`
+/// made: they are made as `create` makes them, inside the rootfs. Binds
+/// are bound meanwhile so that mount points inside them can be made too
+/// (as runc does). Not those on one of the container's tmpfs mounts (CRIU
+/// brings the tmpfs back whole) nor cgroup ones (they come with /sys or
+/// the /sys/fs/cgroup tmpfs).
+fn make_mount_points(config: &Config, root: &Path) -> Result<()> {
+    let in_root = crate::inroot::Root::open(root).map_err(|e| Error::path("open", root, e))?;
+    let mounts = &config.mounts;
+    let on_tmpfs = |dest: &Path| {
+        mounts.iter().any(|t| t.typ == "tmpfs" && t.destination != dest && dest.starts_with(&t.destination))
+    };
+    let mut bound = Vec::new();
+    let made = mounts.iter().filter(|m| !matches!(m.typ.as_str(), "cgroup" | "cgroup2")).try_for_each(|m| {
+        if on_tmpfs(&m.destination) {
+            return Ok(());
+        }
+        let what = |e| Error::path("make the restore's mount point", &m.destination, e);
+        let target = in_root.ensure(&m.destination, crate::rootfs::mount_point_kind(m).map_err(what)?).map_err(what)?;
+        if let (true, Some(src)) = (m.is_bind(), &m.source) {
+            let (src, dst) =
+                (sys::cpath(src).map_err(what)?, sys::cpath(&crate::inroot::fd_path(&target)).map_err(what)?);
+            sys::mount(Some(&src), &dst, None, libc::MS_BIND, None).map_err(what)?;
+            bound.push(m.destination.clone());
+        }
+        Ok(())
+    });
+    for dest in bound.iter().rev() {
+        if let Ok(fd) = in_root.open_path(dest)
+            && let Ok(c) = sys::cpath(&crate::inroot::fd_path(&fd))
+        {
+            let _ = sys::umount2(&c, libc::MNT_DETACH);
+        }
+    }
+    made
 }
 
 fn unbind_root(at: &Path) -> Result<()> {
@@ -152,6 +192,10 @@ fn restore_processes(
         lsm_mount_context: opts.lsm_mount_context.clone(),
         ..Default::default()
     };
+    let empty = empty_ns_flags(&opts.empty_ns)?;
+    if empty != 0 {
+        o.empty_ns = Some(empty);
+    }
     // Bind mounts onto their sources; files masked with /dev/null.
     for m in config.mounts.iter().filter(|m| m.is_bind()) {
         let source = m.source.as_deref().unwrap_or(Path::new(""));
@@ -194,11 +238,34 @@ fn restore_processes(
         .map(|fd| ("extRootNetNS", fd.as_raw_fd()))
         .chain(files.iter().map(|(key, fd)| (key.as_str(), fd.as_raw_fd())))
         .collect();
+    // A terminal: CRIU makes a new pty for the restored slave and hands us
+    // its master, which goes to the console socket as at create.
+    let console = match (config.process.terminal, &opts.console_socket) {
+        (false, _) => None,
+        (true, Some(path)) => Some(crate::console::connect(path)?),
+        (true, None) => {
+            return Err(Error::Console("a container with a terminal is restored with --console-socket".into()));
+        }
+    };
+    o.notify_scripts = console.is_some();
+    let mut handed_over = false;
+    let hand_over = |script: &str, master: Option<OwnedFd>| -> Result<()> {
+        let (Some(socket), "orphan-pts-master") = (&console, script) else { return Ok(()) };
+        let master = master.ok_or_else(|| Error::Console("criu sent no pty master".into()))?;
+        let name = sys::pty_number(&master).map(|n| format!("/dev/pts/{n}")).unwrap_or_default();
+        sys::send_fd(socket, master.as_raw_fd(), name.as_bytes())
+            .map_err(|e| Error::Console(format!("send the restored pty master: {e}")))?;
+        handed_over = true;
+        Ok(())
+    };
     let log = opts.work_path.as_deref().unwrap_or(&opts.image_path).join(RESTORE_LOG);
     let what = format!("restore '{id}'");
     let resp = criu
-        .call(&what, ReqType::Restore, o, Some([0, 1, 2]), &inherit, |_| Ok(()))
+        .call(&what, ReqType::Restore, o, Some([0, 1, 2]), &inherit, hand_over)
         .map_err(|e| criu::explained_by_log(e, &log))?;
+    if console.is_some() && !handed_over {
+        return Err(Error::Console("criu restored the container's terminal without a new pty master".into()));
+    }
     match resp.restored_pid {
         Some(pid) if pid > 0 => Ok(pid),
         _ => Err(Error::Criu { what, why: "criu restored no process".into() }),

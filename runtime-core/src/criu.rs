@@ -8,7 +8,7 @@
 //! (measured: a native `create` peaked 0.24 MiB higher with rust-criu's
 //! types linked in), for a command that checkpoints now and then.
 
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -69,6 +69,8 @@ pub struct Opts {
     pub lazy_pages: bool,
     pub status_fd: Option<RawFd>,
     pub orphan_pts_master: bool,
+    /// Notifications (action scripts, the orphan pty master) over the RPC.
+    pub notify_scripts: bool,
     pub lsm_profile: Option<String>,
     pub lsm_mount_context: Option<String>,
 }
@@ -173,6 +175,7 @@ impl Opts {
             m.str(2, path);
             w.bytes(25, &m.0);
         }
+        w.flag(12, self.notify_scripts);
         w.flag(26, self.rst_sibling);
         for (key, fd) in &self.inherit_fd {
             let mut m = Writer::default();
@@ -329,7 +332,8 @@ impl Criu {
     }
 
     /// Send `req` to a fresh `criu swrk` and answer its notifications with
-    /// `notify` (an error fails the request). The fds `req` names
+    /// `notify` (the script's name and the fd that came with it, if any; an
+    /// error fails the request). The fds `req` names
     /// (images_dir_fd, work_dir_fd, status_fd) are this process's: CRIU
     /// opens them through /proc, so the caller keeps them open until this
     /// returns; `inherit_fd` entries name CRIU's own 0-2, which are
@@ -343,7 +347,7 @@ impl Criu {
         mut opts: Opts,
         stdio: Option<[RawFd; 3]>,
         inherit: &[(&str, RawFd)],
-        mut notify: impl FnMut(&str) -> Result<()>,
+        mut notify: impl FnMut(&str, Option<OwnedFd>) -> Result<()>,
     ) -> Result<Resp> {
         let (ours, theirs) = sys::socketpair().map_err(|e| Error::sys("socketpair for criu", e))?;
         // The child's end, inheritable; closed here once it runs.
@@ -380,7 +384,7 @@ impl Criu {
             sys::write(&ours, &request(typ, Some(&opts), false)).map_err(|e| Error::sys("send the criu request", e))?;
             let mut buf = vec![0u8; 1 << 16];
             loop {
-                let (n, _fd) = sys::recv_with_fd(&ours, &mut buf).map_err(|e| Error::sys("read criu's answer", e))?;
+                let (n, fd) = sys::recv_with_fd(&ours, &mut buf).map_err(|e| Error::sys("read criu's answer", e))?;
                 if n == 0 {
                     let why = format!("criu exited without answering ({})", self.check());
                     return Err(Error::Criu { what: what.into(), why });
@@ -390,7 +394,7 @@ impl Criu {
                 if resp.typ != ReqType::Notify as i64 {
                     return Ok(resp);
                 }
-                let answered = notify(resp.notify_script.as_deref().unwrap_or(""));
+                let answered = notify(resp.notify_script.as_deref().unwrap_or(""), fd);
                 sys::write(&ours, &request(ReqType::Notify, None, answered.is_ok()))
                     .map_err(|e| Error::sys("answer criu", e))?;
                 answered?;

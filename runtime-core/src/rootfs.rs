@@ -212,11 +212,10 @@ fn locked_flags(path: &Path) -> u64 {
     out
 }
 
-fn mount_one(root: &Root, m: &Mount, cgroup: Option<&Cgroup>) -> io::Result<()> {
-    if m.typ == "cgroup" || m.typ == "cgroup2" {
-        return mount_cgroup(root, m, cgroup);
-    }
-    let kind = match &m.source {
+/// What a mount's destination is made as when missing: a file for a bind
+/// of anything but a directory, else a directory.
+pub(crate) fn mount_point_kind(m: &Mount) -> io::Result<Kind> {
+    Ok(match &m.source {
         Some(src) if m.is_bind() && !src.is_dir() => {
             if !src.exists() {
                 return Err(io::Error::new(
@@ -227,8 +226,14 @@ fn mount_one(root: &Root, m: &Mount, cgroup: Option<&Cgroup>) -> io::Result<()> 
             Kind::File
         }
         _ => Kind::Dir,
-    };
-    let target_fd = root.ensure(&m.destination, kind)?;
+    })
+}
+
+fn mount_one(root: &Root, m: &Mount, cgroup: Option<&Cgroup>) -> io::Result<()> {
+    if m.typ == "cgroup" || m.typ == "cgroup2" {
+        return mount_cgroup(root, m, cgroup);
+    }
+    let target_fd = root.ensure(&m.destination, mount_point_kind(m)?)?;
     check_target(root, m, &target_fd)?;
     let target = inroot::fd_path(&target_fd);
     let f = &m.flags;

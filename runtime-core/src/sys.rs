@@ -791,13 +791,18 @@ pub fn recv_with_fd(sock: &impl AsRawFd, buf: &mut [u8]) -> io::Result<(usize, O
 pub fn open_pty(ptmx: &Path) -> io::Result<(OwnedFd, String)> {
     let master = open(ptmx, libc::O_RDWR | libc::O_NOCTTY)?;
     let mut unlock: libc::c_int = 0;
-    let mut n: libc::c_uint = 0;
-    // SAFETY: both ioctls take a pointer to an int we own.
-    unsafe {
-        cvt(libc::ioctl(master.as_raw_fd(), libc::TIOCSPTLCK, &mut unlock))?;
-        cvt(libc::ioctl(master.as_raw_fd(), libc::TIOCGPTN, &mut n))?;
-    }
+    // SAFETY: the ioctl takes a pointer to an int we own.
+    cvt(unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSPTLCK, &mut unlock) })?;
+    let n = pty_number(&master)?;
     Ok((master, format!("/dev/pts/{n}")))
+}
+
+/// The index of a pty master's slave (`/dev/pts/N`).
+pub fn pty_number(master: &OwnedFd) -> io::Result<u32> {
+    let mut n: libc::c_uint = 0;
+    // SAFETY: the ioctl takes a pointer to an unsigned int we own.
+    cvt(unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCGPTN, &mut n) })?;
+    Ok(n)
 }
 
 /// The slave side of a pty master, opened by the kernel from the master

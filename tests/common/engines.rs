@@ -106,6 +106,17 @@ pub fn kill_matching(marker: &str) {
     }
 }
 
+/// A program's absolute path (PATH searched for a bare name).
+fn which(program: &Path) -> PathBuf {
+    if program.is_absolute() {
+        return program.to_path_buf();
+    }
+    std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+        .map(|d| d.join(program))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| panic!("{} is not on PATH", program.display()))
+}
+
 /// Unmount everything mounted under `dir`, deepest first.
 pub fn unmount_under(dir: &Path) {
     let prefix = dir.to_str().unwrap();
@@ -165,8 +176,16 @@ impl Containerd {
         // containerd finds a runtime's shim binary on its PATH: tandem's
         // is built beside the tandem binary.
         let bin_dir = Path::new(super::tandem_bin()).parent().unwrap();
+        // ... and tandem, run by a shim, finds CRIU there: one that works.
+        let criu_dir = dir.join("criu-bin");
+        if let Some(criu) = super::working_criu()
+            && !criu_dir.join("criu").exists()
+        {
+            fs::create_dir_all(&criu_dir).unwrap();
+            std::os::unix::fs::symlink(which(&criu), criu_dir.join("criu")).unwrap();
+        }
         let path = std::env::var("PATH").unwrap_or_default();
-        cmd.env("PATH", format!("{}:{path}", bin_dir.display()));
+        cmd.env("PATH", format!("{}:{}:{path}", bin_dir.display(), criu_dir.display()));
         let sock = address.to_path_buf();
         Daemon::spawn("containerd", &mut cmd, &dir.join("containerd.log"), || listening(&sock))
     }
@@ -190,6 +209,32 @@ impl Containerd {
             .stdin(Stdio::null())
             .output()
             .expect("run ctr")
+    }
+
+    /// `ctr` given 20 seconds: did it succeed in them.
+    fn ctr_within(&self, args: &[&str]) -> bool {
+        let mut child = Command::new("ctr")
+            .arg("--address")
+            .arg(&self.address)
+            .args(["--namespace", &self.ns])
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("run ctr");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                return status.success();
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     pub fn ctr_ok(&self, args: &[&str]) -> String {
@@ -245,9 +290,13 @@ impl Drop for Containerd {
             let out = self.ctr(&[what, "ls", "-q"]);
             String::from_utf8_lossy(&out.stdout).lines().map(str::to_string).collect()
         };
+        // Bounded: a task whose start failed never exits, and a forced
+        // delete waits for that exit.
         for task in list("tasks") {
-            let _ = self.ctr(&["tasks", "kill", "-a", "-s", "KILL", &task]);
-            let _ = self.ctr(&["tasks", "delete", "-f", &task]);
+            self.ctr_within(&["tasks", "kill", "-a", "-s", "KILL", &task]);
+            if !self.ctr_within(&["tasks", "delete", &task]) {
+                self.ctr_within(&["tasks", "delete", "-f", &task]);
+            }
         }
         for c in list("containers") {
             let _ = self.ctr(&["containers", "delete", &c]);
