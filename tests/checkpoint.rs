@@ -38,9 +38,7 @@ fn counted_to(b: &Bundle, n: u64) {
 
 /// tandem with the test's root, a CRIU that works here, stdin and
 /// stdout on /dev/null (as a detached container's would be), stderr in
-/// a file (a pipe would be held open by a detached container). A
-/// container's own stdio is /dev/null: CRIU cannot dump a host file
-/// outside the container's mounts (containerd's shims give pipes).
+/// a file (a pipe would be held open by a detached container).
 fn tandem(env: &Env, args: &[&str]) -> (i32, String) {
     let err_path = env.dir.join("stderr");
     let detached = args.first().is_some_and(|a| *a == "run");
@@ -313,6 +311,46 @@ fn stdio_pipes_pass_to_the_restored_container() {
     let second = numbers(&["restore", "-d", "--image-path", images.to_str().unwrap(), "--bundle", b.str(), &restored]);
     let next = second.recv_timeout(Duration::from_secs(20)).expect("the restored counter wrote nothing");
     assert!(next > last && next < last + 20, "after {last}, the restored counter wrote {next}");
+    ok(&env, &["delete", "--force", &restored]);
+    env.assert_gone(&restored, None);
+}
+
+/// A host file as stdout (a log, appended to), outside the container's
+/// mounts: named to CRIU as external, it becomes at restore the file
+/// restore was given.
+#[test]
+fn a_log_file_as_stdout_becomes_the_restored_stdout() {
+    let env = Env::new("cr-log");
+    let b = env.bundle("b", &["sh", "-c", "i=0; while true; do echo $i; i=$((i+1)); sleep 0.05; done"]);
+    let logged = |log: &Path| -> Vec<u64> {
+        fs::read_to_string(log).unwrap_or_default().lines().filter_map(|l| l.trim().parse().ok()).collect()
+    };
+    let wait_for = |log: &Path, n: usize| {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while logged(log).len() < n {
+            assert!(Instant::now() < deadline, "{} has {:?}", log.display(), logged(log));
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    let detached = |args: &[&str], log: &Path| {
+        let out = fs::OpenOptions::new().append(true).create(true).open(log).unwrap();
+        let status = tandem_command(&env).args(args).stdin(Stdio::null()).stdout(out).stderr(Stdio::null()).status();
+        assert!(status.unwrap().success(), "tandem {args:?}");
+    };
+    let id = env.id("c");
+    let (first, second) = (env.dir.join("first.log"), env.dir.join("second.log"));
+    detached(&["run", "-d", "--bundle", b.str(), &id], &first);
+    wait_for(&first, 3);
+    let images = env.dir.join("images");
+    let img = images.to_str().unwrap();
+    ok(&env, &["checkpoint", "--image-path", img, &id]);
+    let last = *logged(&first).last().unwrap();
+    let restored = env.id("r");
+    detached(&["restore", "-d", "--image-path", img, "--bundle", b.str(), &restored], &second);
+    wait_for(&second, 1);
+    let next = logged(&second)[0];
+    assert!(next > last && next < last + 20, "after {last}, the restored container wrote {next}");
+    assert_eq!(*logged(&first).last().unwrap(), last, "the restored container wrote to the old log");
     ok(&env, &["delete", "--force", &restored]);
     env.assert_gone(&restored, None);
 }

@@ -47,24 +47,6 @@ fn run_detached(c: &Containerd, id: &str, args: &[&str]) {
     c.ctr_ok(&all);
 }
 
-/// The task's status column in `ctr task ls`.
-fn task_status(c: &Containerd, id: &str) -> String {
-    let out = c.ctr_ok(&["tasks", "ls"]);
-    out.lines()
-        .find(|l| l.split_whitespace().next() == Some(id))
-        .and_then(|l| l.split_whitespace().nth(2))
-        .unwrap_or("")
-        .to_string()
-}
-
-fn wait_task(c: &Containerd, id: &str, want: &str) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while task_status(c, id) != want {
-        assert!(Instant::now() < deadline, "task {id} is {}, not {want}", task_status(c, id));
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 /// Nothing of the container is left on the host: no tandem state, no
 /// cgroup, no process of its.
 fn assert_gone(c: &Containerd, id: &str) {
@@ -89,7 +71,7 @@ fn ctr_runs_execs_pauses_and_kills_through_the_runc_shim() {
 
     let id = env.id("bg");
     run_detached(&c, &id, &["sleep", "1000"]);
-    assert_eq!(task_status(&c, &id), "RUNNING");
+    assert_eq!(c.task_status(&id), "RUNNING");
     // exec: output and status come back.
     let out = c.ctr(&["tasks", "exec", "--exec-id", "e1", &id, "sh", "-c", "hostname; echo in; exit 4"]);
     assert_eq!(out.status.code(), Some(4), "{:?}", text(&out));
@@ -100,15 +82,15 @@ fn ctr_runs_execs_pauses_and_kills_through_the_runc_shim() {
     assert!(fs::read_to_string(format!("/proc/{pid}/cmdline")).unwrap().starts_with("sleep"), "{ps}");
     // pause / resume through the freezer.
     c.ctr_ok(&["tasks", "pause", &id]);
-    assert_eq!(task_status(&c, &id), "PAUSED");
+    assert_eq!(c.task_status(&id), "PAUSED");
     c.ctr_ok(&["tasks", "resume", &id]);
-    assert_eq!(task_status(&c, &id), "RUNNING");
+    assert_eq!(c.task_status(&id), "RUNNING");
     // metrics: the shim reads the container's cgroup.
     let metrics = c.ctr_ok(&["tasks", "metrics", &id]);
     assert!(metrics.contains("memory.usage_in_bytes") || metrics.contains("memory.usage"), "{metrics}");
     assert!(metrics.contains("pids.current"), "{metrics}");
     c.ctr_ok(&["tasks", "kill", "-s", "KILL", &id]);
-    wait_task(&c, &id, "STOPPED");
+    c.wait_task(&id, "STOPPED");
     // A kill of a task that has exited reaches tandem, which must answer
     // in runc's words: the shim turns them into NotFound.
     let out = c.ctr(&["tasks", "kill", &id]);
@@ -217,75 +199,16 @@ fn ten_containers_at_once() {
     assert_eq!(c.ctr_ok(&["containers", "ls", "-q"]), "", "containers left");
 }
 
-/// The count a counter container wrote to /count, read through its root.
-fn count_of(c: &Containerd, id: &str) -> u64 {
-    let pid = task_pid(c, id);
-    fs::read_to_string(format!("/proc/{pid}/root/count")).unwrap_or_default().trim().parse().unwrap_or(0)
-}
-
-fn task_pid(c: &Containerd, id: &str) -> i32 {
-    let out = c.ctr_ok(&["tasks", "ls"]);
-    out.lines()
-        .find(|l| l.split_whitespace().next() == Some(id))
-        .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        .unwrap_or_else(|| panic!("no task {id} in {out}"))
-}
-
-fn counted_to(c: &Containerd, id: &str, n: u64) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while count_of(c, id) < n {
-        assert!(Instant::now() < deadline, "{id} counted to {} only", count_of(c, id));
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-/// `ctr container checkpoint --task` (the runc shim runs `tandem
-/// checkpoint --leave-running` on the paused task, containerd keeps the
-/// images as a checkpoint image), then `ctr container restore --live`
-/// into a new container: the runc shim runs `tandem restore` with its own
-/// pipes as stdio and `-no-subreaper`, and the counter goes on from where
-/// it was.
+/// `ctr container checkpoint --task`, then `ctr container restore --live`
+/// into a new container: the runc shim runs `tandem checkpoint
+/// --leave-running` and `tandem restore` (its own pipes as stdio,
+/// `-no-subreaper`), and the counter goes on from where it was.
 #[test]
 fn ctr_checkpoints_and_restores_a_task_through_the_runc_shim() {
     let env = Env::new("ctrd-cr");
     let c = with_busybox(&env);
-    let id = env.id("c");
     let counter = "i=0; while true; do echo $i > /count; i=$((i+1)); sleep 0.05; done";
-    run_detached(&c, &id, &["sh", "-c", counter]);
-    counted_to(&c, &id, 3);
-    let image = format!("docker.io/library/checkpoint-{}:test", env.tag);
-    let out = c.ctr(&["containers", "checkpoint", "--task", &id, &image]);
-    assert!(out.status.success(), "ctr containers checkpoint: {:?}\n{}", text(&out), c.log_tail());
-    // It ran on (ctr pauses, checkpoints and resumes it).
-    assert_eq!(task_status(&c, &id), "RUNNING");
-    let n = count_of(&c, &id);
-    counted_to(&c, &id, n + 3);
-    let pid = task_pid(&c, &id);
-    c.ctr_ok(&["tasks", "kill", "-s", "KILL", &id]);
-    wait_task(&c, &id, "STOPPED");
-    c.ctr_ok(&["tasks", "delete", &id]);
-    c.ctr_ok(&["containers", "delete", &id]);
-    assert_gone(&c, &id);
-    assert!(!Path::new(&format!("/proc/{pid}")).exists(), "the checkpointed task {pid} is left");
-
-    let restored = env.id("r");
-    let out = c.ctr(&["containers", "restore", "--live", &restored, &image]);
-    assert!(out.status.success(), "ctr containers restore: {:?}\n{}", text(&out), c.log_tail());
-    assert_eq!(task_status(&c, &restored), "RUNNING");
-    // From the count it had at the checkpoint (between n - 3 and n), not 0
-    // (the new rootfs has no /count until the restored shell writes one).
-    counted_to(&c, &restored, 1);
-    let at_restore = count_of(&c, &restored);
-    assert!(at_restore + 3 >= n, "the restored task counts from {at_restore}, the checkpoint was at {n}");
-    counted_to(&c, &restored, at_restore + 3);
-    c.ctr_ok(&["tasks", "kill", "-s", "KILL", &restored]);
-    wait_task(&c, &restored, "STOPPED");
-    c.ctr_ok(&["tasks", "delete", &restored]);
-    c.ctr_ok(&["containers", "delete", &restored]);
-    assert!(!c.runc_root.join(&restored).exists(), "tandem state of {restored} left behind");
-    // The restored task kept the checkpointed container's cgroup path.
-    for dir in common::cgroup_dirs(&id) {
-        assert!(!dir.exists(), "cgroup {} left behind", dir.display());
-    }
-    c.ctr_ok(&["images", "rm", &image]);
+    c.checkpoint_and_restore_a_counter(&env, &|id| run_detached(&c, id, &["sh", "-c", counter]), &|id| {
+        assert_gone(&c, id)
+    });
 }

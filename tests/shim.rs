@@ -47,23 +47,6 @@ fn ctr(c: &Containerd, id: &str, args: &[&str]) -> (i32, String, String) {
     (out.status.code().unwrap_or(-1), o, e)
 }
 
-fn task_status(c: &Containerd, id: &str) -> String {
-    let out = c.ctr_ok(&["tasks", "ls"]);
-    out.lines()
-        .find(|l| l.split_whitespace().next() == Some(id))
-        .and_then(|l| l.split_whitespace().nth(2))
-        .unwrap_or("")
-        .to_string()
-}
-
-fn wait_task(c: &Containerd, id: &str, want: &str) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while task_status(c, id) != want {
-        assert!(Instant::now() < deadline, "task {id} is {}, not {want}", task_status(c, id));
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 /// The shim processes serving this containerd (their command line names
 /// its socket).
 fn shims(c: &Containerd) -> Vec<u32> {
@@ -168,7 +151,7 @@ impl Drop for EventLog {
 /// nothing of it is left.
 fn kill_and_remove(c: &Containerd, id: &str) {
     c.ctr_ok(&["tasks", "kill", "-s", "KILL", id]);
-    wait_task(c, id, "STOPPED");
+    c.wait_task(id, "STOPPED");
     c.ctr_ok(&["tasks", "delete", id]);
     c.ctr_ok(&["containers", "delete", id]);
     assert_gone(c, id);
@@ -227,7 +210,7 @@ fn exec_ps_pause_metrics_and_kill_through_tandems_shim() {
     let id = env.id("bg");
     let (code, _, err) = ctr(&c, &id, &["run", "-d", "{shim}", BUSYBOX, &id, "sleep", "1000"]);
     assert_eq!(code, 0, "{err}\n{}", c.log_tail());
-    assert_eq!(task_status(&c, &id), "RUNNING");
+    assert_eq!(c.task_status(&id), "RUNNING");
     let out = c.ctr(&["tasks", "exec", "--exec-id", "e1", &id, "sh", "-c", "echo in; echo err >&2; exit 4"]);
     assert_eq!(out.status.code(), Some(4), "{:?}", text(&out));
     assert_eq!(text(&out), ("in\n".to_string(), "err\n".to_string()));
@@ -242,14 +225,14 @@ fn exec_ps_pause_metrics_and_kill_through_tandems_shim() {
     let sockets = shim_sockets(&c);
     assert_eq!(sockets.len(), 1, "{sockets:?}");
     c.ctr_ok(&["tasks", "pause", &id]);
-    assert_eq!(task_status(&c, &id), "PAUSED");
+    assert_eq!(c.task_status(&id), "PAUSED");
     c.ctr_ok(&["tasks", "resume", &id]);
-    assert_eq!(task_status(&c, &id), "RUNNING");
+    assert_eq!(c.task_status(&id), "RUNNING");
     let metrics = c.ctr_ok(&["tasks", "metrics", &id]);
     assert!(metrics.contains("pids.current"), "{metrics}");
     assert!(metrics.contains("memory.usage"), "{metrics}");
     c.ctr_ok(&["tasks", "kill", "-s", "KILL", &id]);
-    wait_task(&c, &id, "STOPPED");
+    c.wait_task(&id, "STOPPED");
     let out = c.ctr(&["tasks", "kill", &id]);
     assert!(!out.status.success() && text(&out).1.contains("not found"), "{:?}", text(&out));
     c.ctr_ok(&["tasks", "delete", &id]);
@@ -288,7 +271,7 @@ fn exec_into_a_wasm_task_through_tandems_shim() {
         &["run", "-d", "--annotation", "run.oci.handler=wasm", "{shim}", WASM, &id, "/app/demo.wasm", "spin"],
     );
     assert_eq!(code, 0, "{err}\n{}", c.log_tail());
-    assert_eq!(task_status(&c, &id), "RUNNING");
+    assert_eq!(c.task_status(&id), "RUNNING");
     let out = c.ctr(&["tasks", "exec", "--exec-id", "m", &id, "/app/demo.wasm", "exit", "9"]);
     assert_eq!(out.status.code(), Some(9), "{:?}", text(&out));
     let out = c.ctr(&["tasks", "exec", "--exec-id", "h", &id, "/app/demo.wasm"]);
@@ -363,7 +346,7 @@ fn containerd_restarted_finds_its_tasks_in_tandems_shim() {
     let shim = shims(&c);
     c.crash_and_restart();
     assert_eq!(shims(&c), shim, "the shim outlives containerd");
-    wait_task(&c, &id, "RUNNING");
+    c.wait_task(&id, "RUNNING");
     let out = c.ctr(&["tasks", "exec", "--exec-id", "after", &id, "sh", "-c", "echo still here"]);
     assert_eq!(text(&out).0, "still here\n", "{:?}\n{}", text(&out), c.log_tail());
     kill_and_remove(&c, &id);
@@ -527,8 +510,24 @@ fn a_pods_shim_serves_until_its_last_container() {
         kill_and_remove(&c, id);
         if id == &ids[0] {
             assert_eq!(shims(&c).len(), 1, "the pod's shim went with its first container");
-            assert_eq!(task_status(&c, &ids[1]), "RUNNING");
+            assert_eq!(c.task_status(&ids[1]), "RUNNING");
         }
     }
     assert_shims_gone(&c, &sockets);
+}
+
+/// Checkpoint and restore through tandem's shim: `ctr container
+/// checkpoint --task` reaches the shim's Checkpoint (runc's options, into
+/// containerd's directory), `ctr container restore --live` its Create
+/// with the checkpoint, restored at Start with the new task's fifos.
+#[test]
+fn ctr_checkpoints_and_restores_a_task_through_tandems_shim() {
+    let env = Env::new("shim-cr");
+    let c = with_images(&env);
+    let counter = "i=0; while true; do echo $i > /count; i=$((i+1)); sleep 0.05; done";
+    let run = |id: &str| {
+        let (code, _, err) = ctr(&c, id, &["run", "-d", "{shim}", BUSYBOX, id, "sh", "-c", counter]);
+        assert_eq!(code, 0, "{err}\n{}", c.log_tail());
+    };
+    c.checkpoint_and_restore_a_counter(&env, &run, &|id| assert_gone(&c, id));
 }

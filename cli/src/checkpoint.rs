@@ -209,6 +209,7 @@ pub fn restore(rt: &Runtime, criu: Option<PathBuf>, systemd_cgroup: bool, args: 
         systemd_cgroup,
         auto_dedup: f.has("auto-dedup"),
         lazy_pages: f.has("lazy-pages"),
+        ..Default::default()
     };
     let bundle = f.path("bundle").unwrap_or_else(|| PathBuf::from("."));
     let mut c = rt.restore(&f.id, &bundle, &opts)?;

@@ -47,15 +47,56 @@ struct Held {
     ino: u64,
 }
 
+/// What the init's fds 0-2 are, for the record: a fifo (a shim's) or a
+/// log file (write-only, appending: CRIU checks neither its size nor its
+/// offset) outside the container's `mounts` by its CRIU key, to be named
+/// external and given back as restore's own stdio; else what /proc says
+/// (`pipe:[N]`, a path).
+pub(crate) fn stdio(pid: i32, mounts: &HashSet<u64>) -> Vec<String> {
+    (0..3)
+        .map(|fd| {
+            let link = PathBuf::from(format!("/proc/{pid}/fd/{fd}"));
+            let said = std::fs::read_link(&link).map(|p| p.to_string_lossy().into_owned());
+            let flags = std::fs::read_to_string(format!("/proc/{pid}/fdinfo/{fd}"))
+                .ok()
+                .and_then(|info| i32::from_str_radix(fdinfo_field(&info, "flags")?, 8).ok())
+                .unwrap_or(0);
+            let log = flags & libc::O_ACCMODE == libc::O_WRONLY && flags & libc::O_APPEND != 0;
+            let outside = sys::open(&link, libc::O_PATH | libc::O_CLOEXEC).ok().and_then(|f| {
+                let st = sys::fstat(&f).ok()?;
+                let mnt_id = mount_id(&f)?;
+                let kind = st.st_mode & libc::S_IFMT;
+                let given_back = kind == libc::S_IFIFO || (kind == libc::S_IFREG && log);
+                (given_back && !mounts.contains(&mnt_id)).then(|| key(mnt_id, st.st_ino))
+            });
+            match (outside, said) {
+                (Some(key), Ok(said)) if !said.starts_with("pipe:") => key,
+                (_, Ok(said)) => said,
+                (_, Err(_)) => "/dev/null".into(),
+            }
+        })
+        .collect()
+}
+
+fn key(mnt_id: u64, ino: u64) -> String {
+    format!("file[{mnt_id:x}:{ino:x}]")
+}
+
 /// The external files of `pids`, whose mounts are `mounts` (mount ids in
-/// their mount namespace); copies go into `images`.
-pub(crate) fn collect(pids: &[i32], mounts: &HashSet<u64>, images: &Path) -> Result<Vec<ExternalFile>> {
-    let mut seen = HashSet::new();
+/// their mount namespace), but for the keys in `given` (the init's
+/// stdio, which restore gives); copies go into `images`.
+pub(crate) fn collect(
+    pids: &[i32],
+    mounts: &HashSet<u64>,
+    images: &Path,
+    given: &[String],
+) -> Result<Vec<ExternalFile>> {
+    let mut seen: HashSet<String> = given.iter().cloned().collect();
     let mut out = Vec::new();
     let mut binaries: Option<HashMap<(u64, u64), String>> = None;
     for &pid in pids {
         for held in held_read_only(pid) {
-            let key = format!("file[{:x}:{:x}]", held.mnt_id, held.ino);
+            let key = key(held.mnt_id, held.ino);
             if mounts.contains(&held.mnt_id) || !seen.insert(key.clone()) {
                 continue;
             }
@@ -209,7 +250,7 @@ mod tests {
         let mounts: HashSet<u64> =
             crate::procfs::parse_mountinfo(&text).iter().map(|m| m.id).filter(|id| *id != outside).collect();
         let images = dir.join("images");
-        let files = collect(&[std::process::id() as i32], &mounts, &images).unwrap();
+        let files = collect(&[std::process::id() as i32], &mounts, &images, &[]).unwrap();
         assert_eq!(files.len(), 1, "{files:?}");
         assert!(files[0].key.starts_with("file[") && files[0].binary.is_none(), "{files:?}");
         assert_eq!(files[0].path, held);

@@ -51,8 +51,9 @@ pub struct CheckpointOptions {
 #[derive(Debug, Serialize, Deserialize)]
 pub struct CheckpointRecord {
     pub id: String,
-    /// What the init's fds 0, 1 and 2 were (`pipe:[N]` for pipes, which
-    /// restore hands over as its own stdio).
+    /// What the init's fds 0, 1 and 2 were: `pipe:[N]` for pipes and
+    /// `file[MNT:INO]` for files outside the container (a shim's fifos, a
+    /// log file), which restore gives back as its own stdio; else a path.
     pub descriptors: Vec<String>,
     /// The container's cgroup hierarchies, bound from the host's at these
     /// mount points (restore binds the new container's cgroup there).
@@ -181,19 +182,17 @@ impl Container {
         let mut cgroup_mounts = Vec::new();
         let mut external_files = Vec::new();
         if !opts.pre_dump {
-            external_files = checkpoint_files::collect(&self.pids()?, &mount_ids(pid), &opts.image_path)?;
+            let mounts = mount_ids(pid);
+            descriptors = checkpoint_files::stdio(pid, &mounts);
+            let stdio_keys: Vec<String> = descriptors.iter().filter(|d| d.starts_with("file[")).cloned().collect();
+            external_files = checkpoint_files::collect(&self.pids()?, &mounts, &opts.image_path, &stdio_keys)?;
             o.external.extend(external_files.iter().map(|f| f.key.clone()));
+            o.external.extend(stdio_keys);
+            o.external.dedup();
             cgroup_mounts = bound_cgroups(pid);
             let cgroup_keys =
                 cgroup_mounts.iter().map(|p| (p.to_string_lossy().into_owned(), p.to_string_lossy().into_owned()));
             o.ext_mnt.extend(external_mounts(&config, pid).into_iter().chain(cgroup_keys));
-            descriptors = (0..3)
-                .map(|fd| {
-                    std::fs::read_link(format!("/proc/{pid}/fd/{fd}"))
-                        .map(|p| p.to_string_lossy().into_owned())
-                        .unwrap_or_else(|_| "/dev/null".into())
-                })
-                .collect();
         }
         let typ = if opts.pre_dump { ReqType::PreDump } else { ReqType::Dump };
         let log = opts.work_path.as_deref().unwrap_or(&opts.image_path).join(DUMP_LOG);

@@ -32,6 +32,11 @@ pub struct RestoreOptions {
     pub pid_file: Option<PathBuf>,
     /// Where the restored terminal's new pty master goes (as at create).
     pub console_socket: Option<PathBuf>,
+    /// The same, as a connected socket the caller holds (the shim's).
+    pub console_socket_fd: Option<std::os::fd::RawFd>,
+    /// The restored stdio (fds of this process), instead of its own 0-2:
+    /// a long-lived caller serving many containers gives each its own.
+    pub stdio: Option<[std::os::fd::RawFd; 3]>,
     pub tcp_established: bool,
     pub ext_unix_sk: bool,
     pub shell_job: bool,
@@ -218,9 +223,10 @@ fn restore_processes(
     for ctrl in cg.dirs.keys() {
         o.cg_root.push(((!ctrl.is_empty()).then(|| ctrl.clone()), cg.path.to_string_lossy().into_owned()));
     }
-    // A pipe the init had as stdio becomes ours (CRIU's 0-2 are ours).
+    // A pipe or outside file the init had as stdio becomes the stdio
+    // restore was given (CRIU's 0-2: `opts.stdio`, else ours).
     for (i, d) in record.descriptors.iter().enumerate() {
-        if d.starts_with("pipe:") {
+        if d.starts_with("pipe:") || d.starts_with("file[") {
             o.inherit_fd.push((d.clone(), i as i32));
         }
     }
@@ -240,10 +246,13 @@ fn restore_processes(
         .collect();
     // A terminal: CRIU makes a new pty for the restored slave and hands us
     // its master, which goes to the console socket as at create.
-    let console = match (config.process.terminal, &opts.console_socket) {
-        (false, _) => None,
-        (true, Some(path)) => Some(crate::console::connect(path)?),
-        (true, None) => {
+    let console = match (config.process.terminal, opts.console_socket_fd, &opts.console_socket) {
+        (false, ..) => None,
+        (true, Some(fd), _) => {
+            Some(sys::dup_cloexec(fd).map_err(|e| Error::Console(format!("dup console socket fd {fd}: {e}")))?)
+        }
+        (true, None, Some(path)) => Some(crate::console::connect(path)?),
+        (true, None, None) => {
             return Err(Error::Console("a container with a terminal is restored with --console-socket".into()));
         }
     };
@@ -261,7 +270,7 @@ fn restore_processes(
     let log = opts.work_path.as_deref().unwrap_or(&opts.image_path).join(RESTORE_LOG);
     let what = format!("restore '{id}'");
     let resp = criu
-        .call(&what, ReqType::Restore, o, Some([0, 1, 2]), &inherit, hand_over)
+        .call(&what, ReqType::Restore, o, Some(opts.stdio.unwrap_or([0, 1, 2])), &inherit, hand_over)
         .map_err(|e| criu::explained_by_log(e, &log))?;
     if console.is_some() && !handed_over {
         return Err(Error::Console("criu restored the container's terminal without a new pty master".into()));

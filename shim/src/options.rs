@@ -18,7 +18,9 @@ use std::path::{Path, PathBuf};
 use containerd_shim::api::Options as RuncOptions;
 use containerd_shim::protos::protobuf::well_known_types::any::Any;
 use containerd_shim::protos::protobuf::{CodedInputStream, Message};
+use containerd_shim::protos::shim::oci::CheckpointOptions as RuncCheckpoint;
 use serde::{Deserialize, Serialize};
+use tandem_runtime_core::CheckpointOptions;
 
 pub const DEFAULT_ROOT: &str = "/run/containerd/tandem";
 /// Written into each bundle at create: what `delete` needs once the
@@ -63,6 +65,31 @@ impl Options {
             },
             other => Err(format!("runtime options of type '{other}' are not tandem's")),
         }
+    }
+
+    /// runtime-core's checkpoint options from containerd's request: its
+    /// runc `CheckpointOptions` (what `ctr` and the client send, whatever
+    /// the runtime) into `path`, unless they name an image path.
+    pub fn checkpoint(any: Option<&Any>, path: &str) -> Result<CheckpointOptions, String> {
+        let mut o = CheckpointOptions { image_path: PathBuf::from(path), ..Default::default() };
+        let Some(any) = any.filter(|a| !a.type_url.is_empty()) else { return Ok(o) };
+        let name = any.type_url.rsplit('/').next().unwrap_or_default();
+        if name != "containerd.runc.v1.CheckpointOptions" {
+            return Err(format!("checkpoint options of type '{name}' are not runc's"));
+        }
+        let c = RuncCheckpoint::parse_from_bytes(&any.value).map_err(|e| format!("{name}: {e}"))?;
+        if !c.image_path.is_empty() {
+            o.image_path = PathBuf::from(&c.image_path);
+        }
+        o.work_path = (!c.work_path.is_empty()).then(|| PathBuf::from(&c.work_path));
+        o.leave_running = !c.exit;
+        o.tcp_established = c.open_tcp;
+        o.ext_unix_sk = c.external_unix_sockets;
+        o.shell_job = c.terminal;
+        o.file_locks = c.file_locks;
+        o.empty_ns = c.empty_namespaces.clone();
+        o.manage_cgroups_mode = (!c.cgroups_mode.is_empty()).then(|| c.cgroups_mode.clone());
+        Ok(o)
     }
 
     fn load(path: &Path) -> Result<Options, String> {
@@ -157,5 +184,21 @@ mod tests {
         assert!(err.contains("rooot"), "{err}");
         assert!(Options::from_any(Some(&any("other.Options", vec![]))).unwrap_err().contains("other.Options"));
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn runc_checkpoint_options_map_onto_runc_flags() {
+        let runc = RuncCheckpoint { exit: true, open_tcp: true, work_path: "/w".into(), ..Default::default() };
+        let bytes = runc.write_to_bytes().unwrap();
+        let o = Options::checkpoint(Some(&any("containerd.runc.v1.CheckpointOptions", bytes)), "/given").unwrap();
+        assert_eq!(o.image_path, PathBuf::from("/given"));
+        assert_eq!(o.work_path.as_deref(), Some(Path::new("/w")));
+        assert!(!o.leave_running && o.tcp_established && !o.shell_job);
+        let runc = RuncCheckpoint { image_path: "/mine".into(), ..Default::default() };
+        let bytes = runc.write_to_bytes().unwrap();
+        let o = Options::checkpoint(Some(&any("containerd.runc.v1.CheckpointOptions", bytes)), "/given").unwrap();
+        assert!(o.image_path == Path::new("/mine") && o.leave_running);
+        assert!(Options::checkpoint(None, "/given").unwrap().leave_running);
+        assert!(Options::checkpoint(Some(&any("x.Y", vec![])), "/g").unwrap_err().contains("x.Y"));
     }
 }

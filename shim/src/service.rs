@@ -17,7 +17,7 @@ use containerd_shim::protos::ttrpc::{self, Code};
 use containerd_shim::protos::types::task::{ProcessInfo, Status as TaskStatus};
 use containerd_shim::publisher::RemotePublisher;
 use containerd_shim::{ExitSignal, Task as TaskApi, TtrpcContext};
-use tandem_runtime_core::{Container, CreateOptions, Error, ExecOptions, Process, Runtime, Status};
+use tandem_runtime_core::{Container, CreateOptions, Error, ExecOptions, Process, RestoreOptions, Runtime, Status};
 
 use crate::events::Events;
 use crate::oom::OomWatch;
@@ -39,7 +39,15 @@ struct Task {
     runtime: Runtime,
     init: Arc<Proc>,
     execs: Mutex<HashMap<String, Exec>>,
-    oom: Option<Arc<OomWatch>>,
+    oom: Mutex<Option<Arc<OomWatch>>>,
+    /// Created from a checkpoint: restored at start, as the runc shim does.
+    restore: Mutex<Option<PendingRestore>>,
+}
+
+struct PendingRestore {
+    images: PathBuf,
+    prepared: Prepared,
+    systemd_cgroup: bool,
 }
 
 struct Exec {
@@ -120,7 +128,7 @@ impl Service {
     fn on_exit(&self, task: &Task) -> impl FnOnce(&Proc, &Exit) + Send + 'static {
         let events = self.events.clone();
         let container_id = task.id.clone();
-        let oom = task.oom.clone();
+        let oom = lock(&task.oom).clone();
         move |proc: &Proc, exit: &Exit| {
             // An OOM kill that ended the init goes out before its exit.
             if proc.exec_id.is_empty()
@@ -142,9 +150,6 @@ impl Service {
     }
 
     fn create_task(&self, req: &CreateTaskRequest) -> ttrpc::Result<Arc<Task>> {
-        if !req.checkpoint.is_empty() {
-            return Err(rpc(Code::UNIMPLEMENTED, "tandem cannot restore a checkpoint yet"));
-        }
         let options = Options::from_any(req.options.as_ref()).map_err(|e| rpc(Code::INVALID_ARGUMENT, e))?;
         let bundle = PathBuf::from(&req.bundle);
         let runtime =
@@ -161,6 +166,22 @@ impl Service {
                 terminal: req.terminal,
             };
             let prepared = Prepared::open(&paths).map_err(|e| io_status("open the task's stdio", e))?;
+            if !req.checkpoint.is_empty() {
+                let restore = PendingRestore {
+                    images: PathBuf::from(&req.checkpoint),
+                    prepared,
+                    systemd_cgroup: options.systemd_cgroup,
+                };
+                return Ok(Arc::new(Task {
+                    id: req.id.clone(),
+                    bundle: bundle.clone(),
+                    runtime,
+                    init: Proc::new("", paths),
+                    execs: Mutex::new(HashMap::new()),
+                    oom: Mutex::new(None),
+                    restore: Mutex::new(Some(restore)),
+                }));
+            }
             let opts = CreateOptions {
                 stdio: prepared.stdio_fds(),
                 console_socket_fd: prepared.console_fd(),
@@ -179,18 +200,14 @@ impl Service {
             init.set_pid(container.pid() as u32);
             init.attach(attached);
             let child = container.take_init().expect("create returns the init it made");
-            let oom = container
-                .state()
-                .cgroup
-                .clone()
-                .and_then(|cg| OomWatch::start(&req.id, cg, container.pid(), self.events.clone()));
             let task = Arc::new(Task {
                 id: req.id.clone(),
                 bundle: bundle.clone(),
                 runtime,
                 init: init.clone(),
                 execs: Mutex::new(HashMap::new()),
-                oom,
+                oom: Mutex::new(self.watch_oom(&container)),
+                restore: Mutex::new(None),
             });
             init.watch(child, self.on_exit(&task));
             Ok(task)
@@ -199,6 +216,40 @@ impl Service {
             unmount_rootfs(&bundle);
         }
         made
+    }
+
+    fn watch_oom(&self, container: &Container) -> Option<Arc<OomWatch>> {
+        let cg = container.state().cgroup.clone()?;
+        OomWatch::start(container.id(), cg, container.pid(), self.events.clone())
+    }
+
+    /// Start a task created from a checkpoint: CRIU brings its processes
+    /// back with the task's stdio, the restored init this server's child.
+    fn restore_task(&self, task: &Task, pending: PendingRestore) -> ttrpc::Result<()> {
+        let opts = RestoreOptions {
+            image_path: pending.images,
+            stdio: pending.prepared.stdio_fds(),
+            console_socket_fd: pending.prepared.console_fd(),
+            systemd_cgroup: pending.systemd_cgroup,
+            ..Default::default()
+        };
+        let restored = task.runtime.restore(&task.id, &task.bundle, &opts);
+        let mut container = match restored {
+            Ok(c) => c,
+            Err(e) => {
+                task.init.set_exited(255);
+                return Err(status_of(e));
+            }
+        };
+        match pending.prepared.attach(&task.init.paths) {
+            Ok(a) => task.init.attach(a),
+            Err(e) => log::warn!("attach the terminal of {}: {e}", task.id),
+        }
+        task.init.set_pid(container.pid() as u32);
+        *lock(&task.oom) = self.watch_oom(&container);
+        let child = container.take_init().expect("restore returns the init it made");
+        task.init.watch(child, self.on_exit(task));
+        Ok(())
     }
 
     fn start_exec(&self, task: &Task, exec_id: &str) -> ttrpc::Result<u32> {
@@ -244,6 +295,9 @@ impl Task {
     fn status(&self) -> TaskStatus {
         if self.init.exit().is_some() {
             return TaskStatus::STOPPED;
+        }
+        if lock(&self.restore).is_some() {
+            return TaskStatus::CREATED;
         }
         self.container().map_or(TaskStatus::UNKNOWN, |c| task_status(c.status()))
     }
@@ -333,7 +387,11 @@ impl TaskApi for Service {
             self.events.publish(TASK_EXEC_STARTED_EVENT_TOPIC, Box::new(event));
             return Ok(StartResponse { pid, ..Default::default() });
         }
-        task.container()?.start().map_err(status_of)?;
+        let pending = lock(&task.restore).take();
+        match pending {
+            Some(pending) => self.restore_task(&task, pending)?,
+            None => task.container()?.start().map_err(status_of)?,
+        }
         task.init.set_running();
         let pid = task.init.pid();
         let event = TaskStart { container_id: req.id.clone(), pid, ..Default::default() };
@@ -414,13 +472,24 @@ impl TaskApi for Service {
                 ..Default::default()
             });
         }
-        let container = task.container()?;
-        let started = task.init.status() == TaskStatus::RUNNING;
-        if started && task.init.exit().is_none() && container.status() != Status::Stopped {
-            return Err(rpc(Code::FAILED_PRECONDITION, format!("task {} is running: kill it first", req.id)));
+        // A checkpoint never restored has no container; one checkpointed
+        // with exit has none any more (tandem removed it, its init is reaped).
+        if lock(&task.restore).take().is_some() {
+            task.init.set_exited(0);
         }
-        // A task never started goes as runc's does: its init killed.
-        container.delete(true).map_err(status_of)?;
+        let container = match task.runtime.load(&task.id) {
+            Ok(c) => Some(c),
+            Err(Error::NotFound(_)) if task.init.exit().is_some() => None,
+            Err(e) => return Err(status_of(e)),
+        };
+        if let Some(container) = container {
+            let started = task.init.status() == TaskStatus::RUNNING;
+            if started && task.init.exit().is_none() && container.status() != Status::Stopped {
+                return Err(rpc(Code::FAILED_PRECONDITION, format!("task {} is running: kill it first", req.id)));
+            }
+            // A task never started goes as runc's does: its init killed.
+            container.delete(true).map_err(status_of)?;
+        }
         let exit = task.init.wait();
         unmount_rootfs(&task.bundle);
         lock(&self.tasks).remove(&req.id);
@@ -493,8 +562,14 @@ impl TaskApi for Service {
         Ok(Empty::new())
     }
 
-    fn checkpoint(&self, _ctx: &TtrpcContext, _req: CheckpointTaskRequest) -> ttrpc::Result<Empty> {
-        Err(rpc(Code::UNIMPLEMENTED, "tandem cannot checkpoint a container yet"))
+    /// Into the directory containerd names (it keeps it as a checkpoint
+    /// image), with runc's options; with `exit` the container goes and
+    /// its init's exit is published as any other.
+    fn checkpoint(&self, _ctx: &TtrpcContext, req: CheckpointTaskRequest) -> ttrpc::Result<Empty> {
+        let task = self.task(&req.id)?;
+        let opts = Options::checkpoint(req.options.as_ref(), &req.path).map_err(|e| rpc(Code::INVALID_ARGUMENT, e))?;
+        task.container()?.checkpoint(&opts).map_err(status_of)?;
+        Ok(Empty::new())
     }
 
     fn update(&self, _ctx: &TtrpcContext, req: UpdateTaskRequest) -> ttrpc::Result<Empty> {

@@ -282,6 +282,86 @@ impl Containerd {
     pub fn log_tail(&self) -> String {
         self.daemon.as_ref().map(Daemon::log_tail).unwrap_or_default()
     }
+
+    /// A column of task `id`'s line in `ctr task ls` (1: pid, 2: status).
+    fn task_column(&self, id: &str, n: usize) -> Option<String> {
+        let out = self.ctr_ok(&["tasks", "ls"]);
+        out.lines().find(|l| l.split_whitespace().next() == Some(id))?.split_whitespace().nth(n).map(str::to_string)
+    }
+
+    /// The task's status in `ctr task ls` (empty: no such task).
+    pub fn task_status(&self, id: &str) -> String {
+        self.task_column(id, 2).unwrap_or_default()
+    }
+
+    pub fn wait_task(&self, id: &str, want: &str) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while self.task_status(id) != want {
+            assert!(Instant::now() < deadline, "task {id} is {}, not {want}", self.task_status(id));
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    pub fn task_pid(&self, id: &str) -> i32 {
+        let pid = self.task_column(id, 1).and_then(|p| p.parse().ok());
+        pid.unwrap_or_else(|| panic!("no task {id} in ctr task ls"))
+    }
+
+    /// A counter task (`i=0; while ...; echo $i > /count`) checkpointed
+    /// with `ctr container checkpoint --task` (ctr pauses it, the shim
+    /// checkpoints it leaving it running, containerd keeps the images as
+    /// a checkpoint image) and restored with `ctr container restore
+    /// --live` into a new container, where it counts on from where it
+    /// was. `run` makes the task from `image` with a runtime's flags;
+    /// `gone` checks that nothing of a container id is left.
+    pub fn checkpoint_and_restore_a_counter(&self, env: &Env, run: &dyn Fn(&str), gone: &dyn Fn(&str)) {
+        let count = |id: &str| -> u64 {
+            let pid = self.task_pid(id);
+            fs::read_to_string(format!("/proc/{pid}/root/count")).unwrap_or_default().trim().parse().unwrap_or(0)
+        };
+        let counted_to = |id: &str, n: u64| {
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while count(id) < n {
+                assert!(Instant::now() < deadline, "{id} counted to {} only", count(id));
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        };
+        let id = env.id("c");
+        run(&id);
+        counted_to(&id, 3);
+        let image = format!("docker.io/library/checkpoint-{}:test", env.tag);
+        let out = self.ctr(&["containers", "checkpoint", "--task", &id, &image]);
+        assert!(out.status.success(), "ctr containers checkpoint: {:?}\n{}", text(&out), self.log_tail());
+        assert_eq!(self.task_status(&id), "RUNNING", "ctr resumes the task it checkpointed");
+        let n = count(&id);
+        counted_to(&id, n + 3);
+        let pid = self.task_pid(&id);
+        self.ctr_ok(&["tasks", "kill", "-s", "KILL", &id]);
+        self.wait_task(&id, "STOPPED");
+        self.ctr_ok(&["tasks", "delete", &id]);
+        self.ctr_ok(&["containers", "delete", &id]);
+        gone(&id);
+        assert!(!Path::new(&format!("/proc/{pid}")).exists(), "the checkpointed task {pid} is left");
+
+        let restored = env.id("r");
+        let out = self.ctr(&["containers", "restore", "--live", &restored, &image]);
+        assert!(out.status.success(), "ctr containers restore: {:?}\n{}", text(&out), self.log_tail());
+        assert_eq!(self.task_status(&restored), "RUNNING");
+        // From the count it had at the checkpoint (between n - 3 and n), not
+        // 0 (the new rootfs has no /count until the restored shell writes).
+        counted_to(&restored, 1);
+        let at_restore = count(&restored);
+        assert!(at_restore + 3 >= n, "the restored task counts from {at_restore}, the checkpoint was at {n}");
+        counted_to(&restored, at_restore + 3);
+        self.ctr_ok(&["tasks", "kill", "-s", "KILL", &restored]);
+        self.wait_task(&restored, "STOPPED");
+        self.ctr_ok(&["tasks", "delete", &restored]);
+        self.ctr_ok(&["containers", "delete", &restored]);
+        // The restored task kept the checkpointed container's cgroup path.
+        gone(&restored);
+        gone(&id);
+        self.ctr_ok(&["images", "rm", &image]);
+    }
 }
 
 impl Drop for Containerd {
