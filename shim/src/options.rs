@@ -71,7 +71,8 @@ impl Options {
     /// runc `CheckpointOptions` (what `ctr` and the client send, whatever
     /// the runtime) into `path`, unless they name an image path.
     pub fn checkpoint(any: Option<&Any>, path: &str) -> Result<CheckpointOptions, String> {
-        let mut o = CheckpointOptions { image_path: PathBuf::from(path), ..Default::default() };
+        // No options are runc's defaults: the task runs on.
+        let mut o = CheckpointOptions { image_path: PathBuf::from(path), leave_running: true, ..Default::default() };
         let Some(any) = any.filter(|a| !a.type_url.is_empty()) else { return Ok(o) };
         let name = any.type_url.rsplit('/').next().unwrap_or_default();
         if name != "containerd.runc.v1.CheckpointOptions" {
