@@ -32,12 +32,13 @@ use tandem_runtime_core::{CreateOptions, Error, Runtime};
 #[derive(Parser)]
 #[command(name = "tandem", version, about = "An OCI runtime for native and WebAssembly containers")]
 struct Cli {
-    /// Directory holding container state.
-    #[arg(long, global = true, default_value = tandem_runtime_core::DEFAULT_ROOT)]
-    root: PathBuf,
-    /// Directory for caches shared by containers (compiled seccomp filters and wasm).
-    #[arg(long, global = true, default_value = tandem_runtime_core::DEFAULT_CACHE)]
-    cache_dir: PathBuf,
+    /// Directory holding container state [default: /run/tandem; rootless: $XDG_RUNTIME_DIR/tandem].
+    #[arg(long, global = true)]
+    root: Option<PathBuf>,
+    /// Directory for caches shared by containers (compiled seccomp filters and wasm)
+    /// [default: /var/cache/tandem; rootless: $XDG_CACHE_HOME/tandem or ~/.cache/tandem].
+    #[arg(long, global = true)]
+    cache_dir: Option<PathBuf>,
     /// Also write errors (and with --debug, debug lines) to this file.
     #[arg(long, global = true)]
     log: Option<PathBuf>,
@@ -49,8 +50,9 @@ struct Cli {
     /// Make containers' cgroups as systemd units (linux.cgroupsPath is slice:prefix:name).
     #[arg(long, global = true)]
     systemd_cgroup: bool,
-    /// true, false or auto; `spec --rootless` writes a rootless spec.
-    #[arg(long, global = true, num_args = 0..=1, default_missing_value = "true")]
+    /// true, false or auto (default: auto, unprivileged or in a user namespace);
+    /// `spec --rootless` writes a rootless spec.
+    #[arg(long, global = true, num_args = 0..=1, default_missing_value = "true", value_parser = ["true", "false", "auto"])]
     rootless: Option<String>,
     /// The CRIU binary checkpoint and restore run (default: criu on PATH).
     #[arg(long, global = true)]
@@ -255,7 +257,6 @@ pub fn main() {
 }
 
 fn dispatch(cli: Cli, log: &logging::Log) -> Result<i32, Error> {
-    let root = cli.root;
     match cli.command {
         Command::Spec { bundle } => {
             let rootless = cli.rootless.as_deref().is_some_and(|r| r == "true");
@@ -267,7 +268,23 @@ fn dispatch(cli: Cli, log: &logging::Log) -> Result<i32, Error> {
         }
         _ => {}
     }
-    let rt = Runtime::open(&root)?.with_cache(cli.cache_dir);
+    // runc's --rootless: auto unless said.
+    let rootless = match cli.rootless.as_deref() {
+        Some("true") => true,
+        Some("false") => false,
+        _ => tandem_runtime_core::rootless::detect(),
+    };
+    let root = match (cli.root, rootless) {
+        (Some(root), _) => root,
+        (None, true) => tandem_runtime_core::rootless::state_root()?,
+        (None, false) => PathBuf::from(tandem_runtime_core::DEFAULT_ROOT),
+    };
+    let cache = match (cli.cache_dir, rootless) {
+        (Some(dir), _) => dir,
+        (None, true) => tandem_runtime_core::rootless::cache_dir().unwrap_or_else(|| root.join("cache")),
+        (None, false) => PathBuf::from(tandem_runtime_core::DEFAULT_CACHE),
+    };
+    let rt = Runtime::open(&root)?.with_cache(cache).with_rootless(rootless);
     match cli.command {
         Command::Create(args) => {
             log.debug(&format!("create {} from {}", args.id, args.bundle.display()));

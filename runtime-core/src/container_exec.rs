@@ -151,8 +151,30 @@ impl Container {
         let cache = crate::runtime::seccomp_cache(&self.cache);
         let filter = config.seccomp.as_ref().map(|p| p.filter(&cache)).transpose()?;
         let (parent_sock, child_sock) = sys::socketpair().map_err(|e| Error::sys("socketpair", e))?;
-        let enter = |g: &mut crate::namespaces::ForChildren| for_children.iter().try_for_each(|(k, p)| g.join(*k, p));
-        let (forked, move_later) = crate::process::launch::clone_into(enter, 0, into.as_ref(), "the exec'd process")?;
+        let what = "the exec'd process";
+        let user_ns = to_join.iter().find(|(k, _)| *k == NsKind::User).map(|(_, fd)| fd);
+        // An unprivileged runtime has a say over the container's pid
+        // namespace only from inside its user namespace, which it could
+        // not leave again: a throwaway launcher joins both and clones.
+        // SAFETY: geteuid cannot fail and touches no memory.
+        let (forked, move_later) = match user_ns.filter(|_| unsafe { libc::geteuid() } != 0) {
+            Some(user_ns) => {
+                let enter = || {
+                    sys::setns(user_ns, libc::CLONE_NEWUSER)
+                        .map_err(|e| Error::sys("join the container's user namespace", e))?;
+                    let mut g = crate::namespaces::ForChildren::none();
+                    for_children.iter().try_for_each(|(k, p)| g.join(*k, p))?;
+                    g.forget();
+                    Ok(())
+                };
+                crate::process::launch::through_launcher(enter, 0, into.as_ref(), what)?
+            }
+            None => {
+                let enter =
+                    |g: &mut crate::namespaces::ForChildren| for_children.iter().try_for_each(|(k, p)| g.join(*k, p));
+                crate::process::launch::clone_into(enter, 0, into.as_ref(), what)?
+            }
+        };
         match forked {
             Forked::Child => {
                 drop(parent_sock);

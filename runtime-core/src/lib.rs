@@ -51,6 +51,7 @@ mod process;
 mod process_attrs;
 pub mod procfs;
 mod rootfs;
+pub mod rootless;
 mod runtime;
 pub mod seccomp;
 pub mod state;

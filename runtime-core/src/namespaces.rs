@@ -169,12 +169,17 @@ fn join(kind: NsKind, path: &Path) -> Result<()> {
         .map_err(|e| Error::path(&format!("join {} namespace", kind.proc_name()), path, e))
 }
 
-fn map_text(maps: &[IdMap]) -> String {
+pub(crate) fn map_text(maps: &[IdMap]) -> String {
     maps.iter().map(|m| format!("{} {} {}\n", m.container_id, m.host_id, m.size)).collect()
 }
 
-/// In the runtime: write the init's uid and gid maps.
+/// In the runtime: write the init's uid and gid maps (as an unprivileged
+/// user may, see [`crate::rootless`], when this process is one).
 pub fn write_id_maps(pid: i32, config: &Config) -> Result<()> {
+    // SAFETY: geteuid cannot fail and touches no memory.
+    if unsafe { libc::geteuid() } != 0 {
+        return crate::rootless::write_id_maps(pid, config);
+    }
     let proc = Proc::open()?;
     for (file, maps) in [("uid_map", &config.uid_mappings), ("gid_map", &config.gid_mappings)] {
         proc.write(&format!("{pid}/{file}"), map_text(maps).as_bytes())?;

@@ -41,6 +41,8 @@ pub struct CreateOptions {
 pub struct Runtime {
     pub(crate) root: PathBuf,
     pub(crate) cache: PathBuf,
+    /// Made by an unprivileged user (see [`crate::rootless`]).
+    pub(crate) rootless: bool,
 }
 
 impl Runtime {
@@ -53,13 +55,19 @@ impl Runtime {
             .mode(0o711)
             .create(&root)
             .map_err(|e| Error::path("create state root", &root, e))?;
-        Ok(Runtime { root, cache: PathBuf::from(DEFAULT_CACHE) })
+        Ok(Runtime { root, cache: PathBuf::from(DEFAULT_CACHE), rootless: false })
     }
 
     /// Keep caches (compiled seccomp filters, compiled wasm) in `dir`,
     /// made when first needed.
     pub fn with_cache(self, dir: impl Into<PathBuf>) -> Runtime {
         Runtime { cache: dir.into(), ..self }
+    }
+
+    /// Containers are an unprivileged user's: one that may make no cgroup
+    /// runs without one when it sets no limits (see [`crate::rootless`]).
+    pub fn with_rootless(self, rootless: bool) -> Runtime {
+        Runtime { rootless, ..self }
     }
 
     pub fn root(&self) -> &Path {
@@ -105,12 +113,24 @@ impl Runtime {
                 let path = dir.path.join(state::HOST_MOUNTS_FILE);
                 state::write_atomic(&path, &serde_json::to_vec(&record).expect("plain data"))?;
             }
-            state.cgroup = Some(cg);
-            let cg = state.cgroup.as_ref().expect("just set");
             // systemd makes its unit once the init exists (Cgroup::place).
-            if !cg.by_systemd() {
-                cg.create()?;
-                cg.apply(&config.resources, &config.devices, true)?;
+            let made = if cg.by_systemd() { Ok(()) } else { cg.create() };
+            state.cgroup = Some(cg);
+            match made {
+                // Rootless, where this user may make no cgroup: without one.
+                Err(e) if self.rootless && crate::rootless::without_cgroup(&e, &config)? => {
+                    crate::log::debug(&format!("no cgroup for '{id}': {e}"));
+                    state.cgroup = None;
+                    let record = dir.path.join(state::CGROUP_FILE);
+                    fs::remove_file(&record).map_err(|e| Error::path("remove", &record, e))?;
+                }
+                made => {
+                    made?;
+                    let cg = state.cgroup.as_ref().expect("just set");
+                    if !cg.by_systemd() {
+                        cg.apply(&config.resources, &config.devices, true)?;
+                    }
+                }
             }
             sys::mkfifo(&fifo_path, 0o622).map_err(|e| Error::path("mkfifo", &fifo_path, e))?;
             let fifo = sys::open(&fifo_path, libc::O_RDWR).map_err(|e| Error::path("open", &fifo_path, e))?;
@@ -135,7 +155,7 @@ impl Runtime {
                 preserve_fds: opts.preserve_fds,
                 no_pivot: opts.no_pivot,
                 keyring: (!opts.no_new_keyring).then(|| id.to_string()),
-                cgroup: Some(cg),
+                cgroup: state.cgroup.as_ref(),
                 filter: filter.as_ref(),
                 state: state.hook_state(Status::Creating),
                 hook_group: &dir.path.join(state::HOOK_GROUP_FILE),

@@ -64,6 +64,10 @@ pub(crate) fn run(
             _ => return Err(Error::init("runtime went away")),
         }
         for (kind, fd) in &to_join {
+            // An unprivileged runtime's launcher cloned it there already.
+            if *kind == NsKind::User && in_user_namespace(fd) {
+                continue;
+            }
             sys::setns(fd, kind.clone_flag())
                 .map_err(|e| Error::sys(format!("join the {} namespace", kind.proc_name()), e))?;
         }
@@ -87,4 +91,13 @@ pub(crate) fn run(
     }
     drop(sync);
     init::become_workload(workload, &config.process, preserve_fds, filter, None)
+}
+
+/// Is this process in the user namespace `fd` refers to?
+fn in_user_namespace(fd: &OwnedFd) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (sys::fstat(fd), std::fs::metadata("/proc/self/ns/user")) {
+        (Ok(ns), Ok(own)) => (ns.st_dev, ns.st_ino) == (own.dev(), own.ino()),
+        _ => false,
+    }
 }

@@ -131,7 +131,7 @@ pub(crate) fn clone_into(
 /// the container process as its sibling (CLONE_PARENT: the caller's
 /// child, reaped by it) and reports its pid. Returns in the container
 /// process as the child.
-fn through_launcher(
+pub(crate) fn through_launcher(
     enter: impl FnOnce() -> Result<()>,
     flags: u64,
     into: Option<&OwnedFd>,
