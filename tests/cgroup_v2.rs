@@ -31,6 +31,8 @@ const CHECKS: &[&str] = &[
     "update",
     "refused-value",
     "oom-event",
+    "rootless-delegated",
+    "rootless-nothing-left",
     "nothing-left",
 ];
 

@@ -127,8 +127,10 @@ impl Runtime {
                 made => {
                     made?;
                     let cg = state.cgroup.as_ref().expect("just set");
-                    if !cg.by_systemd() {
-                        cg.apply(&config.resources, &config.devices, true)?;
+                    match (cg.by_systemd(), self.rootless) {
+                        (true, _) => {}
+                        (false, true) => cg.apply_limits(&config.resources)?,
+                        (false, false) => cg.apply(&config.resources, &config.devices, true)?,
                     }
                 }
             }

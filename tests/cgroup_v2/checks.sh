@@ -155,6 +155,43 @@ wait
 if grep -q '{"type":"oom","id":"oom"}' /out/events; then ok oom-event; else fail oom-event "$(cut -c1-200 /out/events)"; fi
 $T delete oom
 
+# --- rootless: uid 1000 with a delegated subtree (what systemd's
+# Delegate=yes gives a user's session) gets its limits applied there
+D=/sys/fs/cgroup/user1000
+for c in $(cat /sys/fs/cgroup/cgroup.controllers); do echo "+$c" > /sys/fs/cgroup/cgroup.subtree_control; done
+mkdir -p $D/session /home/u/xdg /c/rl
+chown -R 1000:1000 $D /home/u
+cat > /c/rl/config.json <<JSON
+{
+  "ociVersion": "1.2.0",
+  "process": {"user": {"uid": 0, "gid": 0}, "env": ["PATH=/bin"], "cwd": "/",
+    "args": ["sh", "-c", "cat /proc/self/uid_map /sys/fs/cgroup/memory.max /sys/fs/cgroup/pids.max"]},
+  "root": {"path": "/rootfs"},
+  "mounts": [
+    {"destination": "/proc", "type": "proc", "source": "proc"},
+    {"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "mode=755"]},
+    {"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "noexec", "nodev", "ro"]},
+    {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup", "options": ["nosuid", "noexec", "nodev", "ro"]}
+  ],
+  "linux": {
+    "uidMappings": [{"containerID": 0, "hostID": 1000, "size": 1}],
+    "gidMappings": [{"containerID": 0, "hostID": 1000, "size": 1}],
+    "cgroupsPath": "/user1000/rl",
+    "resources": {"memory": {"limit": 33554432}, "pids": {"limit": 20}},
+    "namespaces": [{"type": "user"}, {"type": "pid"}, {"type": "mount"}, {"type": "ipc"}, {"type": "uts"}, {"type": "cgroup"}]
+  }
+}
+JSON
+# The user's shell in its own subtree, as a session's is; then as uid 1000.
+mkdir -p /etc
+grep -q '^u:' /etc/passwd 2>/dev/null || echo 'u:x:1000:1000::/home/u:/bin/sh' >> /etc/passwd
+grep -q '^u:' /etc/group 2>/dev/null || echo 'u:x:1000:' >> /etc/group
+as_user='echo $$ > /sys/fs/cgroup/user1000/session/cgroup.procs; exec su -s /bin/sh u -c "env -i PATH=/bin XDG_RUNTIME_DIR=/home/u/xdg timeout -k 5 120 tandem run -b /c/rl rl"'
+got="$(sh -c "$as_user" 2>&1 | xargs)"
+expect rootless-delegated "0 1000 1 33554432 20" "$got"
+if [ ! -d $D/rl ] && [ ! -d /home/u/xdg/tandem/rl ]; then ok rootless-nothing-left; else fail rootless-nothing-left "$(ls $D /home/u/xdg/tandem)"; fi
+rmdir $D/session $D
+
 # --- nothing is left
 left="$(find $CG -mindepth 1 -type d) $($T list -q)"
 expect nothing-left " " "$left"

@@ -362,6 +362,14 @@ impl Cgroup {
     /// create the device rules are always enforced, on update only when
     /// given.
     pub fn apply(&self, res: &LinuxResources, devices: &[crate::config::Device], at_create: bool) -> Result<()> {
+        self.apply_limits(res)?;
+        self.apply_device_rules(res, devices, at_create)
+    }
+
+    /// Everything but the device rules: what a rootless container's
+    /// cgroup gets (its user namespace cannot make device nodes, and a v2
+    /// device program needs CAP_SYS_ADMIN, as in runc's rootless mode).
+    pub fn apply_limits(&self, res: &LinuxResources) -> Result<()> {
         match self.version {
             Version::V1 => v1::apply(self, res)?,
             Version::V2 => v2::apply(self, res)?,
@@ -372,6 +380,15 @@ impl Cgroup {
             })?;
             v2::apply_unified(dir, unified)?;
         }
+        Ok(())
+    }
+
+    fn apply_device_rules(
+        &self,
+        res: &LinuxResources,
+        devices: &[crate::config::Device],
+        at_create: bool,
+    ) -> Result<()> {
         if let Some(rules) = devices::rules(res, devices, at_create)? {
             match self.dir("devices") {
                 Some(dir) if self.version == Version::V1 => v1::apply_devices(dir, &rules)?,

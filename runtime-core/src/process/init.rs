@@ -58,7 +58,12 @@ pub fn run(args: LaunchArgs, sync: OwnedFd, cgroup_joins: Vec<(PathBuf, OwnedFd)
     // Until execve this process is the tandem binary: keep /proc/<pid>/exe
     // and our memory out of reach of anything sharing the container's pid
     // namespace (CVE-2019-5736). execve makes the workload dumpable again.
-    if sys::prctl(libc::PR_SET_DUMPABLE, 0).is_err() {
+    // An unprivileged runtime can write the id maps of a dumpable process
+    // only (a non-dumpable one's /proc files are root's): then not before
+    // they are written, while nothing else is in the container (as runc).
+    // SAFETY: geteuid cannot fail and touches no memory.
+    let maps_by_user = config.creates(NsKind::User) && unsafe { libc::geteuid() } != 0;
+    if !maps_by_user && sys::prctl(libc::PR_SET_DUMPABLE, 0).is_err() {
         sys::exit_now(1);
     }
     if let Some(stdio) = stdio
@@ -90,6 +95,9 @@ pub fn run(args: LaunchArgs, sync: OwnedFd, cgroup_joins: Vec<(PathBuf, OwnedFd)
         match channel::recv(&sync)? {
             Some(Msg::Proceed) => {}
             _ => return Err(Error::init("runtime went away before writing the id maps")),
+        }
+        if maps_by_user {
+            sys::prctl(libc::PR_SET_DUMPABLE, 0).map_err(|e| Error::sys("make the init non-dumpable", e))?;
         }
         let become_root = || -> Result<()> {
             sys::setresgid(0).map_err(|e| Error::sys("become root in the user namespace (gid)", e))?;
