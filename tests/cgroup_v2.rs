@@ -32,6 +32,7 @@ const CHECKS: &[&str] = &[
     "refused-value",
     "oom-event",
     "rootless-delegated",
+    "rootless-update",
     "rootless-nothing-left",
     "nothing-left",
 ];

@@ -183,13 +183,27 @@ cat > /c/rl/config.json <<JSON
 }
 JSON
 # The user's shell in its own subtree, as a session's is; then as uid 1000.
-mkdir -p /etc
+mkdir -p /etc /c/rl2
 grep -q '^u:' /etc/passwd 2>/dev/null || echo 'u:x:1000:1000::/home/u:/bin/sh' >> /etc/passwd
 grep -q '^u:' /etc/group 2>/dev/null || echo 'u:x:1000:' >> /etc/group
-as_user='echo $$ > /sys/fs/cgroup/user1000/session/cgroup.procs; exec su -s /bin/sh u -c "env -i PATH=/bin XDG_RUNTIME_DIR=/home/u/xdg timeout -k 5 120 tandem run -b /c/rl rl"'
-got="$(sh -c "$as_user" 2>&1 | xargs)"
-expect rootless-delegated "0 1000 1 33554432 20" "$got"
-if [ ! -d $D/rl ] && [ ! -d /home/u/xdg/tandem/rl ]; then ok rootless-nothing-left; else fail rootless-nothing-left "$(ls $D /home/u/xdg/tandem)"; fi
+sed 's|"args": \[.*\]},|"args": ["sleep", "1000"]},|; s|/user1000/rl"|/user1000/rl2"|' /c/rl/config.json > /c/rl2/config.json
+cat > /home/u/as-user.sh <<'SH'
+export PATH=/bin XDG_RUNTIME_DIR=/home/u/xdg
+T="timeout -k 5 120 tandem"
+$T run -b /c/rl rl 2>&1 | xargs > /home/u/ran
+$T run -d -b /c/rl2 rl2 </dev/null >/dev/null 2>/home/u/updated
+$T update --memory 16777216 rl2 >> /home/u/updated 2>&1
+cat /sys/fs/cgroup/user1000/rl2/memory.max >> /home/u/updated
+$T delete -f rl2
+SH
+sh -c 'echo $$ > /sys/fs/cgroup/user1000/session/cgroup.procs; exec su -s /bin/sh u /home/u/as-user.sh'
+expect rootless-delegated "0 1000 1 33554432 20" "$(cat /home/u/ran)"
+expect rootless-update 16777216 "$(cat /home/u/updated)"
+if [ ! -d $D/rl ] && [ ! -d $D/rl2 ] && [ -z "$(ls /home/u/xdg/tandem)" ]; then
+    ok rootless-nothing-left
+else
+    fail rootless-nothing-left "$(ls $D /home/u/xdg/tandem)"
+fi
 rmdir $D/session $D
 
 # --- nothing is left

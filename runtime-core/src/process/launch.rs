@@ -245,8 +245,12 @@ fn wait_ready(
     if let Some(adj) = config.process.oom_score_adj {
         procfs::Proc::open()?.write(&format!("{pid}/oom_score_adj"), adj.to_string().as_bytes())?;
     }
-    if config.creates(NsKind::User) {
-        namespaces::write_id_maps(pid, config)?;
+    if config.creates(NsKind::User)
+        && let Err(e) = namespaces::write_id_maps(pid, config)
+    {
+        // An init that failed first says why: its /proc files turned
+        // root's as it exited, which is all the map's write saw.
+        return Err(channel::pending_failure(sock).unwrap_or(e));
     }
     let seccomp = |fd| seccomp::hand_over(config.seccomp.as_ref(), fd, pid, state);
     let hook_point = || {
