@@ -38,8 +38,9 @@ use crate::sys;
 /// Never returns: the process becomes the workload or exits. `args` is
 /// the init's copy of what the runtime launched it with (the clone copied
 /// it); `sync` its end of the channel; `cgroup_joins` the v1 hierarchies'
-/// `tasks` files it moves itself with.
-pub fn run(args: LaunchArgs, sync: OwnedFd, cgroup_joins: Vec<(PathBuf, OwnedFd)>) -> ! {
+/// `tasks` files it moves itself with; `maps_by_user`: an unprivileged
+/// runtime writes its id maps (see below).
+pub fn run(args: LaunchArgs, sync: OwnedFd, cgroup_joins: Vec<(PathBuf, OwnedFd)>, maps_by_user: bool) -> ! {
     let LaunchArgs {
         config,
         mut workload,
@@ -61,8 +62,6 @@ pub fn run(args: LaunchArgs, sync: OwnedFd, cgroup_joins: Vec<(PathBuf, OwnedFd)
     // An unprivileged runtime can write the id maps of a dumpable process
     // only (a non-dumpable one's /proc files are root's): then not before
     // they are written, while nothing else is in the container (as runc).
-    // SAFETY: geteuid cannot fail and touches no memory.
-    let maps_by_user = config.creates(NsKind::User) && unsafe { libc::geteuid() } != 0;
     if !maps_by_user && sys::prctl(libc::PR_SET_DUMPABLE, 0).is_err() {
         sys::exit_now(1);
     }

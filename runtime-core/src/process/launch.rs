@@ -189,11 +189,15 @@ pub fn launch(args: LaunchArgs) -> Result<Launched> {
     let into = made.map(Cgroup::clone_target).transpose()?.flatten();
     // The other (v1) hierarchies: the init moves itself, the cheap way.
     let cgroup_joins = made.map(Cgroup::self_join_files).transpose()?.unwrap_or_default();
+    // Known here, not in the child: there geteuid() says 0 as soon as we
+    // have written its uid map (a race the child would lose).
+    // SAFETY: geteuid cannot fail and touches no memory.
+    let maps_by_user = config.creates(NsKind::User) && unsafe { libc::geteuid() } != 0;
     let (forked, move_later) = clone_init(config, flags, into.as_ref())?;
     match forked {
         Forked::Child => {
             drop(parent_sock);
-            init::run(args, child_sock, cgroup_joins)
+            init::run(args, child_sock, cgroup_joins, maps_by_user)
         }
         Forked::Parent { pid, pidfd } => {
             let moved = match (move_later, made) {
