@@ -48,9 +48,15 @@ impl User {
 
     /// `tandem args` as this user: no --root (the default for a rootless
     /// user, under $XDG_RUNTIME_DIR), its own cache dir, nothing of the
-    /// test's environment. Output through files: a created container
-    /// holds its stdio until it exits.
+    /// test's environment.
     fn tandem(&self, env: &Env, args: &[&str]) -> Output {
+        self.run(env, &env.bin, args, &[])
+    }
+
+    /// `program args` as this user with a clean environment (plus `vars`).
+    /// Output through files: a created container holds its stdio until it
+    /// exits.
+    fn run(&self, env: &Env, program: &Path, args: &[&str], vars: &[String]) -> Output {
         let xdg = env.dir.join("xdg");
         let (out_path, err_path) = (env.dir.join("user-stdout"), env.dir.join("user-stderr"));
         let status = Command::new("setpriv")
@@ -58,7 +64,8 @@ impl User {
             .arg(format!("XDG_RUNTIME_DIR={}", xdg.display()))
             .arg(format!("XDG_CACHE_HOME={}", env.dir.join("user-cache").display()))
             .arg("HOME=/nonexistent")
-            .arg(&env.bin)
+            .args(vars)
+            .arg(program)
             .args(args)
             .stdin(Stdio::null())
             .stdout(fs::File::create(&out_path).unwrap())
@@ -302,4 +309,74 @@ fn a_wasm_container_runs_rootless() {
     let cache = env.dir.join("user-cache/tandem/wasm");
     assert!(fs::read_dir(&cache).is_ok_and(|d| d.count() > 0), "nothing in {}", cache.display());
     assert_gone(&env, &user, &id);
+}
+
+/// Rootless Podman with tandem as its runtime: Podman makes the user
+/// namespace (its own uid as 0, the subordinate range after it) and runs
+/// tandem inside it, as root there: tandem is rootless by detection, binds
+/// device nodes, and execs through its launcher (it could not return to
+/// its own pid namespace).
+#[test]
+fn rootless_podman_runs_and_execs_with_tandem() {
+    let env = Env::new("rl-podman");
+    let user = User::new(&env);
+    let rootfs = env.rootfs("image");
+    let tar = env.dir.join("image.tar");
+    assert!(Command::new("tar").arg("-C").arg(&rootfs).arg("-cf").arg(&tar).arg(".").status().unwrap().success());
+    let pm = env.dir.join("pm");
+    fs::create_dir_all(pm.join("home")).unwrap();
+    let conf = format!(
+        "[containers]\ndefault_ulimits = [\"nofile=4096:4096\", \"nproc=4096:4096\"]\n\
+         [engine]\ncgroup_manager = \"cgroupfs\"\nevents_logger = \"file\"\n\
+         events_logfile_path = \"{events}\"\n[engine.runtimes]\ntandem = [\"{tandem}\"]\n",
+        events = pm.join("events.log").display(),
+        tandem = env.bin.display(),
+    );
+    fs::write(pm.join("containers.conf"), conf).unwrap();
+    chown(&env.dir, &user.name);
+    let vars = [
+        format!("CONTAINERS_CONF={}", pm.join("containers.conf").display()),
+        format!("HOME={}", pm.join("home").display()),
+    ];
+    let storage = [
+        "--root",
+        &pm.join("root").display().to_string(),
+        "--runroot",
+        &pm.join("run").display().to_string(),
+        "--storage-driver",
+        "vfs",
+        "--runtime",
+        "tandem",
+    ]
+    .map(String::from);
+    let podman = |args: &[&str]| -> String {
+        let mut all: Vec<&str> = storage.iter().map(String::as_str).collect();
+        all.extend_from_slice(args);
+        let out = user.run(&env, Path::new("/usr/bin/podman"), &all, &vars);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "podman {args:?} as {}: {err}", user.name);
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    podman(&["import", tar.to_str().unwrap(), "localhost/tandem-rootless"]);
+    let out = podman(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "localhost/tandem-rootless",
+        "sh",
+        "-c",
+        "id -u; cat /proc/self/uid_map; ls /dev/null",
+    ]);
+    let rows: Vec<Vec<&str>> = out.lines().map(|l| l.split_whitespace().collect()).collect();
+    assert_eq!(rows[0], ["0"], "{out}");
+    assert_eq!(rows[1], ["0", user.uid.to_string().as_str(), "1"], "{out}");
+    assert_eq!(rows[2], ["1", user.sub_uid.to_string().as_str(), "65536"], "{out}");
+    assert_eq!(rows[3], ["/dev/null"], "{out}");
+    let name = env.id("p");
+    podman(&["run", "-d", "--name", &name, "--network", "none", "localhost/tandem-rootless", "sleep", "1000"]);
+    assert_eq!(podman(&["exec", &name, "sh", "-c", "id -u; cat /proc/1/cmdline"]), "0\nsleep\u{0}1000\u{0}");
+    podman(&["rm", "-f", "-t", "0", &name]);
+    assert_eq!(podman(&["ps", "-aq"]), "");
+    podman(&["rmi", "-af"]);
 }

@@ -152,28 +152,31 @@ impl Container {
         let filter = config.seccomp.as_ref().map(|p| p.filter(&cache)).transpose()?;
         let (parent_sock, child_sock) = sys::socketpair().map_err(|e| Error::sys("socketpair", e))?;
         let what = "the exec'd process";
-        let user_ns = to_join.iter().find(|(k, _)| *k == NsKind::User).map(|(_, fd)| fd);
-        // An unprivileged runtime has a say over the container's pid
-        // namespace only from inside its user namespace, which it could
-        // not leave again: a throwaway launcher joins both and clones.
         // SAFETY: geteuid cannot fail and touches no memory.
-        let (forked, move_later) = match user_ns.filter(|_| unsafe { libc::geteuid() } != 0) {
-            Some(user_ns) => {
-                let enter = || {
+        let unprivileged = unsafe { libc::geteuid() } != 0;
+        // An unprivileged runtime has a say over the container's pid
+        // namespace only from inside its user namespace; and a rootless one
+        // (also root in someone's user namespace, as under Podman) could
+        // not return to its own pid namespace after joining the
+        // container's. A throwaway launcher joins them and clones.
+        let user_first = to_join.iter().find(|(k, _)| *k == NsKind::User).map(|(_, fd)| fd).filter(|_| unprivileged);
+        let in_launcher = user_first.is_some() || (!for_children.is_empty() && crate::rootless::detect());
+        let (forked, move_later) = if in_launcher {
+            let enter = || {
+                if let Some(user_ns) = user_first {
                     sys::setns(user_ns, libc::CLONE_NEWUSER)
                         .map_err(|e| Error::sys("join the container's user namespace", e))?;
-                    let mut g = crate::namespaces::ForChildren::none();
-                    for_children.iter().try_for_each(|(k, p)| g.join(*k, p))?;
-                    g.forget();
-                    Ok(())
-                };
-                crate::process::launch::through_launcher(enter, 0, into.as_ref(), what)?
-            }
-            None => {
-                let enter =
-                    |g: &mut crate::namespaces::ForChildren| for_children.iter().try_for_each(|(k, p)| g.join(*k, p));
-                crate::process::launch::clone_into(enter, 0, into.as_ref(), what)?
-            }
+                }
+                let mut g = crate::namespaces::ForChildren::none();
+                for_children.iter().try_for_each(|(k, p)| g.join(*k, p))?;
+                g.forget();
+                Ok(())
+            };
+            crate::process::launch::through_launcher(enter, 0, into.as_ref(), what)?
+        } else {
+            let enter =
+                |g: &mut crate::namespaces::ForChildren| for_children.iter().try_for_each(|(k, p)| g.join(*k, p));
+            crate::process::launch::clone_into(enter, 0, into.as_ref(), what)?
         };
         match forked {
             Forked::Child => {

@@ -27,8 +27,10 @@ pub fn defaults() -> Vec<Device> {
 }
 
 pub fn populate(root: &Root, config: &Config) -> Result<()> {
-    // mknod is not allowed in a user namespace: bind the host's node instead.
-    let bind = config.namespace(NsKind::User).is_some();
+    // mknod is not allowed in a user namespace: bind the host's node
+    // instead (also where the runtime itself runs in one, as under
+    // rootless Podman, and the config asks for none).
+    let bind = config.namespace(NsKind::User).is_some() || crate::rootless::in_user_namespace();
     let mut all = defaults();
     all.retain(|d| !config.devices.iter().any(|c| c.path == d.path));
     all.extend(config.devices.iter().cloned());
