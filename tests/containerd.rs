@@ -115,15 +115,16 @@ fn an_oom_kill_is_a_tasks_oom_event() {
         .spawn()
         .unwrap();
     let id = env.id("oom");
-    // dd touches its whole 64 MiB buffer: over the 16 MiB limit. The
-    // shell outlives it a moment with its status: the shim reads the OOM
-    // notification before the task's cgroup goes (under load it could
-    // lose that race with a container that ends at once).
+    // dd touches its whole 64 MiB buffer: over the 16 MiB limit. It starts
+    // a moment after the task: the runc shim registers its v1 OOM eventfd
+    // once `start` has returned, and an OOM before that is never notified
+    // (seen once in CI). The shell outlives dd a moment with its status:
+    // the shim reads the notification before the task's cgroup goes.
     let (code, _, err) = run(
         &c,
         &id,
         &["--memory-limit", &(16u64 << 20).to_string()],
-        &["sh", "-c", "dd if=/dev/zero of=/dev/null bs=64M count=1; s=$?; sleep 1; exit $s"],
+        &["sh", "-c", "sleep 0.5; dd if=/dev/zero of=/dev/null bs=64M count=1; s=$?; sleep 1; exit $s"],
     );
     assert_eq!(code, 137, "killed by the OOM killer: {err}");
     let (tx, rx) = std::sync::mpsc::channel();
