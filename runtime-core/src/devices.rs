@@ -28,14 +28,20 @@ pub fn defaults() -> Vec<Device> {
 
 pub fn populate(root: &Root, config: &Config) -> Result<()> {
     // mknod is not allowed in a user namespace: bind the host's node
-    // instead (also where the runtime itself runs in one, as under
-    // rootless Podman, and the config asks for none).
-    let bind = config.namespace(NsKind::User).is_some() || crate::rootless::in_user_namespace();
+    // instead. Where the runtime itself runs in one (rootless Podman) and
+    // the config asks for none, mknod's EPERM says so (as runc falls back).
+    let bind = config.namespace(NsKind::User).is_some();
     let mut all = defaults();
     all.retain(|d| !config.devices.iter().any(|c| c.path == d.path));
     all.extend(config.devices.iter().cloned());
     for d in &all {
-        let r = if bind { bind_device(root, d) } else { make_device(root, config, d) };
+        let r = match bind {
+            true => bind_device(root, d),
+            false => match make_device(root, config, d) {
+                Err(e) if e.raw_os_error() == Some(libc::EPERM) => bind_device(root, d),
+                r => r,
+            },
+        };
         r.map_err(|e| Error::path("create device", &d.path, e))?;
     }
     Ok(())

@@ -35,7 +35,7 @@ pub fn detect() -> bool {
 
 /// Inside a user namespace other than the initial one, whose uid map is
 /// not the identity over every id.
-pub(crate) fn in_user_namespace() -> bool {
+fn in_user_namespace() -> bool {
     let map = std::fs::read_to_string("/proc/self/uid_map").unwrap_or_default();
     let fields: Vec<&str> = map.split_whitespace().collect();
     fields != ["0", "0", "4294967295"] && !fields.is_empty()
