@@ -42,6 +42,9 @@ struct Task {
     oom: Mutex<Option<Arc<OomWatch>>>,
     /// Created from a checkpoint: restored at start, as the runc shim does.
     restore: Mutex<Option<PendingRestore>>,
+    /// Held while the init starts and its start is published: an init that
+    /// exits at once has its exit published after its start.
+    starting: Arc<Mutex<()>>,
 }
 
 struct PendingRestore {
@@ -129,7 +132,9 @@ impl Service {
         let events = self.events.clone();
         let container_id = task.id.clone();
         let oom = lock(&task.oom).clone();
+        let starting = task.starting.clone();
         move |proc: &Proc, exit: &Exit| {
+            let _started = lock(&starting);
             // An OOM kill that ended the init goes out before its exit.
             if proc.exec_id.is_empty()
                 && let Some(oom) = &oom
@@ -180,6 +185,7 @@ impl Service {
                     execs: Mutex::new(HashMap::new()),
                     oom: Mutex::new(None),
                     restore: Mutex::new(Some(restore)),
+                    starting: Arc::default(),
                 }));
             }
             let opts = CreateOptions {
@@ -208,6 +214,7 @@ impl Service {
                 execs: Mutex::new(HashMap::new()),
                 oom: Mutex::new(self.watch_oom(&container)),
                 restore: Mutex::new(None),
+                starting: Arc::default(),
             });
             init.watch(child, self.on_exit(&task));
             Ok(task)
@@ -281,6 +288,16 @@ impl Service {
             Err(e) => log::warn!("attach the terminal of {exec_id}: {e}"),
         }
         proc.set_running();
+        // Published before the waiter starts, so that a short exec's exit
+        // never goes out before its start (containerd's runc shim holds
+        // its exits back for the same reason).
+        let event = TaskExecStarted {
+            container_id: task.id.clone(),
+            exec_id: exec_id.to_string(),
+            pid,
+            ..Default::default()
+        };
+        self.events.publish(TASK_EXEC_STARTED_EVENT_TOPIC, Box::new(event));
         proc.watch(child, self.on_exit(task));
         Ok(pid)
     }
@@ -378,15 +395,9 @@ impl TaskApi for Service {
         let task = self.task(&req.id)?;
         if !req.exec_id.is_empty() {
             let pid = self.start_exec(&task, &req.exec_id)?;
-            let event = TaskExecStarted {
-                container_id: req.id.clone(),
-                exec_id: req.exec_id.clone(),
-                pid,
-                ..Default::default()
-            };
-            self.events.publish(TASK_EXEC_STARTED_EVENT_TOPIC, Box::new(event));
             return Ok(StartResponse { pid, ..Default::default() });
         }
+        let _starting = lock(&task.starting);
         let pending = lock(&task.restore).take();
         match pending {
             Some(pending) => self.restore_task(&task, pending)?,
