@@ -247,6 +247,14 @@ fn limits_without_a_cgroup_are_refused_in_one_line() {
     let err = user.fails(&env, &["run", "--bundle", b.to_str().unwrap(), &id]);
     assert!(err.contains("resources.memory") && err.contains("cgroup"), "{err}");
     assert_gone(&env, &user, &id);
+    // The systemd driver the same: a user's manager gets no v1 controller
+    // (the cgroup v2 systemd VM runs one, tests/systemd/checks.sh).
+    let err = user.fails(&env, &["--systemd-cgroup", "run", "--bundle", b.to_str().unwrap(), &id]);
+    assert!(err.contains("resources.memory") && err.contains("no cgroup v1 controller to a user"), "{err}");
+    assert_gone(&env, &user, &id);
+    edit(&b, |c| c["linux"]["resources"] = json!({}));
+    user.ok(&env, &["--systemd-cgroup", "run", "--bundle", b.to_str().unwrap(), &id]);
+    assert_gone(&env, &user, &id);
 }
 
 /// What the user could not do, its container cannot either: join a

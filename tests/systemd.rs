@@ -35,13 +35,18 @@ const CHECKS: &[&str] = &[
     "slice-unit-stopped",
     "run-exit",
     "bad-path",
+    "rootless-no-manager",
     "nothing-left",
 ];
 
-fn systemd_vm(name: &str, kernel_args: &str) {
+/// On cgroup v2 only: a user's own systemd manager makes the unit.
+const USER_MANAGER_CHECKS: &[&str] =
+    &["rootless-user-unit", "rootless-user-scope", "rootless-user-update", "rootless-user-delete"];
+
+fn systemd_vm(name: &str, kernel_args: &str, checks: &[&str]) {
     let env = Env::new(name);
     let mut cpio = Cpio::new();
-    for d in ["dev", "proc", "sys", "tmp", "run", "newroot", "etc/systemd/system"] {
+    for d in ["dev", "proc", "sys", "tmp", "run", "newroot", "etc/systemd/system", "etc/systemd/user"] {
         cpio.dir(d);
     }
     cpio.host_program("/usr/lib/systemd/systemd");
@@ -55,15 +60,22 @@ fn systemd_vm(name: &str, kernel_args: &str) {
     let script_dir = vm::repo().join("tests/systemd");
     let unit = fs::read(script_dir.join("tandem-checks.service")).unwrap();
     cpio.file("etc/systemd/system/tandem-checks.service", 0o644, &unit);
+    // uid 1000's manager and its units, for the rootless checks.
+    let user_manager = fs::read(script_dir.join("tandem-user.service")).unwrap();
+    cpio.file("etc/systemd/system/tandem-user.service", 0o644, &user_manager);
+    for unit in ["default.target", "exit.target", "tandem-exit.service", "tandem-rootless.service"] {
+        cpio.file(&format!("etc/systemd/user/{unit}"), 0o644, &fs::read(script_dir.join("user").join(unit)).unwrap());
+    }
     cpio.file("init", 0o755, &fs::read(script_dir.join("init.sh")).unwrap());
     cpio.checks(&script_dir.join("checks.sh"));
     let log = vm::boot(&env, cpio.finish(), kernel_args);
-    vm::assert_checks(&log, CHECKS);
+    vm::assert_checks(&log, checks);
 }
 
 #[test]
 fn systemd_driver_on_cgroup_v2() {
-    systemd_vm("sd-v2", "cgroup_no_v1=all tandem.mode=v2");
+    let checks: Vec<&str> = CHECKS.iter().chain(USER_MANAGER_CHECKS).copied().collect();
+    systemd_vm("sd-v2", "cgroup_no_v1=all tandem.mode=v2", &checks);
 }
 
 #[test]
@@ -71,5 +83,6 @@ fn systemd_driver_on_a_hybrid_host() {
     systemd_vm(
         "sd-hybrid",
         "systemd.unified_cgroup_hierarchy=0 systemd.legacy_systemd_cgroup_controller=0 tandem.mode=hybrid",
+        CHECKS,
     );
 }

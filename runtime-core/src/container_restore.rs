@@ -70,7 +70,7 @@ impl Runtime {
         let criu_root = dir.path.join(CRIU_ROOT);
         let made = (|| {
             state::write_atomic(&dir.path.join(state::CONFIG_FILE), &config_text)?;
-            let mut cg = Cgroup::plan(&config, id, opts.systemd_cgroup)?;
+            let mut cg = Cgroup::plan(&config, id, opts.systemd_cgroup, self.rootless)?;
             cg.claim()?;
             state::write_atomic(&dir.path.join(state::CGROUP_FILE), &serde_json::to_vec(&cg).expect("plain data"))?;
             state.cgroup = Some(cg);

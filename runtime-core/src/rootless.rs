@@ -10,7 +10,9 @@
 //!   `/etc/subuid` and `/etc/subgid`.
 //! - **Cgroups**: where the user may make the container's cgroup (a
 //!   delegated cgroup v2 subtree named by `linux.cgroupsPath`) it is made
-//!   and written as root's is. Where it may not, a container that asks for
+//!   and written as root's is; with the systemd driver, the user's own
+//!   systemd manager makes it (see `cgroups::systemd`). Where it may not
+//!   (no such subtree or manager, a v1 host), a container that asks for
 //!   no limits runs without a cgroup, as under runc; one that asks for
 //!   limits fails at create, saying why. Device rules are not limits here:
 //!   a user namespace cannot make device nodes, only bind the host's.
@@ -61,8 +63,10 @@ pub fn cache_dir() -> Option<PathBuf> {
 /// without one? Only when it was refused for want of permission and the
 /// config sets no limit; the refusal is then the container's error.
 pub(crate) fn without_cgroup(made: &Error, config: &Config) -> Result<bool> {
+    // Not permitted, or (systemd driver) no manager of this user to ask.
     let refused = matches!(made, Error::System { source, .. }
-        if source.kind() == io::ErrorKind::PermissionDenied || source.raw_os_error() == Some(libc::EROFS));
+        if matches!(source.kind(), io::ErrorKind::PermissionDenied | io::ErrorKind::NotFound)
+            || source.raw_os_error() == Some(libc::EROFS));
     if !refused {
         return Ok(false);
     }
@@ -72,7 +76,8 @@ pub(crate) fn without_cgroup(made: &Error, config: &Config) -> Result<bool> {
             "linux.resources",
             format!(
                 "rootless: {field} needs a cgroup, and this user may not make one ({made}); \
-                 name a cgroup v2 subtree delegated to it in linux.cgroupsPath, or set no limits"
+                 name a cgroup v2 subtree delegated to it in linux.cgroupsPath, or run its systemd \
+                 manager and pass --systemd-cgroup, or set no limits"
             ),
         )),
     }

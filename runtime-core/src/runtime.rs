@@ -104,9 +104,24 @@ impl Runtime {
         let made = (|| {
             let workload = executor.prepare(&PrepareContext { config: &config, cache_dir: &self.cache })?;
             state::write_atomic(&dir.path.join(state::CONFIG_FILE), &config_text)?;
-            let mut cg = Cgroup::plan(&config, id, opts.systemd_cgroup)?;
-            cg.claim()?;
-            state::write_atomic(&dir.path.join(state::CGROUP_FILE), &serde_json::to_vec(&cg).expect("plain data"))?;
+            // Rootless, where this user may make no cgroup: without one.
+            let without_cgroup = |e: &Error| -> Result<bool> {
+                let without = self.rootless && crate::rootless::without_cgroup(e, &config)?;
+                if without {
+                    crate::log::debug(&format!("no cgroup for '{id}': {e}"));
+                }
+                Ok(without)
+            };
+            let planned = match Cgroup::plan(&config, id, opts.systemd_cgroup, self.rootless) {
+                Err(e) if without_cgroup(&e)? => None,
+                planned => Some(planned?),
+            };
+            if let Some(mut cg) = planned {
+                cg.claim()?;
+                let record = serde_json::to_vec(&cg).expect("plain data");
+                state::write_atomic(&dir.path.join(state::CGROUP_FILE), &record)?;
+                state.cgroup = Some(cg);
+            }
             // Without a mount namespace of its own the init mounts in ours.
             if config.namespace(crate::config::NsKind::Mount).is_none() {
                 let record = crate::host_mounts::Record::take(&config.rootfs)?;
@@ -114,23 +129,20 @@ impl Runtime {
                 state::write_atomic(&path, &serde_json::to_vec(&record).expect("plain data"))?;
             }
             // systemd makes its unit once the init exists (Cgroup::place).
-            let made = if cg.by_systemd() { Ok(()) } else { cg.create() };
-            state.cgroup = Some(cg);
+            let made = state.cgroup.as_ref().filter(|cg| !cg.by_systemd()).map(Cgroup::create);
             match made {
-                // Rootless, where this user may make no cgroup: without one.
-                Err(e) if self.rootless && crate::rootless::without_cgroup(&e, &config)? => {
-                    crate::log::debug(&format!("no cgroup for '{id}': {e}"));
+                None => {}
+                Some(Err(e)) if without_cgroup(&e)? => {
                     state.cgroup = None;
                     let record = dir.path.join(state::CGROUP_FILE);
                     fs::remove_file(&record).map_err(|e| Error::path("remove", &record, e))?;
                 }
-                made => {
+                Some(made) => {
                     made?;
-                    let cg = state.cgroup.as_ref().expect("just set");
-                    match (cg.by_systemd(), self.rootless) {
-                        (true, _) => {}
-                        (false, true) => cg.apply_limits(&config.resources)?,
-                        (false, false) => cg.apply(&config.resources, &config.devices, true)?,
+                    let cg = state.cgroup.as_ref().expect("made above");
+                    match self.rootless {
+                        true => cg.apply_limits(&config.resources)?,
+                        false => cg.apply(&config.resources, &config.devices, true)?,
                     }
                 }
             }

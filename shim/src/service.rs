@@ -291,12 +291,8 @@ impl Service {
         // Published before the waiter starts, so that a short exec's exit
         // never goes out before its start (containerd's runc shim holds
         // its exits back for the same reason).
-        let event = TaskExecStarted {
-            container_id: task.id.clone(),
-            exec_id: exec_id.to_string(),
-            pid,
-            ..Default::default()
-        };
+        let event =
+            TaskExecStarted { container_id: task.id.clone(), exec_id: exec_id.to_string(), pid, ..Default::default() };
         self.events.publish(TASK_EXEC_STARTED_EVENT_TOPIC, Box::new(event));
         proc.watch(child, self.on_exit(task));
         Ok(pid)

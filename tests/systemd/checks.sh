@@ -152,6 +152,78 @@ bundle c5 '["true"]' '{}' "/not/a/unit"
 err="$($T run -b /c/c5 c5 2>&1)"
 expect bad-path "8" "$?"
 
+# --- rootless: uid 1000's own systemd manager (its private socket under
+#     $XDG_RUNTIME_DIR) makes the unit, under the manager's cgroup; without
+#     a manager, or on a hybrid host (no v1 controller is delegated to a
+#     user), limits are refused in one line and no limits run without one.
+echo 'u:x:1000:1000::/home/u:/bin/sh' >> /etc/passwd
+echo 'u:x:1000:' >> /etc/group
+mkdir -p /home/u/c/rl /home/u/c/rl2 /home/u/c/free /home/u/xdg
+# rbundle NAME ARGS_JSON RESOURCES_JSON
+rbundle() {
+    cat > /home/u/c/$1/config.json <<JSON
+{
+  "ociVersion": "1.2.0",
+  "process": {"user": {"uid": 0, "gid": 0}, "env": ["PATH=/bin"], "cwd": "/", "args": $2},
+  "root": {"path": "/rootfs"},
+  "mounts": [
+    {"destination": "/proc", "type": "proc", "source": "proc"},
+    {"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "mode=755"]},
+    {"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "noexec", "nodev", "ro"]},
+    {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup", "options": ["nosuid", "noexec", "nodev", "ro"]}
+  ],
+  "linux": {
+    "uidMappings": [{"containerID": 0, "hostID": 1000, "size": 1}],
+    "gidMappings": [{"containerID": 0, "hostID": 1000, "size": 1}],
+    "resources": $3,
+    "namespaces": [{"type": "user"}, {"type": "pid"}, {"type": "mount"}, {"type": "ipc"}, {"type": "uts"}, {"type": "cgroup"}]
+  }
+}
+JSON
+}
+LIMITS='{"memory":{"limit":33554432},"pids":{"limit":20}}'
+rbundle rl '["sh","-c","cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/pids.max"]' "$LIMITS"
+rbundle rl2 '["sleep","1000"]' "$LIMITS"
+rbundle free '["true"]' '{}'
+chown -R 1000:1000 /home/u
+as_u() { su -s /bin/sh u -c "export PATH=/bin XDG_RUNTIME_DIR=/home/u/xdg; $1"; }
+err="$(as_u "timeout -k 5 60 tandem --systemd-cgroup run -b /home/u/c/rl rl" 2>&1)"
+as_u "timeout -k 5 60 tandem --systemd-cgroup run -b /home/u/c/free free"
+code=$?
+if [ "$MODE" = v2 ]; then why="systemd manager does not run"; else why="no cgroup v1 controller to a user"; fi
+if [ $code = 0 ] && [ "$(echo "$err" | wc -l)" = 1 ] && echo "$err" | grep -q "resources.*$why"; then
+    ok rootless-no-manager
+else
+    fail rootless-no-manager "$code: $err"
+fi
+if [ "$MODE" = v2 ]; then
+    systemctl start tandem-user.service
+    M=/sys/fs/cgroup/system.slice/tandem-user.service
+    U=$M/user.slice/tandem-rl2.scope
+    cat > /home/u/as-user.sh <<SH
+T="timeout -k 5 60 tandem --systemd-cgroup"
+\$T run -b /home/u/c/rl rl 2>&1 | xargs > /home/u/ran
+\$T run -d -b /home/u/c/rl2 rl2 </dev/null >/dev/null 2>/home/u/live
+pid=\$(\$T state rl2 | sed -n 's/.*"pid": \\([0-9]*\\).*/\\1/p')
+echo \$(systemctl --user is-active tandem-rl2.scope) \$(cat /proc/\$pid/cgroup) \$(cat $U/memory.max) >> /home/u/live
+\$T update --memory 16777216 rl2 >> /home/u/updated 2>&1
+echo \$(cat $U/memory.max) \$(\$T exec rl2 cat /sys/fs/cgroup/memory.max) >> /home/u/updated
+\$T pause rl2 && p=\$(\$T state rl2 | grep -o paused)
+\$T resume rl2 && echo \$p \$(\$T state rl2 | grep -o running) >> /home/u/updated
+\$T delete -f rl2
+echo \$(systemctl --user is-active tandem-rl2.scope) \$(ls /run/user/1000/tandem) >> /home/u/deleted
+SH
+    chown 1000:1000 /home/u/as-user.sh
+    su -s /bin/sh u -c "XDG_RUNTIME_DIR=/run/user/1000 timeout -k 5 240 systemctl --user start tandem-rootless.service" \
+        || fail rootless-user-unit "systemctl --user start: $?"
+    expect rootless-user-unit "33554432 20" "$(cat /home/u/ran)"
+    expect rootless-user-scope "active 0::/system.slice/tandem-user.service/user.slice/tandem-rl2.scope 33554432" \
+        "$(cat /home/u/live)"
+    expect rootless-user-update "16777216 16777216 paused running" "$(xargs < /home/u/updated)"
+    expect rootless-user-delete "inactive " "$(cat /home/u/deleted) $(ls -d $U 2>/dev/null)"
+    systemctl stop tandem-user.service
+fi
+
 # --- nothing is left (the parent slices stay, as with runc: they are the
 #     orchestrator's, holding other pods)
 left="$(systemctl list-units --all --plain --no-legend 'tandem-c[0-9]*' 'cri-*' 'tandemtest-c3.slice' | grep -v inactive)"

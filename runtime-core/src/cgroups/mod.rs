@@ -86,23 +86,39 @@ impl Cgroup {
     }
 
     /// Where the container's cgroup goes on this host: a directory of our
-    /// own, or with `by_systemd` the cgroup of a systemd unit.
-    pub fn plan(config: &Config, id: &str, by_systemd: bool) -> Result<Cgroup> {
+    /// own, or with `by_systemd` the cgroup of a systemd unit (`rootless`:
+    /// of the user's own systemd manager).
+    pub fn plan(config: &Config, id: &str, by_systemd: bool, rootless: bool) -> Result<Cgroup> {
         let requested = config.spec.linux().as_ref().and_then(|l| l.cgroups_path().clone());
+        let layout = Layout::detect()?;
         let unit = if by_systemd {
-            systemd::check_running()?;
+            let user_manager = if rootless {
+                if let Layout::Legacy { .. } = layout {
+                    let why = "systemd delegates no cgroup v1 controller to a user: this host is not on cgroup v2";
+                    let e = io::Error::new(io::ErrorKind::PermissionDenied, why);
+                    return Err(Error::sys("use the systemd cgroup driver rootless", e));
+                }
+                Some(systemd::user_manager()?)
+            } else {
+                systemd::check_running()?;
+                None
+            };
             let requested = requested
                 .as_deref()
                 .map(|p| p.to_str().ok_or_else(|| Error::config("linux.cgroupsPath", "it is not UTF-8")));
-            Some(systemd::Unit::parse(requested.transpose()?, id)?)
+            Some(systemd::Unit::parse_for(requested.transpose()?, id, user_manager)?)
         } else {
             None
         };
-        let layout = Layout::detect()?;
         let own = layout::own_cgroups()?;
         match unit {
             Some(unit) => {
-                let mut cg = Cgroup::plan_in(&layout, &own, Some(&unit.cgroup_path()?), id)?;
+                let mut path = unit.cgroup_path()?;
+                if let Some(socket) = &unit.user_manager {
+                    let root = systemd::manager_cgroup(socket)?;
+                    path = root.join(path.strip_prefix("/").unwrap_or(&path));
+                }
+                let mut cg = Cgroup::plan_in(&layout, &own, Some(&path), id)?;
                 cg.systemd = Some(unit);
                 Ok(cg)
             }
@@ -300,14 +316,18 @@ impl Cgroup {
                 write(dir, "cgroup.procs", &pid.to_string())?;
             }
         }
-        self.apply(&config.resources, &config.devices, true)
+        // A user's manager: no device rules (see crate::rootless).
+        match unit.user_manager {
+            Some(_) => self.apply_limits(&config.resources),
+            None => self.apply(&config.resources, &config.devices, true),
+        }
     }
 
     /// `update`: systemd's properties first (so it keeps them), then the
     /// files.
     pub fn update(&self, res: &LinuxResources, devices: &[crate::config::Device]) -> Result<()> {
         if let Some(unit) = &self.systemd {
-            systemd::set_properties(&unit.name, &systemd::properties(res, self.version, &BTreeMap::new())?)?;
+            systemd::set_properties(unit, &systemd::properties(res, self.version, &BTreeMap::new())?)?;
         }
         self.apply(res, devices, false)
     }
@@ -511,7 +531,7 @@ impl Cgroup {
         // Its processes are dead: an emptied scope stops by itself, so a
         // failure here is only worth a warning; the directories still go.
         if let Some(unit) = &self.systemd
-            && let Err(e) = systemd::stop(&unit.name)
+            && let Err(e) = systemd::stop(unit)
         {
             crate::log::warn(&e.to_string());
         }

@@ -9,6 +9,11 @@
 //! `:tandem:<id>`. The unit is `<prefix>-<name>.scope` in `slice` (empty:
 //! `system.slice`; `-`: the root slice), or, when `name` ends in `.slice`,
 //! that slice itself (the init then joins it through cgroupfs).
+//!
+//! Rootless, the manager is the user's own (`systemd --user`, on its
+//! private socket `$XDG_RUNTIME_DIR/systemd/private`): the default slice
+//! is `user.slice`, and slices are laid out under the manager's own
+//! cgroup (`/user.slice/user-1000.slice/user@1000.service`), as runc does.
 
 use std::collections::BTreeMap;
 use std::io;
@@ -39,11 +44,21 @@ pub struct Unit {
     pub name: String,
     /// The slice a scope goes in; a slice's parent.
     pub slice: String,
+    /// The private socket of the user's manager that runs the unit
+    /// (rootless); none: the system's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_manager: Option<PathBuf>,
 }
 
 impl Unit {
-    /// The unit `linux.cgroupsPath` asks for.
+    /// The unit `linux.cgroupsPath` asks for, of the system's manager.
     pub fn parse(requested: Option<&str>, id: &str) -> Result<Unit> {
+        Unit::parse_for(requested, id, None)
+    }
+
+    /// The unit `linux.cgroupsPath` asks for, of `user_manager` (its
+    /// socket) or, with none, of the system's.
+    pub fn parse_for(requested: Option<&str>, id: &str, user_manager: Option<PathBuf>) -> Result<Unit> {
         let field = "linux.cgroupsPath";
         let default = format!(":tandem:{id}");
         let requested = requested.filter(|r| !r.is_empty()).unwrap_or(&default);
@@ -54,7 +69,8 @@ impl Unit {
                 format!("'{requested}' is not 'slice:prefix:name', the form the systemd cgroup driver takes"),
             ));
         };
-        let slice = if slice.is_empty() { "system.slice" } else { slice };
+        let default_slice = if user_manager.is_some() { "user.slice" } else { "system.slice" };
+        let slice = if slice.is_empty() { default_slice } else { slice };
         let slice = if slice == "-" { "-.slice" } else { slice };
         expand_slice(slice)?;
         let unit = if name.ends_with(".slice") {
@@ -66,15 +82,20 @@ impl Unit {
             format!("{prefix}-{name}.scope")
         };
         check_unit_name(&unit)?;
-        Ok(Unit { name: unit, slice: slice.to_string() })
+        Ok(Unit { name: unit, slice: slice.to_string(), user_manager })
+    }
+
+    /// The socket of the manager that runs the unit.
+    fn socket(&self) -> &Path {
+        self.user_manager.as_deref().unwrap_or(Path::new(PRIVATE_SOCKET))
     }
 
     pub fn is_slice(&self) -> bool {
         self.name.ends_with(".slice")
     }
 
-    /// The unit's cgroup, from systemd's root: its slice's path and the
-    /// unit (a slice is laid out by its own name).
+    /// The unit's cgroup, from its manager's root: its slice's path and
+    /// the unit (a slice is laid out by its own name).
     pub fn cgroup_path(&self) -> Result<PathBuf> {
         if self.is_slice() { expand_slice(&self.name) } else { Ok(expand_slice(&self.slice)?.join(&self.name)) }
     }
@@ -130,6 +151,55 @@ pub fn check_running() -> Result<()> {
         "use the systemd cgroup driver (--systemd-cgroup)",
         io::Error::other("systemd is not running on this host (no /run/systemd/system); run without --systemd-cgroup"),
     ))
+}
+
+/// The private socket of this user's systemd manager, or why there is
+/// none (an error of kind NotFound: [`crate::rootless`] may then run the
+/// container without a cgroup).
+pub fn user_manager() -> Result<PathBuf> {
+    let what = "use the systemd cgroup driver rootless";
+    let dir = std::env::var_os("XDG_RUNTIME_DIR").filter(|d| !d.is_empty());
+    let socket = dir.map(|d| PathBuf::from(d).join("systemd/private"));
+    match socket {
+        Some(socket) if socket.exists() => Ok(socket),
+        Some(socket) => Err(Error::sys(
+            what,
+            io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("this user's systemd manager does not run (no {})", socket.display()),
+            ),
+        )),
+        None => Err(Error::sys(
+            what,
+            io::Error::new(
+                io::ErrorKind::NotFound,
+                "XDG_RUNTIME_DIR is not set: no systemd manager of this user to ask",
+            ),
+        )),
+    }
+}
+
+/// The cgroup a manager runs its units under: `/` for the system's,
+/// `/user.slice/user-1000.slice/user@1000.service` for a user's (its
+/// `ControlGroup` property).
+pub fn manager_cgroup(socket: &Path) -> Result<PathBuf> {
+    let what = format!("ask systemd at {} for its cgroup", socket.display());
+    let mut conn =
+        Connection::connect(socket, auth_uid()).map_err(|e| Error::path("connect to systemd at", socket, e))?;
+    let mut body = Writer::default();
+    body.str(MANAGER);
+    body.str("ControlGroup");
+    let reply = conn
+        .call(DESTINATION, OBJECT, "org.freedesktop.DBus.Properties", "Get", "ss", &body.buf)
+        .map_err(call_failed(what.clone()))?;
+    let mut r = reply.reader();
+    let read =
+        r.signature().and_then(|sig| if sig == "s" { r.str() } else { Err(io::Error::other(format!("a '{sig}'"))) });
+    match read {
+        Ok(cgroup) if cgroup.starts_with('/') => Ok(PathBuf::from(cgroup)),
+        Ok(cgroup) => Err(Error::sys(what, io::Error::other(format!("it answered '{cgroup}', not a cgroup path")))),
+        Err(e) => Err(Error::sys(what, e)),
+    }
 }
 
 /// The unit properties for `res`, in the names systemd uses on this
@@ -277,9 +347,26 @@ fn annotation_property(key: &str, name: &str, value: &str) -> Result<Variant> {
     })
 }
 
-fn connect() -> Result<Connection> {
-    Connection::connect(Path::new(PRIVATE_SOCKET), crate::sys::geteuid())
-        .map_err(|e| Error::path("connect to systemd at", PRIVATE_SOCKET, e))
+fn connect(unit: &Unit) -> Result<Connection> {
+    Connection::connect(unit.socket(), auth_uid()).map_err(|e| Error::path("connect to systemd at", unit.socket(), e))
+}
+
+/// The uid systemd sees on our socket: our euid as the host knows it (in
+/// a user namespace, Podman's rootless one, euid 0 is the user's uid).
+fn auth_uid() -> u32 {
+    let euid = crate::sys::geteuid();
+    let map = std::fs::read_to_string("/proc/self/uid_map").unwrap_or_default();
+    host_id(&map, euid).unwrap_or(euid)
+}
+
+/// `id` of a namespace through its uid_map text: the host's id.
+fn host_id(map: &str, id: u32) -> Option<u32> {
+    map.lines().find_map(|line| {
+        let f: Vec<u64> = line.split_whitespace().filter_map(|n| n.parse().ok()).collect();
+        let [inside, outside, count] = f[..] else { return None };
+        let id = u64::from(id);
+        (inside <= id && id < inside + count).then(|| (outside + id - inside) as u32)
+    })
 }
 
 fn call_failed(what: String) -> impl FnOnce(CallError) -> Error {
@@ -330,7 +417,7 @@ fn start_unit(unit: &Unit, pid: i32, mut props: Vec<(String, Variant)>) -> Resul
     let io = if props.iter().any(|(n, _)| n == "BlockIOWeight") { "BlockIOAccounting" } else { "IOAccounting" };
     base.push((io.into(), Variant::Bool(true)));
     base.append(&mut props);
-    let mut conn = Connection::connect(Path::new(PRIVATE_SOCKET), crate::sys::geteuid())?;
+    let mut conn = Connection::connect(unit.socket(), auth_uid())?;
     let mut body = Writer::default();
     body.str(&unit.name);
     body.str("replace");
@@ -347,11 +434,11 @@ fn start_unit(unit: &Unit, pid: i32, mut props: Vec<(String, Variant)>) -> Resul
 
 /// Stop the container's unit; one already gone is fine (an emptied scope
 /// is stopped and collected by systemd itself).
-pub fn stop(unit: &str) -> Result<()> {
-    let what = format!("stop systemd unit {unit}");
-    let mut conn = connect()?;
+pub fn stop(unit: &Unit) -> Result<()> {
+    let what = format!("stop systemd unit {}", unit.name);
+    let mut conn = connect(unit)?;
     let mut body = Writer::default();
-    body.str(unit);
+    body.str(&unit.name);
     body.str("replace");
     match conn.call(DESTINATION, OBJECT, MANAGER, "StopUnit", "ss", &body.buf) {
         Ok(reply) => {
@@ -367,14 +454,14 @@ pub fn stop(unit: &str) -> Result<()> {
 }
 
 /// Change a running unit's properties (`update`).
-pub fn set_properties(unit: &str, props: &[(String, Variant)]) -> Result<()> {
+pub fn set_properties(unit: &Unit, props: &[(String, Variant)]) -> Result<()> {
     if props.is_empty() {
         return Ok(());
     }
-    let what = format!("set properties of systemd unit {unit}");
-    let mut conn = connect()?;
+    let what = format!("set properties of systemd unit {}", unit.name);
+    let mut conn = connect(unit)?;
     let mut body = Writer::default();
-    body.str(unit);
+    body.str(&unit.name);
     body.bool(true);
     body.properties(props);
     conn.call(DESTINATION, OBJECT, MANAGER, "SetUnitProperties", "sba(sv)", &body.buf)
@@ -405,6 +492,24 @@ fn wait_job(conn: &mut Connection, job: &str) -> io::Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn our_uid_is_authenticated_as_the_host_knows_it() {
+        assert_eq!(host_id("         0          0 4294967295\n", 1000), Some(1000));
+        assert_eq!(host_id("         0       1000          1\n", 0), Some(1000));
+        let subids = "         0       1000          1\n         1     100000      65536\n";
+        assert_eq!(host_id(subids, 5), Some(100004));
+        assert_eq!(host_id(subids, 70000), None);
+    }
+
+    #[test]
+    fn a_user_managers_units_go_in_user_slice() {
+        let u = Unit::parse_for(None, "web", Some(PathBuf::from("/run/user/1000/systemd/private"))).unwrap();
+        assert_eq!((u.name.as_str(), u.slice.as_str()), ("tandem-web.scope", "user.slice"));
+        assert_eq!(u.cgroup_path().unwrap(), PathBuf::from("/user.slice/tandem-web.scope"));
+        assert_eq!(u.socket(), Path::new("/run/user/1000/systemd/private"));
+        assert_eq!(Unit::parse(None, "web").unwrap().socket(), Path::new(PRIVATE_SOCKET));
+    }
 
     #[test]
     fn cgroups_path_names_the_unit_as_runc_does() {
