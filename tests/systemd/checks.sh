@@ -210,6 +210,7 @@ echo \$(systemctl --user is-active tandem-rl2.scope) \$(cat /proc/\$pid/cgroup) 
 echo \$(cat $U/memory.max) \$(\$T exec rl2 cat /sys/fs/cgroup/memory.max) >> /home/u/updated
 \$T pause rl2 && p=\$(\$T state rl2 | grep -o paused)
 \$T resume rl2 && echo \$p \$(\$T state rl2 | grep -o running) >> /home/u/updated
+\$T events --stats rl2 | grep -o '"limit":16777216' | head -1 | tr -d '"' >> /home/u/updated
 \$T delete -f rl2
 echo \$(systemctl --user is-active tandem-rl2.scope) \$(ls /run/user/1000/tandem) >> /home/u/deleted
 SH
@@ -219,7 +220,7 @@ SH
     expect rootless-user-unit "33554432 20" "$(cat /home/u/ran)"
     expect rootless-user-scope "active 0::/system.slice/tandem-user.service/user.slice/tandem-rl2.scope 33554432" \
         "$(cat /home/u/live)"
-    expect rootless-user-update "16777216 16777216 paused running" "$(xargs < /home/u/updated)"
+    expect rootless-user-update "16777216 16777216 paused running limit:16777216" "$(xargs < /home/u/updated)"
     expect rootless-user-delete "inactive " "$(cat /home/u/deleted) $(ls -d $U 2>/dev/null)"
     systemctl stop tandem-user.service
 fi
