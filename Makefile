@@ -37,10 +37,14 @@ test-deps:
 # one build with the rest, cargo would give the helper a wasm container
 # execs (tandem-wasm-run) the compiler's features too.
 WASM_COMPILER = $(CARGO) build -j2 -p tandem-executor-wasm --features compiler --bin tandem-wasm-compile
+# The wasi-http plugin's engine (its compiler and server in one binary),
+# on its own for the same reason: the workspace's builds exclude it.
+WASI_HTTP_ENGINE = $(CARGO) build -j2 -p tandem-wasi-http-engine
 
 build:
 	$(CARGO) build --release -j2 -p tandem-cli -p tandem-shim -p tandem-bench -p tandem-executor-wasm
 	$(WASM_COMPILER) --release
+	$(WASI_HTTP_ENGINE) --release
 
 # tandem's main job: build it and run the example container(s).
 demo: deps build
@@ -49,9 +53,10 @@ demo: deps build
 # The whole test suite: unit tests and integration tests running real containers.
 # Everything the tests build, the helper included, with the tests' features.
 test: test-deps
-	$(CARGO) build --workspace --all-targets -j2
+	$(CARGO) build --workspace --exclude tandem-wasi-http-engine --all-targets -j2
 	$(WASM_COMPILER)
-	$(CARGO) test --workspace -j2
+	$(WASI_HTTP_ENGINE)
+	$(CARGO) test --workspace --exclude tandem-wasi-http-engine -j2
 
 # tandem against runc and crun on the same bundle: table, results.json, chart.svg.
 bench: bench-deps build

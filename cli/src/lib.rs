@@ -1,5 +1,5 @@
 //! The runc-compatible command line over tandem's runtime-core, with the
-//! native and the wasm executor linked in. The wasm executor links no
+//! native and the wasm executor and the wasi-http plugin linked in. The wasm executor links no
 //! engine: its compiler and its helper are binaries of their own, next to
 //! `tandem` (see `tandem-wasm-select`), so what a native container command
 //! maps and pages in stays small.
@@ -12,6 +12,8 @@
 // are in the binary.
 #[cfg(feature = "native")]
 use tandem_executor_native as _;
+#[cfg(feature = "wasi-http")]
+use tandem_plugin_wasi_http as _;
 #[cfg(feature = "wasm")]
 use tandem_wasm_select as _;
 

@@ -23,6 +23,11 @@ pub enum Claim {
     Maybe,
     /// Asked for by an annotation.
     Explicit,
+    /// Asked for by an annotation that names a family of executors, and
+    /// the bundle shows this one is the closer fit (a `wasi:http`
+    /// component under `run.oci.handler=wasm`): it beats the family's
+    /// general claim.
+    Specific,
 }
 
 /// What an executor gets in the runtime, before the init exists.

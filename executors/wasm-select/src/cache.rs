@@ -19,6 +19,8 @@ use sha2::{Digest, Sha256};
 
 pub struct Cache {
     dir: PathBuf,
+    /// [`engine_hash`] of the engine whose artifacts these are.
+    engine: String,
 }
 
 /// One cached artifact, for `tandem wasm-cache list`.
@@ -34,9 +36,10 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// The engine part of every key: the compiler and helper this build has.
-pub fn engine_hash() -> String {
-    hex(&Sha256::digest(tandem_wasm_handoff::ENGINE_ID.as_bytes())[..8])
+/// The engine part of every key: a hash of the engine's id (its build and
+/// configuration; the wasm executor's is `tandem_wasm_handoff::ENGINE_ID`).
+pub fn engine_hash(engine_id: &str) -> String {
+    hex(&Sha256::digest(engine_id.as_bytes())[..8])
 }
 
 /// The checksum recorded beside an artifact: it covers the key too.
@@ -65,8 +68,16 @@ fn hash_file(h: &mut Sha256, file: &fs::File) -> std::io::Result<()> {
 }
 
 impl Cache {
+    /// The wasm executor's artifacts: `<cache dir>/wasm`.
     pub fn at(cache_dir: &Path) -> Cache {
-        Cache { dir: cache_dir.join("wasm") }
+        Cache::for_engine(cache_dir, "wasm", tandem_wasm_handoff::ENGINE_ID)
+    }
+
+    /// Another engine's (a plugin's), in `<cache dir>/<name>`: entries are
+    /// shared by its containers, checked as the wasm executor's are, and
+    /// pruned by their own engine id.
+    pub fn for_engine(cache_dir: &Path, name: &str, engine_id: &str) -> Cache {
+        Cache { dir: cache_dir.join(name), engine: engine_hash(engine_id) }
     }
 
     pub fn dir(&self) -> &Path {
@@ -74,15 +85,15 @@ impl Cache {
     }
 
     /// The key of a module: its sha256 and the engine's.
-    pub fn key(module: &[u8]) -> String {
-        format!("{}-{}", hex(&Sha256::digest(module)), engine_hash())
+    pub fn key(&self, module: &[u8]) -> String {
+        format!("{}-{}", hex(&Sha256::digest(module)), self.engine)
     }
 
     /// [`Cache::key`] of the module in `file`.
-    pub fn key_of(file: &fs::File) -> std::io::Result<String> {
+    pub fn key_of(&self, file: &fs::File) -> std::io::Result<String> {
         let mut h = Sha256::new();
         hash_file(&mut h, file)?;
-        Ok(format!("{}-{}", hex(&h.finalize()), engine_hash()))
+        Ok(format!("{}-{}", hex(&h.finalize()), self.engine))
     }
 
     fn paths(&self, key: &str) -> (PathBuf, PathBuf) {
@@ -145,7 +156,7 @@ impl Cache {
     /// tandem or configuration), and leftovers of interrupted writes; with
     /// `all`, everything. Returns how many files were removed.
     pub fn prune(&self, all: bool) -> std::io::Result<usize> {
-        let current = engine_hash();
+        let current = &self.engine;
         let mut removed = 0;
         for e in fs::read_dir(&self.dir).into_iter().flatten().flatten() {
             let name = e.file_name().to_string_lossy().into_owned();
@@ -176,13 +187,13 @@ mod tests {
     fn an_entry_is_bound_to_its_key_and_content() {
         let dir = scratch("bound");
         let c = Cache::at(&dir);
-        let (a, b) = (Cache::key(b"module a"), Cache::key(b"module b"));
+        let (a, b) = (c.key(b"module a"), c.key(b"module b"));
         c.store(&a, b"artifact of a").unwrap();
         c.store(&b, b"artifact of b").unwrap();
         assert!(c.load(&a).is_some() && c.load(&b).is_some());
         // The key of a module read through its file is the key of its bytes.
         fs::write(dir.join("module"), b"module a").unwrap();
-        assert_eq!(Cache::key_of(&fs::File::open(dir.join("module")).unwrap()).unwrap(), a);
+        assert_eq!(c.key_of(&fs::File::open(dir.join("module")).unwrap()).unwrap(), a);
         // b's artifact and checksum filed under a's key: refused.
         let (pa, sa) = c.paths(&a);
         let (pb, sb) = c.paths(&b);
@@ -201,7 +212,7 @@ mod tests {
     fn prune_keeps_this_engine_s_entries() {
         let dir = scratch("prune");
         let c = Cache::at(&dir);
-        let key = Cache::key(b"m");
+        let key = c.key(b"m");
         c.store(&key, b"x").unwrap();
         fs::write(c.dir().join("0000-oldengine.cwasm"), b"old").unwrap();
         fs::write(c.dir().join("leftover.tmp123"), b"").unwrap();

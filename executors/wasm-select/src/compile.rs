@@ -1,21 +1,27 @@
-//! Compiling at `create`, on a cache miss: `tandem-wasm-compile`, next to
-//! tandem, as a child process (the runtime stays single-threaded and
-//! engine-free; see `tandem-wasm-handoff` for the protocol).
+//! Compiling at `create`, on a cache miss: an engine's compiler next to
+//! tandem (`tandem-wasm-compile`), as a child process (the runtime stays
+//! single-threaded and engine-free; see `tandem-wasm-handoff` for the
+//! protocol, which a plugin's engine may speak too).
 
 use std::path::Path;
 use std::process::{Command, Stdio};
 
 use tandem_runtime_core::Result;
-use tandem_wasm_handoff::{INVALID, Kind};
-
-use crate::err;
+use tandem_wasm_handoff::INVALID;
 
 /// The artifact of the module in `file` (from its start; at `module`, for
-/// messages), which is the compiler's stdin.
-pub fn compile(compiler: &Path, file: &std::fs::File, kind: Kind, module: &Path) -> Result<Vec<u8>> {
+/// messages), which is `compiler args`'s stdin; `err` makes the errors
+/// of the executor that asked.
+pub fn compile(
+    compiler: &Path,
+    args: &[&str],
+    file: &std::fs::File,
+    module: &Path,
+    err: impl Fn(String) -> tandem_runtime_core::Error,
+) -> Result<Vec<u8>> {
     let input = file.try_clone().map_err(|e| err(format!("hand {} to the compiler: {e}", module.display())))?;
     let out = Command::new(compiler)
-        .arg(kind.name())
+        .args(args)
         .stdin(Stdio::from(input))
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -19,9 +19,9 @@
 //! its execve like a native workload.
 
 pub mod cache;
-mod compile;
+pub mod compile;
 pub mod entrypoint;
-mod workload;
+pub mod workload;
 
 use std::path::{Path, PathBuf};
 
@@ -101,7 +101,7 @@ impl Executor for Wasm {
         let params = Params { kind, memory_limit: memory_limit(config) };
         let params = sys::sealed_memfd(c"tandem-wasm-params", &params.encode())
             .map_err(|e| err(format!("hand the helper its parameters: {e}")))?;
-        Ok(Box::new(workload::HelperWorkload::new(helper, params, code)))
+        Ok(Box::new(workload::HelperWorkload::new(NAME, helper, params, code)))
     }
 }
 
@@ -109,11 +109,11 @@ impl Executor for Wasm {
 /// now and filed (a sealed memfd of it when the cache cannot be written).
 fn compiled(cache_dir: &Path, file: &std::fs::File, kind: Kind, path: &Path) -> Result<std::os::fd::OwnedFd> {
     let cache = cache::Cache::at(cache_dir);
-    let key = cache::Cache::key_of(file).map_err(|e| err(format!("read module {}: {e}", path.display())))?;
+    let key = cache.key_of(file).map_err(|e| err(format!("read module {}: {e}", path.display())))?;
     if let Some(fd) = cache.load(&key) {
         return Ok(fd);
     }
-    let artifact = compile::compile(&sibling(COMPILER), file, kind, path)?;
+    let artifact = compile::compile(&sibling(COMPILER), &[kind.name()], file, path, err)?;
     if cache.store(&key, &artifact).is_ok()
         && let Some(fd) = cache.load(&key)
     {
@@ -123,7 +123,7 @@ fn compiled(cache_dir: &Path, file: &std::fs::File, kind: Kind, path: &Path) -> 
 }
 
 /// `linux.resources.memory.limit`, which bounds the module's linear memory.
-fn memory_limit(config: &Config) -> Option<u64> {
+pub fn memory_limit(config: &Config) -> Option<u64> {
     let limit = config.spec.linux().as_ref()?.resources().as_ref()?.memory().as_ref()?.limit()?;
     (limit > 0).then_some(limit as u64)
 }

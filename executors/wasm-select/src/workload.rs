@@ -1,18 +1,18 @@
 //! The wasm container's process at `start`: it `execve`s the helper
-//! (`tandem-wasm-run`) from a sealed image, with the module's argv,
-//! `process.env`, and the helper's fds placed from [`Seal::fd_base`] (see
-//! `tandem-wasm-handoff`).
+//! (`tandem-wasm-run`, or a plugin's engine that takes the same fds) from
+//! a sealed image, with the module's argv, `process.env`, and the helper's
+//! fds placed from [`Seal::fd_base`] (see `tandem-wasm-handoff`).
 
 use std::convert::Infallible;
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
-use tandem_runtime_core::{Process, Result, Seal, Workload, sys};
+use tandem_runtime_core::{Error, Process, Result, Seal, Workload, sys};
 use tandem_wasm_handoff::FDS;
 
-use crate::err;
-
 pub struct HelperWorkload {
+    /// The executor's name, for its errors.
+    executor: &'static str,
     /// The helper's sealed image, its parameters, the compiled code.
     pub(crate) fds: [OwnedFd; FDS as usize],
     argv: Vec<CString>,
@@ -20,8 +20,10 @@ pub struct HelperWorkload {
 }
 
 impl HelperWorkload {
-    pub(crate) fn new(helper: OwnedFd, params: OwnedFd, code: OwnedFd) -> HelperWorkload {
-        HelperWorkload { fds: [helper, params, code], argv: Vec::new(), envp: Vec::new() }
+    /// The helper's sealed image, its parameters and the compiled code,
+    /// for `executor`'s container.
+    pub fn new(executor: &'static str, helper: OwnedFd, params: OwnedFd, code: OwnedFd) -> HelperWorkload {
+        HelperWorkload { executor, fds: [helper, params, code], argv: Vec::new(), envp: Vec::new() }
     }
 }
 
@@ -37,7 +39,10 @@ impl Workload for HelperWorkload {
     fn locate(&mut self, process: &Process) -> Result<()> {
         // The module was found, read and compiled at prepare; what is left
         // is the helper's argv and environment.
-        let c = |s: &str| sys::cstring(s).map_err(|e| err(format!("'{s}': {e}")));
+        let executor = self.executor;
+        let c = |s: &str| {
+            sys::cstring(s).map_err(|e| Error::Executor { executor: executor.into(), why: format!("'{s}': {e}") })
+        };
         self.argv = process.args.iter().map(|a| c(a)).collect::<Result<_>>()?;
         self.envp = process.env.iter().map(|e| c(e)).collect::<Result<_>>()?;
         Ok(())
@@ -49,7 +54,8 @@ impl Workload for HelperWorkload {
 
     fn exec(self: Box<Self>, _process: &Process, seal: Seal) -> Result<Infallible> {
         let base = seal.fd_base();
-        let HelperWorkload { fds, argv, envp } = *self;
+        let HelperWorkload { executor, fds, argv, envp } = *self;
+        let err = |why: String| Error::Executor { executor: executor.into(), why };
         let placed = place(fds, base).map_err(|e| err(format!("place the helper's fds at {base}: {e}")))?;
         sys::reset_signals().map_err(|e| err(format!("reset signals: {e}")))?;
         // Through /proc where the container has its own (a path any
@@ -59,6 +65,6 @@ impl Workload for HelperWorkload {
         let helper = sys::cstring(&via_proc).map_err(|e| err(e.to_string()))?;
         seal.apply()?;
         let e = if by_path { sys::execve(&helper, &argv, &envp) } else { sys::execveat_fd(&placed[0], &argv, &envp) };
-        Err(err(format!("exec the wasm helper: {e}")))
+        Err(err(format!("exec the {executor} helper: {e}")))
     }
 }

@@ -18,7 +18,7 @@
 #[cfg(feature = "compiler")]
 pub mod compile;
 mod linking;
-mod os;
+pub mod os;
 pub mod run;
 
 /// The engine every wasm container uses, the same in the compiler and the
