@@ -279,6 +279,50 @@ fn exec_into_a_wasm_task_through_tandems_shim() {
     kill_and_remove(&c, &id);
 }
 
+/// A wasi:http component in a pod's container, as Kubernetes would run
+/// one through a RuntimeClass: the shim's build has the wasi-http plugin,
+/// the task serves on the host's network (as `ctr run --net-host` asks),
+/// and SIGTERM from `ctr task kill` drains it and it exits.
+#[test]
+fn a_wasi_http_task_serves_through_tandems_shim() {
+    let env = Env::new("shim-http");
+    let c = Containerd::start(&env, None);
+    let image = "docker.io/library/tandem-wasi-http:shim";
+    let rootfs = env.dir.join("http-rootfs");
+    fs::create_dir_all(rootfs.join("app")).unwrap();
+    fs::write(rootfs.join("app/hello.wasm"), common::wasi_http::component("hello")).unwrap();
+    let config = ImageConfig { cmd: &["/app/hello.wasm"], ..Default::default() };
+    c.import(&image::docker_archive(&env.dir, image, &rootfs, &config));
+    // A port nobody else holds, as a test may pick one.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let id = env.id("h");
+    let port_annotation = format!("dev.tandem.wasi-http.port={port}");
+    let (code, _, err) = ctr(
+        &c,
+        &id,
+        &[
+            "run",
+            "-d",
+            "--net-host",
+            "--annotation",
+            "run.oci.handler=wasm",
+            "--annotation",
+            &port_annotation,
+            "{shim}",
+            image,
+            &id,
+        ],
+    );
+    assert_eq!(code, 0, "{err}\n{}", c.log_tail());
+    let (status, body) = common::wasi_http::first_request(port, "/");
+    assert_eq!((status, String::from_utf8_lossy(&body).as_ref()), (200, "hello from a wasi:http component\n"));
+    c.ctr_ok(&["tasks", "kill", &id]);
+    c.wait_task(&id, "STOPPED");
+    c.ctr_ok(&["tasks", "delete", &id]);
+    c.ctr_ok(&["containers", "delete", &id]);
+    assert_gone(&c, &id);
+}
+
 /// `ctr run -t` and `ctr task exec -t`: a terminal of the container's
 /// own, driven from a terminal of ours (`script`).
 #[test]

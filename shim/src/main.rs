@@ -22,6 +22,8 @@ mod stdio;
 
 #[cfg(feature = "native")]
 use tandem_executor_native as _;
+#[cfg(feature = "wasi-http")]
+use tandem_plugin_wasi_http as _;
 #[cfg(feature = "wasm")]
 use tandem_wasm_select as _;
 

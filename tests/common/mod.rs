@@ -12,6 +12,7 @@ pub mod engines;
 pub mod image;
 pub mod syscall_filter;
 pub mod vm;
+pub mod wasi_http;
 
 use std::fs;
 use std::path::{Path, PathBuf};
