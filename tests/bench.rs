@@ -24,7 +24,12 @@ fn bench_runs_and_writes_table_json_and_chart() {
         assert!(stdout.lines().any(|l| l.starts_with(op) && l.contains("tandem")), "no {op} row:\n{stdout}");
     }
     // The containerd rows: tandem's shim against the runc shim.
-    for note in ["ctr run --rm of /bin/true", "containerd-shim-tandem-v1 serving one pod", "tandem shim: 20 tasks"] {
+    for note in [
+        "ctr run --rm of /bin/true",
+        "containerd-shim-tandem-v1 serving one pod",
+        "tandem shim: 20 tasks",
+        "http hello (4 keep-alive clients, 3 s): tandem wasi-http",
+    ] {
         assert!(stdout.lines().any(|l| l.starts_with("note:") && l.contains(note)), "no '{note}' note:\n{stdout}");
     }
     let json: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("results.json")).unwrap()).unwrap();

@@ -190,6 +190,31 @@ fn a_trap_is_a_500_a_timeout_a_503_and_the_next_request_is_served() {
     env.assert_gone(&id, None);
 }
 
+/// The container's memory limit is shared by the instances that may run
+/// at once: with 256 MiB and 8 of them, an instance growing by 40 MiB
+/// traps (a 500) where with 2 of them it is served.
+#[test]
+fn the_memory_limit_is_divided_between_the_instances() {
+    let env = Env::new("http-mem");
+    let netns = Netns::new(&env);
+    for (concurrency, want) in [("8", 500), ("2", 200)] {
+        let annotations =
+            json!({"dev.tandem.executor": "wasi-http", "dev.tandem.wasi-http.max-concurrency": concurrency});
+        let mut b = http_bundle(&env, &format!("b{concurrency}"), &component("hello"), &netns, annotations);
+        b.linux("resources", json!({"memory": {"limit": 256u64 << 20}}));
+        let id = env.id(&format!("c{concurrency}"));
+        let server = Server::run(&env, &b, &id);
+        netns.within(|| {
+            assert_eq!(first_request(8080, "/").0, 200);
+            assert_eq!(request(8080, "GET", "/grow", b"").unwrap().0, want, "{concurrency} at once");
+            assert_eq!(request(8080, "GET", "/", b"").unwrap().0, 200);
+        });
+        let (code, out) = server.stop(&env, &id);
+        assert_eq!(code, 0, "{out}");
+        env.assert_gone(&id, None);
+    }
+}
+
 /// SIGTERM stops new connections at once, lets the request in flight
 /// finish with its answer, then exits 0.
 #[test]

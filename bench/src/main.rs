@@ -3,12 +3,15 @@
 //! drift on the machine is shared (`run` also under the example seccomp
 //! profile). Reports min/median/p90 per operation,
 //! peak RSS per command, a density run, ratios against the fastest peer, the
-//! raw numbers as JSON and an SVG chart.
+//! raw numbers as JSON and an SVG chart. The wasm rows are tandem's alone;
+//! the wasi-http rows put tandem against `wasmtime serve` where one is
+//! installed.
 //!
 //! A benchmark, not a test: nothing here asserts a timing.
 
 mod bundle;
 mod cgroup_probe;
+mod http;
 mod measure;
 mod peers;
 mod report;
@@ -102,6 +105,7 @@ fn run(args: &Args) -> Result<(), String> {
         }
         None => notes.push("wasm rows skipped: clang for wasm32-wasi is not installed".into()),
     }
+    notes.extend(http::rows(tandem_rt, &work)?);
 
     if args.shim {
         let shim = tandem.with_file_name(shim::SHIM);

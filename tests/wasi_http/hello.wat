@@ -2,7 +2,7 @@
 ;; into a component (wit-component, with the wasi:http WIT that the pinned
 ;; wasmtime-wasi-http implements). It answers "hello from a wasi:http
 ;; component"; a path starting with /trap traps, one starting with /spin
-;; never returns.
+;; never returns, one starting with /grow grows its memory by 40 MiB first.
 (module
   (import "wasi:http/types@0.2.12" "[constructor]fields" (func $fields_new (result i32)))
   (import "wasi:http/types@0.2.12" "[constructor]outgoing-response" (func $resp_new (param i32) (result i32)))
@@ -36,7 +36,10 @@
       (then
         ;; "/tra" and "/spi", little-endian
         (if (i32.eq (i32.load (i32.load (i32.const 260))) (i32.const 0x6172742f)) (then unreachable))
-        (if (i32.eq (i32.load (i32.load (i32.const 260))) (i32.const 0x6970732f)) (then (loop $ever (br $ever))))))
+        (if (i32.eq (i32.load (i32.load (i32.const 260))) (i32.const 0x6970732f)) (then (loop $ever (br $ever))))
+        ;; "/gro": 40 MiB more linear memory first
+        (if (i32.eq (i32.load (i32.load (i32.const 260))) (i32.const 0x6f72672f))
+          (then (drop (memory.grow (i32.const 640)))))))
     (local.set $resp (call $resp_new (call $fields_new)))
     (call $resp_body (local.get $resp) (i32.const 256))
     (local.set $body (i32.load (i32.const 260)))
