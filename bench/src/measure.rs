@@ -110,7 +110,8 @@ pub fn lifecycle(
     let b = bundle.to_str().expect("utf-8 path");
     let sb = seccomp.to_str().expect("utf-8 path");
     res.iterations = n;
-    let exec_id = "exec-target";
+    // Its cgroup outlives a bench that was killed: a name of this run's.
+    let exec_id = &format!("exec-target-{}", std::process::id());
     for rt in rts {
         let what = format!("{} run --detach", rt.name);
         time(command(rt, &["run", "--detach", "--bundle", sleeper.to_str().expect("utf-8 path"), exec_id]), &what)?;
