@@ -33,7 +33,12 @@ fn features_lists_what_this_build_supports() {
     assert_eq!(f["ociVersionMin"], "1.0.0");
     assert!(f["linux"]["namespaces"].as_array().unwrap().iter().any(|n| n == "time"));
     assert!(f["linux"]["capabilities"].as_array().unwrap().iter().any(|c| c == "CAP_SYS_ADMIN"));
-    assert!(f["annotations"]["io.github.tandem.executors"].as_str().unwrap().split(',').any(|e| e == "native"));
+    let executors: Vec<&str> = f["annotations"]["io.github.tandem.executors"].as_str().unwrap().split(',').collect();
+    assert_eq!(executors, ["native", "wasi-http", "wasm"]);
+    // Each executor's own annotations, with what they do.
+    for key in ["run.oci.handler", "module.wasm.image/variant", "dev.tandem.wasi-http.port"] {
+        assert!(f["annotations"][key].as_str().is_some_and(|what| !what.is_empty()), "no {key}: {f}");
+    }
 }
 
 #[test]

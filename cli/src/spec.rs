@@ -167,6 +167,10 @@ pub fn features() -> String {
             "org.opencontainers.runc.checkpoint.enabled": "true",
         },
     });
+    let mut v = v;
+    for (key, what) in executor::annotations() {
+        v["annotations"][key] = what.into();
+    }
     serde_json::to_string_pretty(&v).expect("features serialise")
 }
 

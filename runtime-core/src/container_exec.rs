@@ -92,7 +92,8 @@ impl Container {
         config.process = process;
         crate::lsm::check(&config.process)?;
         let executor = executor::select_exec(&config)?;
-        let workload = executor.prepare(&PrepareContext { config: &config, cache_dir: &self.cache })?;
+        let ctx = PrepareContext { id: self.id(), state_dir: &self.dir(), config: &config, cache_dir: &self.cache };
+        let workload = executor.prepare(&ctx)?;
 
         let init_ns = |kind: NsKind| procfs::ns_inode(init_pid, kind.proc_name());
         let own_ns = |kind: NsKind| procfs::ns_inode(sys::getpid(), kind.proc_name());

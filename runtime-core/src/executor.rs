@@ -32,6 +32,11 @@ pub enum Claim {
 
 /// What an executor gets in the runtime, before the init exists.
 pub struct PrepareContext<'a> {
+    /// The container's id.
+    pub id: &'a str,
+    /// The container's state directory, removed at delete: an executor may
+    /// keep files of its own there (named for it).
+    pub state_dir: &'a Path,
     pub config: &'a Config,
     /// The runtime's cache directory, shared between containers: an
     /// executor keeps its artifacts in a subdirectory named for it.
@@ -51,6 +56,11 @@ pub trait Executor: Sync {
     /// Runs in the runtime at `create`: do here whatever can fail early or
     /// is expensive, so `start` is instant.
     fn prepare(&self, ctx: &PrepareContext) -> Result<Box<dyn Workload>>;
+    /// The annotations it reads, each with what it does: `tandem features`
+    /// lists them with runtime-core's own.
+    fn annotations(&self) -> &'static [(&'static str, &'static str)] {
+        &[]
+    }
 }
 
 /// A prepared workload, carried into the init by the clone.
@@ -111,6 +121,14 @@ inventory::collect!(Registration);
 
 pub fn registered() -> impl Iterator<Item = &'static dyn Executor> {
     inventory::iter::<Registration>.into_iter().map(|r| r.0)
+}
+
+/// Every registered executor's annotations (see [`Executor::annotations`]).
+pub fn annotations() -> Vec<(&'static str, &'static str)> {
+    let mut v: Vec<_> = registered().flat_map(|e| e.annotations().iter().copied()).collect();
+    v.sort_unstable();
+    v.dedup_by_key(|(k, _)| *k);
+    v
 }
 
 pub fn names() -> Vec<&'static str> {

@@ -102,7 +102,8 @@ impl Runtime {
         let reply_path = dir.path.join(state::START_REPLY);
         let mut state = State::creating(&config, id, executor.name());
         let made = (|| {
-            let workload = executor.prepare(&PrepareContext { config: &config, cache_dir: &self.cache })?;
+            let ctx = PrepareContext { id, state_dir: &dir.path, config: &config, cache_dir: &self.cache };
+            let workload = executor.prepare(&ctx)?;
             state::write_atomic(&dir.path.join(state::CONFIG_FILE), &config_text)?;
             // Rootless, where this user may make no cgroup: without one.
             let without_cgroup = |e: &Error| -> Result<bool> {

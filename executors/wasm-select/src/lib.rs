@@ -85,6 +85,16 @@ impl Executor for Wasm {
         }
     }
 
+    fn annotations(&self) -> &'static [(&'static str, &'static str)] {
+        &[
+            (HANDLER_ANNOTATION, "wasm or wasmtime: run process.args[0] as WebAssembly (crun's)"),
+            (
+                VARIANT_ANNOTATION,
+                "compat: the image is wasm; compat-smart: wasm only if the entrypoint starts with \\0asm",
+            ),
+        ]
+    }
+
     fn prepare(&self, ctx: &PrepareContext) -> Result<Box<dyn Workload>> {
         let config = ctx.config;
         let path = entrypoint::resolve(config)?;

@@ -79,6 +79,14 @@ impl Executor for WasiHttp {
         Claim::No
     }
 
+    fn annotations(&self) -> &'static [(&'static str, &'static str)] {
+        &[
+            (PORT_ANNOTATION, "wasi-http: the TCP port served (default 8080)"),
+            (CONCURRENCY_ANNOTATION, "wasi-http: requests served at once, sharing the memory limit (default 100)"),
+            (TIMEOUT_ANNOTATION, "wasi-http: a request running longer gets a 503 (default 60s)"),
+        ]
+    }
+
     fn prepare(&self, ctx: &PrepareContext) -> Result<Box<dyn Workload>> {
         let config = ctx.config;
         let params = Params {
