@@ -554,6 +554,27 @@ fn refuse_unsupported(linux: &oci::Linux) -> Result<()> {
     Ok(())
 }
 
+impl Config {
+    /// Add an executor's mounts and devices (see
+    /// [`crate::executor::Additions`]), checked as the bundle's are; an
+    /// error names the executor and the entry.
+    pub(crate) fn add(&mut self, executor: &str, additions: crate::executor::Additions) -> Result<()> {
+        let named = |e: Error| match e {
+            Error::ConfigInvalid { field, why } => Error::config(format!("executor {executor}: {field}"), why),
+            e => e,
+        };
+        for (i, m) in additions.mounts.iter().enumerate() {
+            let mount = convert_mount(i, m, Path::new("/")).map_err(named)?;
+            self.mounts.push(mount);
+        }
+        for (i, d) in additions.devices.iter().enumerate() {
+            let device = convert_device(i, d).map_err(named)?;
+            self.devices.push(device);
+        }
+        Ok(())
+    }
+}
+
 /// A mount of the spec: `type: bind` is a bind (as runc reads it), and a
 /// bind's relative source is relative to the bundle, as config.md allows.
 fn convert_mount(i: usize, m: &oci::Mount, bundle: &Path) -> Result<Mount> {
@@ -685,6 +706,36 @@ mod tests {
         assert!(c.creates(NsKind::Pid));
         assert!(!c.creates(NsKind::Net));
         assert_eq!(c.rootfs_propagation, libc::MS_SLAVE | libc::MS_REC);
+    }
+
+    #[test]
+    fn an_executors_additions_are_checked_and_follow_the_bundles() {
+        let (_d, c) = bundle_with(MINIMAL);
+        let mut c = c.unwrap();
+        let mount = |json: &str| -> oci_spec::runtime::Mount { serde_json::from_str(json).unwrap() };
+        let device = |json: &str| -> oci_spec::runtime::LinuxDevice { serde_json::from_str(json).unwrap() };
+        let additions = crate::executor::Additions {
+            mounts: vec![mount(
+                r#"{"destination":"/run/engine","type":"tmpfs","source":"tmpfs","options":["nosuid"]}"#,
+            )],
+            devices: vec![device(r#"{"path":"/dev/fuse","type":"c","major":10,"minor":229}"#)],
+        };
+        c.add("probe", additions).unwrap();
+        assert_eq!(c.mounts.last().map(|m| m.destination.as_path()), Some(Path::new("/run/engine")));
+        assert_eq!(
+            c.devices.last().map(|d| (d.path.as_path(), d.major, d.minor)),
+            Some((Path::new("/dev/fuse"), 10, 229))
+        );
+        let bad = crate::executor::Additions {
+            mounts: vec![mount(r#"{"destination":"run/x","type":"tmpfs"}"#)],
+            devices: vec![],
+        };
+        assert_eq!(field_of(c.add("probe", bad).unwrap_err()), "executor probe: mounts[0].destination");
+        let bad = crate::executor::Additions {
+            mounts: vec![],
+            devices: vec![device(r#"{"path":"/etc/passwd","type":"c","major":1,"minor":3}"#)],
+        };
+        assert_eq!(field_of(c.add("probe", bad).unwrap_err()), "executor probe: linux.devices[0].path");
     }
 
     fn field_of(e: Error) -> String {

@@ -2,6 +2,7 @@
 
 use crate::container::Container;
 use crate::error::{Error, Result};
+use crate::executor::CleanupContext;
 use crate::hooks::Kind;
 use crate::state::{StateDir, Status};
 use crate::sys;
@@ -46,6 +47,12 @@ impl Container {
         }
         if let Some(record) = crate::state::read_host_mounts(&dir.path) {
             record.undo()?;
+        }
+        if let Some(executor) = crate::executor::by_name(&self.state.executor) {
+            let ctx = CleanupContext { id: self.id(), state_dir: &dir.path, cache_dir: &self.cache };
+            if let Err(e) = executor.cleanup(&ctx) {
+                crate::log::warn(&format!("executor {}: clean up after '{}': {e}", executor.name(), self.id()));
+            }
         }
         dir.remove()?;
         self.state.hooks.run_warning(Kind::Poststop, || self.state.hook_state(Status::Stopped));

@@ -13,6 +13,23 @@ use crate::error::{Error, Result};
 /// The annotation that picks any registered executor by name.
 pub const EXECUTOR_ANNOTATION: &str = "dev.tandem.executor";
 
+/// What an executor adds to a container before its rootfs is built, in
+/// the spec's own types: checked as the bundle's mounts and devices are,
+/// mounted after the bundle's, the devices allowed in the device cgroup.
+#[derive(Debug, Default, Clone)]
+pub struct Additions {
+    pub mounts: Vec<oci_spec::runtime::Mount>,
+    pub devices: Vec<oci_spec::runtime::LinuxDevice>,
+}
+
+/// What an executor gets at `delete`, once the container's processes are
+/// gone and before its state directory is removed.
+pub struct CleanupContext<'a> {
+    pub id: &'a str,
+    pub state_dir: &'a Path,
+    pub cache_dir: &'a Path,
+}
+
 /// How strongly an executor wants to run a container.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Claim {
@@ -60,6 +77,18 @@ pub trait Executor: Sync {
     /// lists them with runtime-core's own.
     fn annotations(&self) -> &'static [(&'static str, &'static str)] {
         &[]
+    }
+    /// At `create`, before anything is made: mounts and devices the
+    /// workload needs on top of the bundle's (a device node of a hardware
+    /// runtime, a tmpfs of its own). An error fails create.
+    fn additions(&self, _config: &Config) -> Result<Additions> {
+        Ok(Additions::default())
+    }
+    /// At `delete` (see [`CleanupContext`]): undo whatever `prepare` made
+    /// outside the state directory. A failure is a warning: the container
+    /// is removed all the same.
+    fn cleanup(&self, _ctx: &CleanupContext) -> Result<()> {
+        Ok(())
     }
 }
 
@@ -129,6 +158,12 @@ pub fn annotations() -> Vec<(&'static str, &'static str)> {
     v.sort_unstable();
     v.dedup_by_key(|(k, _)| *k);
     v
+}
+
+/// The registered executor of this name (the one a container's state
+/// records), if this build has it.
+pub fn by_name(name: &str) -> Option<&'static dyn Executor> {
+    registered().find(|e| e.name() == name)
 }
 
 pub fn names() -> Vec<&'static str> {

@@ -64,7 +64,7 @@ pub use container_events::{Event, Events};
 pub use container_exec::{ExecOptions, ExecProcess};
 pub use container_restore::RestoreOptions;
 pub use error::{Error, Result};
-pub use executor::{Claim, Executor, PrepareContext, Registration, Seal, Workload};
+pub use executor::{Additions, Claim, CleanupContext, Executor, PrepareContext, Registration, Seal, Workload};
 pub use runtime::{CreateOptions, DEFAULT_CACHE, DEFAULT_ROOT, Runtime};
 pub use state::{State, Status};
 

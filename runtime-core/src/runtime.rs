@@ -91,12 +91,14 @@ impl Runtime {
     pub fn create(&self, id: &str, bundle: &Path, opts: &CreateOptions) -> Result<Container> {
         crate::preserved_fds::check(opts.preserve_fds)?;
         state::validate_id(id)?;
-        let (config, config_text) = Config::load_with_source(bundle, None)?;
+        let (mut config, config_text) = Config::load_with_source(bundle, None)?;
         crate::lsm::check(&config.process)?;
         for name in config.seccomp.iter().flat_map(|p| &p.unknown) {
             crate::log::debug(&format!("seccomp: syscall {name} is unknown on this architecture: rule skipped"));
         }
         let executor = executor::select(&config)?;
+        let additions = executor.additions(&config)?;
+        config.add(executor.name(), additions)?;
         let dir = StateDir::create(&self.root, id)?;
         let fifo_path = dir.fifo();
         let reply_path = dir.path.join(state::START_REPLY);
