@@ -303,10 +303,6 @@ impl Criu {
         Criu { path: path.map_or_else(|| PathBuf::from("criu"), Path::to_path_buf) }
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     /// What `criu check` says, for an error: a missing or unusable CRIU
     /// is named with its own words.
     pub fn check(&self) -> String {

@@ -145,6 +145,25 @@ impl Seal<'_> {
     }
 }
 
+/// What an executor may use of runtime-core besides the traits above:
+/// the few host-side helpers a workload needs, and nothing of the
+/// lifecycle's internals. An executor crate (`executors/`, `plugins/`)
+/// names only this module and the items `tandem-executor-api` re-exports.
+pub mod host {
+    /// `PATH` of a process environment, or the default one.
+    pub use crate::config::search_path;
+    /// A host binary to `execve` from inside a container: a sealed image of
+    /// it (never a path a container could reach through `/proc/PID/exe`),
+    /// and where tandem's own binary (and its siblings) are.
+    pub use crate::exe_seal::{sealed_image, self_path};
+    /// Paths resolved inside a root, symlinks never leaving it.
+    pub use crate::inroot::{Root, fd_path};
+    /// Thin syscall wrappers a workload's exec step uses.
+    pub use crate::sys::{
+        cpath, cstring, dup_cloexec_from, dup2_owned, execve, execveat_fd, reset_signals, sealed_memfd,
+    };
+}
+
 pub struct Registration(pub &'static dyn Executor);
 inventory::collect!(Registration);
 

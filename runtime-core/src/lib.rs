@@ -14,8 +14,14 @@
 //! side, `init` and `exec` in the container, `channel` between them; its
 //! docs draw them), `exe_seal` (the runtime's binary sealed), `state`,
 //! `criu` (CRIU's RPC, for `container_checkpoint` and `container_restore`),
-//! and one `container_<verb>` file per lifecycle verb. All `unsafe` code
+//! and one `container_<verb>` file per lifecycle verb. Most `unsafe` code
 //! lives in `sys`.
+//!
+//! Executors see one part of it: [`executor`] (the traits, the registry's
+//! rules and `executor::host`, the few host-side helpers a workload
+//! needs), which the `tandem-executor-api` crate re-exports; executor
+//! crates depend on that crate, not on this one. The other public modules
+//! are for front ends (the CLI, the shim).
 
 pub mod capabilities;
 pub mod cgroups;
@@ -33,15 +39,15 @@ mod container_restore;
 mod container_start;
 mod container_update;
 mod cpulist;
-pub mod criu;
+mod criu;
 mod dbus;
 mod devices;
 pub mod error;
 pub mod exe_seal;
 pub mod executor;
-pub mod hooks;
+mod hooks;
 mod host_mounts;
-pub mod inroot;
+mod inroot;
 pub mod log;
 mod lsm;
 pub mod mount_options;
@@ -49,7 +55,7 @@ mod namespaces;
 pub mod preserved_fds;
 mod process;
 mod process_attrs;
-pub mod procfs;
+mod procfs;
 mod rootfs;
 pub mod rootless;
 mod runtime;

@@ -11,14 +11,14 @@ use std::ffi::CString;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use tandem_runtime_core::sys;
-use tandem_runtime_core::{
+use tandem_executor_api::host;
+use tandem_executor_api::{
     Claim, Config, Error, Executor, PrepareContext, Process, Registration, Result, Seal, Workload,
 };
 
 pub struct Native;
 
-tandem_runtime_core::inventory::submit!(Registration(&Native));
+tandem_executor_api::inventory::submit!(Registration(&Native));
 
 impl Executor for Native {
     fn name(&self) -> &'static str {
@@ -67,7 +67,7 @@ pub fn look_path(name: &str, env: &[String]) -> Result<PathBuf> {
         };
     }
     let mut denied = false;
-    for dir in tandem_runtime_core::config::search_path(env).split(':') {
+    for dir in tandem_executor_api::host::search_path(env).split(':') {
         let p = Path::new(if dir.is_empty() { "." } else { dir }).join(name);
         match runnable(&p) {
             Some(true) => return Ok(p),
@@ -85,8 +85,8 @@ impl Workload for NativeWorkload {
     fn locate(&mut self, process: &Process) -> Result<()> {
         let name = &process.args[0];
         let path = look_path(name, &process.env)?;
-        let c = |s: &str| sys::cstring(s).map_err(|e| err(format!("'{s}': {e}")));
-        self.path = Some(sys::cpath(&path).map_err(|e| err(e.to_string()))?);
+        let c = |s: &str| host::cstring(s).map_err(|e| err(format!("'{s}': {e}")));
+        self.path = Some(host::cpath(&path).map_err(|e| err(e.to_string()))?);
         self.argv = process.args.iter().map(|a| c(a)).collect::<Result<_>>()?;
         self.envp = process.env.iter().map(|e| c(e)).collect::<Result<_>>()?;
         Ok(())
@@ -95,9 +95,9 @@ impl Workload for NativeWorkload {
     fn exec(self: Box<Self>, process: &Process, seal: Seal) -> Result<Infallible> {
         let path = self.path.as_ref().ok_or_else(|| err("exec before locate".into()))?;
         // The new program starts with default dispositions and nothing blocked.
-        sys::reset_signals().map_err(|e| err(format!("reset signals: {e}")))?;
+        host::reset_signals().map_err(|e| err(format!("reset signals: {e}")))?;
         seal.apply()?;
-        let e = sys::execve(path, &self.argv, &self.envp);
+        let e = host::execve(path, &self.argv, &self.envp);
         let program = process.args[0].clone();
         Err(match e.raw_os_error() {
             // Gone since create, or its interpreter is missing.

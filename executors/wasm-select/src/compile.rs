@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use tandem_runtime_core::Result;
+use tandem_executor_api::Result;
 use tandem_wasm_handoff::INVALID;
 
 /// The artifact of the module in `file` (from its start; at `module`, for
@@ -17,7 +17,7 @@ pub fn compile(
     args: &[&str],
     file: &std::fs::File,
     module: &Path,
-    err: impl Fn(String) -> tandem_runtime_core::Error,
+    err: impl Fn(String) -> tandem_executor_api::Error,
 ) -> Result<Vec<u8>> {
     let input = file.try_clone().map_err(|e| err(format!("hand {} to the compiler: {e}", module.display())))?;
     let out = Command::new(compiler)

@@ -5,8 +5,8 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use tandem_runtime_core::inroot::{self, Root};
-use tandem_runtime_core::{Config, Result};
+use tandem_executor_api::host::{self, Root};
+use tandem_executor_api::{Config, Result};
 
 use crate::err;
 use tandem_wasm_handoff::MAGIC;
@@ -34,10 +34,10 @@ fn open_in(config: &Config, path: &Path) -> std::io::Result<std::fs::File> {
     let (root, path) = host_location(config, path);
     let root = Root::open(&root)?;
     let fd = root.open_path(&path)?;
-    if !std::fs::metadata(inroot::fd_path(&fd))?.is_file() {
+    if !std::fs::metadata(host::fd_path(&fd))?.is_file() {
         return Err(std::io::Error::other("not a regular file"));
     }
-    std::fs::File::open(inroot::fd_path(&fd))
+    std::fs::File::open(host::fd_path(&fd))
 }
 
 fn is_file_in(config: &Config, path: &Path) -> bool {
@@ -52,7 +52,7 @@ pub fn resolve(config: &Config) -> Result<PathBuf> {
         let p = if Path::new(name).is_absolute() { PathBuf::from(name) } else { config.process.cwd.join(name) };
         return Ok(p);
     }
-    let path_var = tandem_runtime_core::config::search_path(&config.process.env);
+    let path_var = tandem_executor_api::host::search_path(&config.process.env);
     path_var
         .split(':')
         .filter(|d| Path::new(d).is_absolute())

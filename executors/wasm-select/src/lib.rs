@@ -25,9 +25,7 @@ pub mod workload;
 
 use std::path::{Path, PathBuf};
 
-use tandem_runtime_core::{
-    Claim, Config, Error, Executor, PrepareContext, Registration, Result, Workload, exe_seal, sys,
-};
+use tandem_executor_api::{Claim, Config, Error, Executor, PrepareContext, Registration, Result, Workload, host};
 use tandem_wasm_handoff::{COMPILER, HELPER, Kind, Params};
 
 pub const HANDLER_ANNOTATION: &str = "run.oci.handler";
@@ -57,12 +55,12 @@ pub fn claim(config: &Config) -> Claim {
 
 /// One of the engine's binaries, next to tandem's own.
 pub fn sibling(name: &str) -> PathBuf {
-    exe_seal::self_path().with_file_name(name)
+    host::self_path().with_file_name(name)
 }
 
 pub struct Wasm;
 
-tandem_runtime_core::inventory::submit!(Registration(&Wasm));
+tandem_executor_api::inventory::submit!(Registration(&Wasm));
 
 impl Executor for Wasm {
     fn name(&self) -> &'static str {
@@ -105,11 +103,11 @@ impl Executor for Wasm {
             err(format!("{}: not a WebAssembly module or component (no \\0asm header)", path.display()))
         })?;
         let helper_path = sibling(HELPER);
-        let helper = exe_seal::sealed_image(&helper_path)
-            .map_err(|e| err(format!("this needs {HELPER} next to tandem: {e}")))?;
+        let helper =
+            host::sealed_image(&helper_path).map_err(|e| err(format!("this needs {HELPER} next to tandem: {e}")))?;
         let code = compiled(ctx.cache_dir, &file, kind, &path)?;
         let params = Params { kind, memory_limit: memory_limit(config) };
-        let params = sys::sealed_memfd(c"tandem-wasm-params", &params.encode())
+        let params = host::sealed_memfd(c"tandem-wasm-params", &params.encode())
             .map_err(|e| err(format!("hand the helper its parameters: {e}")))?;
         Ok(Box::new(workload::HelperWorkload::new(NAME, helper, params, code)))
     }
@@ -129,7 +127,7 @@ fn compiled(cache_dir: &Path, file: &std::fs::File, kind: Kind, path: &Path) -> 
     {
         return Ok(fd);
     }
-    sys::sealed_memfd(c"tandem-wasm-code", &artifact).map_err(|e| err(format!("hold the compiled code: {e}")))
+    host::sealed_memfd(c"tandem-wasm-code", &artifact).map_err(|e| err(format!("hold the compiled code: {e}")))
 }
 
 /// `linux.resources.memory.limit`, which bounds the module's linear memory.

@@ -7,7 +7,8 @@ use std::convert::Infallible;
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
-use tandem_runtime_core::{Error, Process, Result, Seal, Workload, sys};
+use tandem_executor_api::host;
+use tandem_executor_api::{Error, Process, Result, Seal, Workload};
 use tandem_wasm_handoff::FDS;
 
 pub struct HelperWorkload {
@@ -31,8 +32,8 @@ impl HelperWorkload {
 /// move overwrites one still to come), then into it.
 fn place(fds: [OwnedFd; FDS as usize], base: RawFd) -> std::io::Result<Vec<OwnedFd>> {
     let high: Vec<OwnedFd> =
-        fds.into_iter().map(|f| sys::dup_cloexec_from(f.as_raw_fd(), base + FDS)).collect::<std::io::Result<_>>()?;
-    high.iter().zip(base..).map(|(f, n)| sys::dup2_owned(f, n)).collect()
+        fds.into_iter().map(|f| host::dup_cloexec_from(f.as_raw_fd(), base + FDS)).collect::<std::io::Result<_>>()?;
+    high.iter().zip(base..).map(|(f, n)| host::dup2_owned(f, n)).collect()
 }
 
 impl Workload for HelperWorkload {
@@ -41,7 +42,7 @@ impl Workload for HelperWorkload {
         // is the helper's argv and environment.
         let executor = self.executor;
         let c = |s: &str| {
-            sys::cstring(s).map_err(|e| Error::Executor { executor: executor.into(), why: format!("'{s}': {e}") })
+            host::cstring(s).map_err(|e| Error::Executor { executor: executor.into(), why: format!("'{s}': {e}") })
         };
         self.argv = process.args.iter().map(|a| c(a)).collect::<Result<_>>()?;
         self.envp = process.env.iter().map(|e| c(e)).collect::<Result<_>>()?;
@@ -57,14 +58,14 @@ impl Workload for HelperWorkload {
         let HelperWorkload { executor, fds, argv, envp } = *self;
         let err = |why: String| Error::Executor { executor: executor.into(), why };
         let placed = place(fds, base).map_err(|e| err(format!("place the helper's fds at {base}: {e}")))?;
-        sys::reset_signals().map_err(|e| err(format!("reset signals: {e}")))?;
+        host::reset_signals().map_err(|e| err(format!("reset signals: {e}")))?;
         // Through /proc where the container has its own (a path any
         // seccomp profile that runs a native program allows), else the fd.
         let via_proc = format!("/proc/self/fd/{base}");
         let by_path = std::path::Path::new(&via_proc).exists();
-        let helper = sys::cstring(&via_proc).map_err(|e| err(e.to_string()))?;
+        let helper = host::cstring(&via_proc).map_err(|e| err(e.to_string()))?;
         seal.apply()?;
-        let e = if by_path { sys::execve(&helper, &argv, &envp) } else { sys::execveat_fd(&placed[0], &argv, &envp) };
+        let e = if by_path { host::execve(&helper, &argv, &envp) } else { host::execveat_fd(&placed[0], &argv, &envp) };
         Err(err(format!("exec the {executor} helper: {e}")))
     }
 }

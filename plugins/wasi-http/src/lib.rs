@@ -25,9 +25,7 @@ use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::time::Duration;
 
-use tandem_runtime_core::{
-    Claim, Config, Error, Executor, PrepareContext, Registration, Result, Workload, exe_seal, sys,
-};
+use tandem_executor_api::{Claim, Config, Error, Executor, PrepareContext, Registration, Result, Workload, host};
 use tandem_wasm_handoff::Kind;
 use tandem_wasm_select::cache::Cache;
 use tandem_wasm_select::{entrypoint, workload::HelperWorkload};
@@ -53,7 +51,7 @@ fn err(why: impl Into<String>) -> Error {
 
 pub struct WasiHttp;
 
-tandem_runtime_core::inventory::submit!(Registration(&WasiHttp));
+tandem_executor_api::inventory::submit!(Registration(&WasiHttp));
 
 impl Executor for WasiHttp {
     fn name(&self) -> &'static str {
@@ -112,11 +110,11 @@ impl Executor for WasiHttp {
             }
             None => return Err(err(format!("{}: not a WebAssembly component (no \\0asm header)", path.display()))),
         }
-        let engine_path = exe_seal::self_path().with_file_name(ENGINE);
-        let engine = exe_seal::sealed_image(&engine_path)
-            .map_err(|e| err(format!("this needs {ENGINE} next to tandem: {e}")))?;
+        let engine_path = host::self_path().with_file_name(ENGINE);
+        let engine =
+            host::sealed_image(&engine_path).map_err(|e| err(format!("this needs {ENGINE} next to tandem: {e}")))?;
         let code = compiled(ctx.cache_dir, &engine_path, &file, &path)?;
-        let params = sys::sealed_memfd(c"tandem-wasi-http-params", &params.encode())
+        let params = host::sealed_memfd(c"tandem-wasi-http-params", &params.encode())
             .map_err(|e| err(format!("hand the engine its parameters: {e}")))?;
         Ok(Box::new(HelperWorkload::new(NAME, engine, params, code)))
     }
@@ -163,7 +161,7 @@ fn compiled(cache_dir: &Path, engine: &Path, file: &std::fs::File, path: &Path) 
     {
         return Ok(fd);
     }
-    sys::sealed_memfd(c"tandem-wasi-http-code", &artifact).map_err(|e| err(format!("hold the compiled code: {e}")))
+    host::sealed_memfd(c"tandem-wasi-http-code", &artifact).map_err(|e| err(format!("hold the compiled code: {e}")))
 }
 
 /// A LEB128 u32 at `at`: its value and the offset after it.
