@@ -242,6 +242,32 @@ fn sigterm_drains_the_requests_in_flight_and_exits_0() {
     env.assert_gone(&id, None);
 }
 
+/// A request that keeps running after its response began (the timeout
+/// only bounds the wait for the response) is stopped once the drain's
+/// grace is over, and the server exits 0 all the same.
+#[test]
+fn a_request_still_running_after_the_drain_is_stopped_and_the_server_exits() {
+    let env = Env::new("http-late");
+    let netns = Netns::new(&env);
+    let annotations = json!({"dev.tandem.executor": "wasi-http", "dev.tandem.wasi-http.request-timeout": "1s"});
+    let b = http_bundle(&env, "b", &component("hello"), &netns, annotations);
+    let id = env.id("c");
+    let server = Server::run(&env, &b, &id);
+    netns.within(|| first_request(8080, "/"));
+    let late = std::thread::scope(|s| {
+        let late = s.spawn(|| netns.within(|| request(8080, "GET", "/late", b"")));
+        std::thread::sleep(Duration::from_millis(300));
+        env.ok(&["kill", &id, "TERM"]);
+        late.join().unwrap()
+    });
+    // Its headers came; its body ended with the process.
+    assert_eq!(late.map(|(status, _)| status).ok(), Some(200));
+    let (code, out) = server.wait();
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("requests still running after"), "{out}");
+    env.assert_gone(&id, None);
+}
+
 /// What cannot be served fails create, in one line: a core module, a
 /// component that is no proxy, bytes that are no WebAssembly, an
 /// annotation that does not parse.

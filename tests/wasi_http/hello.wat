@@ -2,7 +2,8 @@
 ;; into a component (wit-component, with the wasi:http WIT that the pinned
 ;; wasmtime-wasi-http implements). It answers "hello from a wasi:http
 ;; component"; a path starting with /trap traps, one starting with /spin
-;; never returns, one starting with /grow grows its memory by 40 MiB first.
+;; never returns, one starting with /late never returns once it has set the
+;; response, one starting with /grow grows its memory by 40 MiB first.
 (module
   (import "wasi:http/types@0.2.12" "[constructor]fields" (func $fields_new (result i32)))
   (import "wasi:http/types@0.2.12" "[constructor]outgoing-response" (func $resp_new (param i32) (result i32)))
@@ -29,7 +30,7 @@
     (local.get $p))
   (data (i32.const 1024) "hello from a wasi:http component\n")
   (func (export "wasi:http/incoming-handler@0.2.12#handle") (param $req i32) (param $out i32)
-    (local $resp i32) (local $body i32) (local $stream i32)
+    (local $resp i32) (local $body i32) (local $stream i32) (local $late i32)
     ;; option<string>: tag at 0, the string at 4 and 8
     (call $path (local.get $req) (i32.const 256))
     (if (i32.and (i32.load8_u (i32.const 256)) (i32.ge_u (i32.load (i32.const 264)) (i32.const 5)))
@@ -37,6 +38,8 @@
         ;; "/tra" and "/spi", little-endian
         (if (i32.eq (i32.load (i32.load (i32.const 260))) (i32.const 0x6172742f)) (then unreachable))
         (if (i32.eq (i32.load (i32.load (i32.const 260))) (i32.const 0x6970732f)) (then (loop $ever (br $ever))))
+        ;; "/lat": never returns once the response is set
+        (local.set $late (i32.eq (i32.load (i32.load (i32.const 260))) (i32.const 0x74616c2f)))
         ;; "/gro": 40 MiB more linear memory first
         (if (i32.eq (i32.load (i32.load (i32.const 260))) (i32.const 0x6f72672f))
           (then (drop (memory.grow (i32.const 640)))))))
@@ -48,6 +51,7 @@
     ;; result<outgoing-response, error-code>, flattened: ok, the response
     (call $set (local.get $out) (i32.const 0) (local.get $resp)
       (i32.const 0) (i64.const 0) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0))
+    (if (local.get $late) (then (loop $ever (br $ever))))
     (call $write (local.get $stream) (i32.const 1024) (i32.const 33) (i32.const 256))
     (call $drop_stream (local.get $stream))
     (call $body_finish (local.get $body) (i32.const 0) (i32.const 0) (i32.const 256)))

@@ -137,20 +137,28 @@ fn run(params: Params, mut code: File) -> Result<(), String> {
         env: std::env::vars().collect(),
         params,
     });
-    runtime.block_on(serve(server, engine))
+    // The epoch ticks on a thread of its own until the process exits: an
+    // instance stopped mid-run (a timed-out request) yields, and is
+    // dropped, only at a tick, even while the server shuts down.
+    std::thread::Builder::new()
+        .name("epoch".into())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(TICK);
+                engine.increment_epoch();
+            }
+        })
+        .map_err(|e| format!("start the epoch thread: {e}"))?;
+    let served = runtime.block_on(serve(server));
+    // Whatever still runs is abandoned with the process.
+    runtime.shutdown_background();
+    served
 }
 
-async fn serve(server: Arc<Server>, engine: Engine) -> Result<(), String> {
+async fn serve(server: Arc<Server>) -> Result<(), String> {
     let addr = SocketAddr::from(([0, 0, 0, 0], server.params.port));
     let listener = TcpListener::bind(addr).await.map_err(|e| format!("listen on {addr}: {e}"))?;
     eprintln!("tandem-wasi-http: serving on http://{addr}/");
-    let ticker = tokio::spawn(async move {
-        let mut every = tokio::time::interval(TICK);
-        loop {
-            every.tick().await;
-            engine.increment_epoch();
-        }
-    });
     let mut term = signal(tokio::signal::unix::SignalKind::terminate())?;
     let mut int = signal(tokio::signal::unix::SignalKind::interrupt())?;
     let (drain, draining) = watch::channel(false);
@@ -177,7 +185,6 @@ async fn serve(server: Arc<Server>, engine: Engine) -> Result<(), String> {
     if tokio::time::timeout(grace, async { while connections.join_next().await.is_some() {} }).await.is_err() {
         eprintln!("tandem-wasi-http: requests still running after {grace:?}: stopped");
     }
-    ticker.abort();
     Ok(())
 }
 
