@@ -198,6 +198,10 @@ fn every_verb_works_rootless_and_cgroup_ones_say_why_not() {
         let err = user.fails(&env, verb);
         assert!(err.contains("no cgroup"), "{verb:?}: {err}");
     }
+    // Checkpoint needs root (CRIU does); the container runs on.
+    let err = user.fails(&env, &["checkpoint", "--image-path", env.dir.join("img").to_str().unwrap(), &id]);
+    assert!(err.contains("needs root") && err.contains("CAP_CHECKPOINT_RESTORE"), "{err}");
+    assert!(user.ok(&env, &["state", &id]).contains("\"running\""));
     user.ok(&env, &["kill", &id, "KILL"]);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     while !user.ok(&env, &["state", &id]).contains("\"stopped\"") {

@@ -110,6 +110,7 @@ impl Container {
         if !matches!(status, Status::Running | Status::Paused) {
             return Err(Error::NotRunning { id: self.id().to_string(), status: status.to_string() });
         }
+        crate::rootless::refuse_checkpoint(format!("checkpoint '{}'", self.id()))?;
         let criu = Criu::new(opts.criu.as_deref());
         if opts.pre_dump && !criu.has_feature("mem_dirty_track") {
             return Err(Error::Criu {

@@ -56,6 +56,7 @@ impl Runtime {
     /// when it returns, its init this process's child.
     pub fn restore(&self, id: &str, bundle: &Path, opts: &RestoreOptions) -> Result<Container> {
         state::validate_id(id)?;
+        crate::rootless::refuse_checkpoint(format!("restore '{id}'"))?;
         let (config, config_text) = Config::load_with_source(bundle, None)?;
         let record_path = opts.image_path.join(CHECKPOINT_RECORD);
         let record: CheckpointRecord = std::fs::read(&record_path)

@@ -43,6 +43,21 @@ fn in_user_namespace() -> bool {
     fields != ["0", "0", "4294967295"] && !fields.is_empty()
 }
 
+/// Checkpoint and restore need root: CRIU reads and rebuilds a process
+/// tree only with CAP_CHECKPOINT_RESTORE or CAP_SYS_ADMIN in the initial
+/// user namespace (runc only warns, and CRIU then fails in its own words).
+pub(crate) fn refuse_checkpoint(what: String) -> Result<()> {
+    if detect() {
+        return Err(Error::Criu {
+            what,
+            why: "it needs root: CRIU dumps and restores processes only with CAP_CHECKPOINT_RESTORE or \
+                  CAP_SYS_ADMIN in the host's user namespace, which a rootless user has not"
+                .into(),
+        });
+    }
+    Ok(())
+}
+
 /// Where an unprivileged user's containers live: `$XDG_RUNTIME_DIR/tandem`.
 pub fn state_root() -> Result<PathBuf> {
     match std::env::var_os("XDG_RUNTIME_DIR").filter(|d| !d.is_empty()) {
