@@ -10,7 +10,7 @@ use oci_spec::runtime::{self as oci, LinuxNamespaceType, PosixRlimitType, Spec};
 
 use crate::capabilities::{self, CapConfig};
 use crate::error::{Error, Result};
-use crate::mount_options::{self, MountFlags};
+use crate::rootfs::mount_options::{self, MountFlags};
 
 /// The OCI spec versions this runtime implements (features reports them).
 pub const OCI_VERSION_MIN: &str = "1.0.0";
@@ -40,7 +40,7 @@ pub struct Config {
     pub annotations: BTreeMap<String, String>,
     /// `linux.personality` and `linux.memoryPolicy` as syscall values.
     pub personality: Option<u64>,
-    pub memory_policy: Option<crate::process_attrs::MemoryPolicy>,
+    pub memory_policy: Option<crate::process::attrs::MemoryPolicy>,
     /// `linux.resources`, written to the container's cgroup; zeroes that
     /// mean "unset" are already removed ([`crate::cgroups::effective`]).
     pub resources: oci::LinuxResources,
@@ -71,7 +71,7 @@ pub struct Process {
     pub apparmor_profile: Option<String>,
     pub selinux_label: Option<String>,
     /// Scheduler, I/O priority, exec CPU affinity.
-    pub attrs: crate::process_attrs::ProcessAttrs,
+    pub attrs: crate::process::attrs::ProcessAttrs,
 }
 
 /// PATH when `process.env` has none (runc's default).
@@ -316,8 +316,8 @@ impl Config {
             masked_paths: abs_paths("linux.maskedPaths", linux.masked_paths())?,
             readonly_paths: abs_paths("linux.readonlyPaths", linux.readonly_paths())?,
             rootfs_propagation,
-            personality: linux.personality().as_ref().map(crate::process_attrs::personality).transpose()?,
-            memory_policy: linux.memory_policy().as_ref().map(crate::process_attrs::memory_policy).transpose()?,
+            personality: linux.personality().as_ref().map(crate::process::attrs::personality).transpose()?,
+            memory_policy: linux.memory_policy().as_ref().map(crate::process::attrs::memory_policy).transpose()?,
             annotations: spec.annotations().clone().unwrap_or_default().into_iter().collect(),
             resources: linux.resources().as_ref().map(crate::cgroups::effective).unwrap_or_default(),
             hooks: spec.hooks().as_ref().map(crate::hooks::from_spec).transpose()?.unwrap_or_default(),
@@ -434,7 +434,7 @@ fn convert_process(p: &oci::Process) -> Result<Process> {
         oom_score_adj: p.oom_score_adj(),
         apparmor_profile: p.apparmor_profile().clone().filter(|s| !s.is_empty()),
         selinux_label: p.selinux_label().clone().filter(|s| !s.is_empty()),
-        attrs: crate::process_attrs::ProcessAttrs::from_spec(p)?,
+        attrs: crate::process::attrs::ProcessAttrs::from_spec(p)?,
     })
 }
 

@@ -11,7 +11,7 @@ use std::os::unix::net::UnixStream;
 use std::path::Path;
 
 use crate::error::{Error, Result};
-use crate::inroot::{self, Root};
+use crate::rootfs::inroot::{self, Root};
 use crate::sys;
 
 /// In the runtime: connect to the caller's socket before the clone, so the

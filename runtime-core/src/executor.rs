@@ -157,7 +157,7 @@ pub mod host {
     /// and where tandem's own binary (and its siblings) are.
     pub use crate::exe_seal::{sealed_image, self_path};
     /// Paths resolved inside a root, symlinks never leaving it.
-    pub use crate::inroot::{Root, fd_path};
+    pub use crate::rootfs::inroot::{Root, fd_path};
     /// Thin syscall wrappers a workload's exec step uses.
     pub use crate::sys::{
         cpath, cstring, dup_cloexec_from, dup2_owned, execve, execveat_fd, reset_signals, sealed_memfd,

@@ -8,14 +8,22 @@
 //! up the rootfs, identity and capabilities, then blocks until `start`,
 //! when it hands over to the executor's [`Workload`].
 //!
-//! Modules follow one concern each: `config` (validation), `namespaces`,
-//! `rootfs`, `devices`, `cgroups`, `capabilities`, `seccomp`, `hooks`, `console`,
-//! `process` (the processes and their messages: `launch` on the runtime's
-//! side, `init` and `exec` in the container, `channel` between them; its
-//! docs draw them), `exe_seal` (the runtime's binary sealed), `state`,
-//! `criu` (CRIU's RPC, for `container_checkpoint` and `container_restore`),
-//! and one `container_<verb>` file per lifecycle verb. Most `unsafe` code
-//! lives in `sys`.
+//! Modules follow one concern each:
+//! - `config` (validation into [`Config`]), `state`, `runtime` (open a
+//!   state root, `create`), `container` (a [`Container`] and one file per
+//!   lifecycle verb);
+//! - `process`: the processes and their messages (`launch` on the
+//!   runtime's side, `init` and `exec` in the container, `channel` between
+//!   them, `attrs` for rlimits, scheduling and the rest); its docs draw them;
+//! - the isolation the init applies: `namespaces`, `rootfs` (its mounts,
+//!   `devices`, the in-root resolver `inroot`, and `kernel`, the seam its
+//!   unit tests record through), `cgroups` (v1, v2, and `systemd` with the
+//!   D-Bus client it alone uses), `capabilities`, `seccomp`, `lsm`,
+//!   `console`, `hooks`;
+//! - `exe_seal` (the runtime's binary sealed), `criu` (CRIU's RPC and the
+//!   files it is told about), `rootless`, `procfs`;
+//! - `sys`: the few syscalls `nix` does not wrap, each `unsafe` block with
+//!   its `SAFETY:` line. `unsafe` elsewhere is rare and says why too.
 //!
 //! Executors see one part of it: [`executor`] (the traits, the registry's
 //! rules and `executor::host`, the few host-side helpers a workload
@@ -25,36 +33,20 @@
 
 pub mod capabilities;
 pub mod cgroups;
-mod checkpoint_files;
 pub mod config;
 mod console;
 mod container;
-mod container_checkpoint;
-mod container_delete;
-mod container_events;
-mod container_exec;
-mod container_kill;
-mod container_pause;
-mod container_restore;
-mod container_start;
-mod container_update;
 mod cpulist;
 mod criu;
-mod dbus;
-mod devices;
 pub mod error;
 pub mod exe_seal;
 pub mod executor;
 mod hooks;
-mod host_mounts;
-mod inroot;
 pub mod log;
 mod lsm;
-pub mod mount_options;
 mod namespaces;
 pub mod preserved_fds;
 mod process;
-mod process_attrs;
 mod procfs;
 mod rootfs;
 pub mod rootless;
@@ -65,12 +57,14 @@ pub mod sys;
 
 pub use config::{Config, Process};
 pub use container::Container;
-pub use container_checkpoint::{CHECKPOINT_RECORD, CheckpointOptions};
-pub use container_events::{Event, Events};
-pub use container_exec::{ExecOptions, ExecProcess};
-pub use container_restore::RestoreOptions;
+pub use container::checkpoint::{CHECKPOINT_RECORD, CheckpointOptions};
+pub use container::events::{Event, Events};
+pub use container::exec::{ExecOptions, ExecProcess};
+pub use container::restore::RestoreOptions;
 pub use error::{Error, Result};
 pub use executor::{Additions, Claim, CleanupContext, Executor, PrepareContext, Registration, Seal, Workload};
+/// OCI mount options as mount(2) flags, for a front end that mounts (the shim's rootfs).
+pub use rootfs::mount_options;
 pub use runtime::{CreateOptions, DEFAULT_CACHE, DEFAULT_ROOT, Runtime};
 pub use state::{State, Status};
 

@@ -4,9 +4,10 @@
 //! pid and time namespaces only take effect for children, so joining one
 //! by path (and creating a time namespace, whose offsets must be written
 //! before any process is in it) happens in the runtime just before the
-//! clone. A new cgroup namespace is made by the init once the runtime has
-//! placed it in its cgroup (`enter_cgroup_ns`). Everything else is either a clone flag or a
-//! `setns` in the init.
+//! clone. A new cgroup namespace is made by the init once it
+//! is in its cgroup (`enter_cgroup_ns`: cloned into it, joined by the
+//! init itself on v1, or placed by systemd while the init waits).
+//! Everything else is either a clone flag or a `setns` in the init.
 
 use std::os::fd::OwnedFd;
 use std::path::Path;
@@ -14,6 +15,7 @@ use std::path::Path;
 use crate::config::{Config, IdMap, NsKind};
 use crate::error::{Error, Result};
 use crate::procfs::Proc;
+use crate::rootfs::kernel::{HOST, Kernel};
 use crate::sys;
 
 /// Flags for clone3: every namespace to create. When the user namespace is
@@ -39,19 +41,20 @@ pub fn clone_flags(config: &Config) -> u64 {
 /// runtime starts next (prestart, createRuntime and poststart hooks,
 /// poststop hooks after a failed create, another container) runs in the
 /// caller's namespaces, and the caller's process is as it was.
-pub struct ForChildren {
+pub struct ForChildren<'k> {
+    kernel: &'k dyn Kernel,
     saved: Vec<(NsKind, OwnedFd)>,
 }
 
-impl ForChildren {
+impl ForChildren<'static> {
     /// Nothing changed yet.
-    pub fn none() -> ForChildren {
-        ForChildren { saved: Vec::new() }
+    pub fn none() -> ForChildren<'static> {
+        ForChildren::on(&HOST)
     }
 
     /// Enter pid/time namespaces given by path, or create the time
     /// namespace with its offsets, for the init's clone.
-    pub fn enter(config: &Config) -> Result<ForChildren> {
+    pub fn enter(config: &Config) -> Result<ForChildren<'static>> {
         let mut guard = ForChildren::none();
         for kind in [NsKind::Pid, NsKind::Time] {
             let Some(ns) = config.namespace(kind) else {
@@ -61,7 +64,7 @@ impl ForChildren {
                 Some(p) => guard.join(kind, p)?,
                 None if kind == NsKind::Time => {
                     guard.save(kind)?;
-                    sys::unshare(libc::CLONE_NEWTIME).map_err(|e| Error::sys("create time namespace", e))?;
+                    HOST.unshare(libc::CLONE_NEWTIME).map_err(|e| Error::sys("create time namespace", e))?;
                     let offsets: String = config
                         .time_offsets
                         .iter()
@@ -76,11 +79,18 @@ impl ForChildren {
         }
         Ok(guard)
     }
+}
+
+impl<'k> ForChildren<'k> {
+    /// Nothing changed yet; namespaces are entered through `kernel`.
+    pub fn on(kernel: &'k dyn Kernel) -> ForChildren<'k> {
+        ForChildren { kernel, saved: Vec::new() }
+    }
 
     /// Join the pid or time namespace at `path` for the next clone.
     pub fn join(&mut self, kind: NsKind, path: &Path) -> Result<()> {
         self.save(kind)?;
-        join(kind, path)
+        join(self.kernel, kind, path)
     }
 
     fn save(&mut self, kind: NsKind) -> Result<()> {
@@ -97,7 +107,8 @@ impl ForChildren {
 
     fn put_back(&mut self) -> Result<()> {
         for (kind, fd) in self.saved.drain(..).rev() {
-            sys::setns(&fd, kind.clone_flag())
+            self.kernel
+                .setns(&fd, kind.clone_flag())
                 .map_err(|e| Error::sys(format!("return to the runtime's {} namespace", kind.proc_name()), e))?;
         }
         Ok(())
@@ -109,7 +120,7 @@ impl ForChildren {
     }
 }
 
-impl Drop for ForChildren {
+impl Drop for ForChildren<'_> {
     fn drop(&mut self) {
         let _ = self.put_back();
     }
@@ -117,7 +128,7 @@ impl Drop for ForChildren {
 
 /// In the init: join namespaces given by path (user first), then create the
 /// ones left for unshare.
-pub fn enter_in_init(config: &Config) -> Result<()> {
+pub fn enter_in_init(k: &dyn Kernel, config: &Config) -> Result<()> {
     let user_joined = config.namespace(NsKind::User).is_some_and(|n| n.path.is_some());
     for kind in NsKind::ALL {
         if matches!(kind, NsKind::Pid | NsKind::Time) {
@@ -128,7 +139,7 @@ pub fn enter_in_init(config: &Config) -> Result<()> {
             if kind == NsKind::User && same_namespace(p, "/proc/self/ns/user") {
                 continue;
             }
-            join(kind, p)?;
+            join(k, kind, p)?;
         }
     }
     if user_joined {
@@ -140,7 +151,7 @@ pub fn enter_in_init(config: &Config) -> Result<()> {
             })
             .fold(0, |f, n| f | n.kind.clone_flag());
         if flags != 0 {
-            sys::unshare(flags).map_err(|e| Error::sys("unshare namespaces", e))?;
+            k.unshare(flags).map_err(|e| Error::sys("unshare namespaces", e))?;
         }
     }
     Ok(())
@@ -148,9 +159,9 @@ pub fn enter_in_init(config: &Config) -> Result<()> {
 
 /// In the init, once the runtime says it is in its cgroup: a new cgroup
 /// namespace has that cgroup as its root.
-pub fn enter_cgroup_ns(config: &Config) -> Result<()> {
+pub fn enter_cgroup_ns(k: &dyn Kernel, config: &Config) -> Result<()> {
     if config.creates(NsKind::Cgroup) {
-        sys::unshare(libc::CLONE_NEWCGROUP).map_err(|e| Error::sys("create cgroup namespace", e))?;
+        k.unshare(libc::CLONE_NEWCGROUP).map_err(|e| Error::sys("create cgroup namespace", e))?;
     }
     Ok(())
 }
@@ -163,10 +174,9 @@ fn same_namespace(a: &Path, b: &str) -> bool {
     }
 }
 
-fn join(kind: NsKind, path: &Path) -> Result<()> {
+fn join(k: &dyn Kernel, kind: NsKind, path: &Path) -> Result<()> {
     let fd = sys::open(path, libc::O_RDONLY).map_err(|e| Error::path("open namespace", path, e))?;
-    sys::setns(&fd, kind.clone_flag())
-        .map_err(|e| Error::path(&format!("join {} namespace", kind.proc_name()), path, e))
+    k.setns(&fd, kind.clone_flag()).map_err(|e| Error::path(&format!("join {} namespace", kind.proc_name()), path, e))
 }
 
 pub(crate) fn map_text(maps: &[IdMap]) -> String {

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use crate::error::{Error, Result};
 use crate::sys;
 
-const PROC_SUPER_MAGIC: i64 = 0x9fa0;
+pub(crate) const PROC_SUPER_MAGIC: i64 = 0x9fa0;
 /// The inode number of every procfs's root directory.
 const PROC_ROOT_INO: u64 = 1;
 

@@ -127,7 +127,7 @@ impl Runtime {
             }
             // Without a mount namespace of its own the init mounts in ours.
             if config.namespace(crate::config::NsKind::Mount).is_none() {
-                let record = crate::host_mounts::Record::take(&config.rootfs)?;
+                let record = crate::rootfs::host_mounts::Record::take(&config.rootfs)?;
                 let path = dir.path.join(state::HOST_MOUNTS_FILE);
                 state::write_atomic(&path, &serde_json::to_vec(&record).expect("plain data"))?;
             }

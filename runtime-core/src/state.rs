@@ -282,7 +282,7 @@ pub fn is_container_dir(dir: &Path) -> bool {
 }
 
 /// The host mounts record of a container in the runtime's mount namespace.
-pub(crate) fn read_host_mounts(dir: &Path) -> Option<crate::host_mounts::Record> {
+pub(crate) fn read_host_mounts(dir: &Path) -> Option<crate::rootfs::host_mounts::Record> {
     fs::read(dir.join(HOST_MOUNTS_FILE)).ok().and_then(|b| serde_json::from_slice(&b).ok())
 }
 

@@ -16,7 +16,7 @@
 //! the executor's business (the wasm engine keeps its trap handlers).
 
 use std::os::fd::{AsRawFd, OwnedFd};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use oci_spec::runtime as oci;
 
@@ -31,7 +31,7 @@ use crate::namespaces;
 use crate::process::channel::{self, Msg};
 use crate::process::launch::LaunchArgs;
 use crate::procfs;
-use crate::rootfs;
+use crate::rootfs::{self, kernel::HOST};
 use crate::seccomp;
 use crate::sys;
 
@@ -105,7 +105,7 @@ pub fn run(args: LaunchArgs, sync: OwnedFd, cgroup_joins: Vec<(PathBuf, OwnedFd)
         if config.creates(NsKind::User) {
             become_root()?;
         }
-        namespaces::enter_in_init(config)?;
+        namespaces::enter_in_init(&HOST, config)?;
         // A joined user namespace: root there, as in one of our own.
         if config.namespace(NsKind::User).is_some_and(|n| n.path.is_some()) {
             become_root()?;
@@ -114,7 +114,7 @@ pub fn run(args: LaunchArgs, sync: OwnedFd, cgroup_joins: Vec<(PathBuf, OwnedFd)
         if let Some(name) = &keyring {
             join_keyring(name)?;
         }
-        rootfs::setup(config, cgroup)?;
+        rootfs::setup(&HOST, config, cgroup)?;
         if config.hooks.need_hook_point() {
             channel::send(&sync, &Msg::HookPoint)?;
             match channel::recv(&sync)? {
@@ -127,7 +127,7 @@ pub fn run(args: LaunchArgs, sync: OwnedFd, cgroup_joins: Vec<(PathBuf, OwnedFd)
             std::env::set_current_dir(&config.rootfs).map_err(|e| Error::path("chdir to", &config.rootfs, e))?;
             config.hooks.run(hooks::Kind::CreateContainer, &hook_state)?;
         }
-        rootfs::enter(config, no_pivot)?;
+        rootfs::enter(&HOST, config, no_pivot)?;
         rootfs::reopen_dev_null()?;
         if config.process.terminal {
             let sock = console_socket
@@ -142,8 +142,8 @@ pub fn run(args: LaunchArgs, sync: OwnedFd, cgroup_joins: Vec<(PathBuf, OwnedFd)
         if let Some(d) = &config.domainname {
             sys::setdomainname(d).map_err(|e| Error::sys(format!("set domainname '{d}'"), e))?;
         }
-        rootfs::finish(config)?;
-        namespaces::enter_cgroup_ns(config)?;
+        rootfs::finish(&HOST, config, Path::new("/"))?;
+        namespaces::enter_cgroup_ns(&HOST, config)?;
         prepare_process(config, workload.as_mut(), preserve_fds, filter, false)
     };
     let outcome = setup();
@@ -205,7 +205,7 @@ pub(crate) fn prepare_process(
             .map_err(|e| Error::sys(format!("set rlimit {} to {}/{}", r.resource, r.soft, r.hard), e))?;
     }
     // While the capabilities are all there: a real-time policy needs them.
-    crate::process_attrs::apply(config, exec)?;
+    crate::process::attrs::apply(config, exec)?;
     std::env::set_current_dir(&p.cwd).map_err(|e| Error::path("process.cwd: chdir to", &p.cwd, e))?;
     // A cwd reached through an fd that points outside the root (a leaked
     // directory fd, /proc/self/fd/N) has no path from the root: the kernel

@@ -55,6 +55,8 @@
 //! `tests/threaded.rs` holds std's stderr lock from another thread while
 //! workloads fail at their execve.
 
+pub mod attrs;
+
 pub(crate) mod channel;
 pub(crate) mod exec;
 pub(crate) mod init;

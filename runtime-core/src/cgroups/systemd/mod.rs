@@ -15,6 +15,8 @@
 //! is `user.slice`, and slices are laid out under the manager's own
 //! cgroup (`/user.slice/user-1000.slice/user@1000.service`), as runc does.
 
+mod dbus;
+
 use std::collections::BTreeMap;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -23,8 +25,8 @@ use std::time::{Duration, Instant};
 use oci_spec::runtime::LinuxResources;
 
 use super::{Version, v2};
-use crate::dbus::{CallError, Connection, Variant, Writer};
 use crate::error::{Error, Result};
+use dbus::{CallError, Connection, Variant, Writer};
 
 /// systemd's own socket: root only, and there whether or not a bus daemon
 /// runs.

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use crate::cgroups::Cgroup;
 use crate::config::Config;
 use crate::container::Container;
-use crate::container_checkpoint::{CHECKPOINT_RECORD, CheckpointRecord, cgroup_mode, empty_ns_flags, open_dir};
+use crate::container::checkpoint::{CHECKPOINT_RECORD, CheckpointRecord, cgroup_mode, empty_ns_flags, open_dir};
 use crate::criu::{self, Criu, Opts, ReqType};
 use crate::error::{Error, Result};
 use crate::runtime::Runtime;
@@ -125,7 +125,7 @@ fn bind_root(rootfs: &Path, at: &Path) -> Result<()> {
 /// brings the tmpfs back whole) nor cgroup ones (they come with /sys or
 /// the /sys/fs/cgroup tmpfs).
 fn make_mount_points(config: &Config, root: &Path) -> Result<()> {
-    let in_root = crate::inroot::Root::open(root).map_err(|e| Error::path("open", root, e))?;
+    let in_root = crate::rootfs::inroot::Root::open(root).map_err(|e| Error::path("open", root, e))?;
     let mounts = &config.mounts;
     let on_tmpfs = |dest: &Path| {
         mounts.iter().any(|t| t.typ == "tmpfs" && t.destination != dest && dest.starts_with(&t.destination))
@@ -139,7 +139,7 @@ fn make_mount_points(config: &Config, root: &Path) -> Result<()> {
         let target = in_root.ensure(&m.destination, crate::rootfs::mount_point_kind(m).map_err(what)?).map_err(what)?;
         if let (true, Some(src)) = (m.is_bind(), &m.source) {
             let (src, dst) =
-                (sys::cpath(src).map_err(what)?, sys::cpath(&crate::inroot::fd_path(&target)).map_err(what)?);
+                (sys::cpath(src).map_err(what)?, sys::cpath(&crate::rootfs::inroot::fd_path(&target)).map_err(what)?);
             sys::mount(Some(&src), &dst, None, libc::MS_BIND, None).map_err(what)?;
             bound.push(m.destination.clone());
         }
@@ -147,7 +147,7 @@ fn make_mount_points(config: &Config, root: &Path) -> Result<()> {
     });
     for dest in bound.iter().rev() {
         if let Ok(fd) = in_root.open_path(dest)
-            && let Ok(c) = sys::cpath(&crate::inroot::fd_path(&fd))
+            && let Ok(c) = sys::cpath(&crate::rootfs::inroot::fd_path(&fd))
         {
             let _ = sys::umount2(&c, libc::MNT_DETACH);
         }
@@ -239,7 +239,7 @@ fn restore_processes(
     };
     // Files from outside the container's mounts: a sealed image of the
     // same tandem binary, or the checkpoint's copy.
-    let files = crate::checkpoint_files::provide(&record.external_files, &opts.image_path)?;
+    let files = crate::criu::files::provide(&record.external_files, &opts.image_path)?;
     let inherit: Vec<(&str, i32)> = netns
         .iter()
         .map(|fd| ("extRootNetNS", fd.as_raw_fd()))

@@ -1,6 +1,16 @@
 //! `Container`: a handle on one container; its lifecycle verbs live in
-//! `container_<verb>.rs`, each reading top-down: lock, check status, act,
-//! persist.
+//! one file each beside this one (`start`, `exec`, `checkpoint`, ...),
+//! each reading top-down: lock, check status, act, persist.
+
+pub mod checkpoint;
+mod delete;
+pub mod events;
+pub mod exec;
+mod kill;
+mod pause;
+pub mod restore;
+mod start;
+mod update;
 
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};

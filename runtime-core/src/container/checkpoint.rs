@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::checkpoint_files::{self, ExternalFile};
 use crate::container::Container;
+use crate::criu::files::{self, ExternalFile};
 use crate::criu::{self, CgMode, Criu, Opts, ReqType};
 use crate::error::{Error, Result};
 use crate::state::Status;
@@ -184,9 +184,9 @@ impl Container {
         let mut external_files = Vec::new();
         if !opts.pre_dump {
             let mounts = mount_ids(pid);
-            descriptors = checkpoint_files::stdio(pid, &mounts);
+            descriptors = files::stdio(pid, &mounts);
             let stdio_keys: Vec<String> = descriptors.iter().filter(|d| d.starts_with("file[")).cloned().collect();
-            external_files = checkpoint_files::collect(&self.pids()?, &mounts, &opts.image_path, &stdio_keys)?;
+            external_files = files::collect(&self.pids()?, &mounts, &opts.image_path, &stdio_keys)?;
             o.external.extend(external_files.iter().map(|f| f.key.clone()));
             o.external.extend(stdio_keys);
             o.external.dedup();
@@ -199,7 +199,7 @@ impl Container {
         let log = opts.work_path.as_deref().unwrap_or(&opts.image_path).join(DUMP_LOG);
         let what = format!("checkpoint '{}'", self.id());
         if let Err(e) = criu.call(&what, typ, o, None, &[], |_, _| Ok(())) {
-            checkpoint_files::discard(&opts.image_path);
+            files::discard(&opts.image_path);
             return Err(criu::explained_by_log(e, &log));
         }
         if opts.pre_dump {

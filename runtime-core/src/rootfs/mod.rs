@@ -2,7 +2,22 @@
 //! switch into the rootfs, and the masked and read-only paths.
 //!
 //! Runs in the init, inside its new mount namespace. Every destination is
-//! resolved inside the rootfs (see [`crate::inroot`]).
+//! resolved inside the rootfs ([`inroot`]); device nodes are [`devices`];
+//! a container without a mount namespace of its own keeps a record of its
+//! mounts in the host's table ([`host_mounts`]). Every call that changes
+//! a mount, a node or the root goes through [`kernel::Kernel`], so the
+//! unit tests beside this module (`tests.rs`) check the calls a config
+//! leads to without root.
+
+pub mod devices;
+pub mod host_mounts;
+pub mod inroot;
+pub mod kernel;
+pub mod mount_options;
+#[cfg(test)]
+mod recorder;
+#[cfg(test)]
+mod tests;
 
 use std::fs;
 use std::io;
@@ -11,19 +26,20 @@ use std::path::{Path, PathBuf};
 
 use crate::cgroups::Cgroup;
 use crate::config::{Config, Mount};
-use crate::devices;
+
 use crate::error::{Error, Result};
-use crate::inroot::{self, Kind, Root};
-use crate::mount_options::MountFlags;
 use crate::procfs::{self, Proc};
-use crate::sys::{self, cpath};
+use crate::sys;
+use inroot::{Kind, Root};
+use kernel::Kernel;
+use mount_options::MountFlags;
 
 /// The rootfs bind, the mounts and devices: everything before the switch
 /// (createRuntime and createContainer hooks run between the two).
-pub fn setup(config: &Config, cgroup: Option<&Cgroup>) -> Result<()> {
+pub fn setup(k: &dyn Kernel, config: &Config, cgroup: Option<&Cgroup>) -> Result<()> {
     let rootfs = &config.rootfs;
     if !own_mount_ns(config) {
-        return setup_in_runtime_ns(config, cgroup);
+        return setup_in_runtime_ns(k, config, cgroup);
     }
     // Unbindable is for the container's own root (set after the switch):
     // until then the host's mounts are only private, so the spec's binds
@@ -32,32 +48,32 @@ pub fn setup(config: &Config, cgroup: Option<&Cgroup>) -> Result<()> {
         p if p & libc::MS_UNBINDABLE != 0 => (p & libc::MS_REC) | libc::MS_PRIVATE,
         p => p,
     };
-    mount(None, Path::new("/"), None, propagation, None)
+    k.mount(None, Path::new("/"), None, propagation, None)
         .map_err(|e| Error::sys("set propagation of / in the container's mount namespace", e))?;
     // Nothing of ours may propagate to the host, whatever `/` is now: the
     // mount holding the rootfs becomes private (a slave when a slave root
     // was asked for), so the rootfs bind and everything under it stay in
     // this namespace. pivot_root needs that too (its parent not shared).
     let parent = if config.rootfs_propagation & libc::MS_SLAVE != 0 { libc::MS_SLAVE } else { libc::MS_PRIVATE };
-    unshare_mount_of(rootfs, parent)?;
+    unshare_mount_of(k, rootfs, parent)?;
     // pivot_root needs the new root to be a mount point.
-    mount(Some(rootfs), rootfs, None, libc::MS_BIND | libc::MS_REC, None)
+    k.mount(Some(rootfs), rootfs, None, libc::MS_BIND | libc::MS_REC, None)
         .map_err(|e| Error::path("bind rootfs onto itself", rootfs, e))?;
-    mount_all(config, cgroup)
+    mount_all(k, config, cgroup)
 }
 
 /// A container without a mount namespace of its own (runtime-spec: it
 /// inherits the runtime's): its mounts go into the host's table, under a
 /// private bind of the rootfs so none propagates elsewhere; `delete`
-/// removes them (see [`crate::host_mounts`]). Nothing of the host's own
+/// removes them (see [`crate::rootfs::host_mounts`]). Nothing of the host's own
 /// mounts changes.
-fn setup_in_runtime_ns(config: &Config, cgroup: Option<&Cgroup>) -> Result<()> {
+fn setup_in_runtime_ns(k: &dyn Kernel, config: &Config, cgroup: Option<&Cgroup>) -> Result<()> {
     let rootfs = &config.rootfs;
-    mount(Some(rootfs), rootfs, None, libc::MS_BIND | libc::MS_REC, None)
+    k.mount(Some(rootfs), rootfs, None, libc::MS_BIND | libc::MS_REC, None)
         .map_err(|e| Error::path("bind rootfs onto itself", rootfs, e))?;
-    mount(None, rootfs, None, libc::MS_PRIVATE | libc::MS_REC, None)
+    k.mount(None, rootfs, None, libc::MS_PRIVATE | libc::MS_REC, None)
         .map_err(|e| Error::path("make the rootfs bind private", rootfs, e))?;
-    mount_all(config, cgroup)
+    mount_all(k, config, cgroup)
 }
 
 fn own_mount_ns(config: &Config) -> bool {
@@ -65,7 +81,7 @@ fn own_mount_ns(config: &Config) -> bool {
 }
 
 /// The spec's mounts and the devices, under the rootfs.
-fn mount_all(config: &Config, cgroup: Option<&Cgroup>) -> Result<()> {
+fn mount_all(k: &dyn Kernel, config: &Config, cgroup: Option<&Cgroup>) -> Result<()> {
     let rootfs = &config.rootfs;
     let root = Root::open(rootfs).map_err(|e| Error::path("open rootfs", rootfs, e))?;
     // A read-only /dev is made read-only last, as runc does: devpts, the
@@ -81,7 +97,7 @@ fn mount_all(config: &Config, cgroup: Option<&Cgroup>) -> Result<()> {
         } else {
             m
         };
-        mount_one(&root, m, cgroup).map_err(|e| {
+        mount_one(k, &root, m, cgroup).map_err(|e| {
             Error::sys(
                 format!(
                     "mount {} on {}",
@@ -93,14 +109,14 @@ fn mount_all(config: &Config, cgroup: Option<&Cgroup>) -> Result<()> {
         })?;
     }
     if !binds_host_dev(config) {
-        devices::populate(&root, config)?;
+        devices::populate(k, &root, config)?;
     }
-    devices::symlinks(&root)?;
+    devices::symlinks(k, &root)?;
     if ro_dev {
         let fd = root.open_path(dev).map_err(|e| Error::path("open", dev, e))?;
         let at = inroot::fd_path(&fd);
-        let flags = libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY | locked_flags(&at);
-        mount(None, &at, None, flags, None).map_err(|e| Error::sys("make /dev read-only", e))?;
+        let flags = libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY | locked_flags(k, &at);
+        k.mount(None, &at, None, flags, None).map_err(|e| Error::sys("make /dev read-only", e))?;
     }
     Ok(())
 }
@@ -125,26 +141,26 @@ pub fn reopen_dev_null() -> Result<()> {
     Ok(())
 }
 
-pub fn enter(config: &Config, no_pivot: bool) -> Result<()> {
+pub fn enter(k: &dyn Kernel, config: &Config, no_pivot: bool) -> Result<()> {
     match (own_mount_ns(config), no_pivot) {
-        (true, false) => pivot(&config.rootfs),
-        (true, true) => move_root(&config.rootfs),
-        (false, _) => chroot_into(&config.rootfs),
+        (true, false) => pivot(k, &config.rootfs),
+        (true, true) => move_root(k, &config.rootfs),
+        (false, _) => chroot_into(k, &config.rootfs),
     }
 }
 
-fn chroot_into(rootfs: &Path) -> Result<()> {
-    std::env::set_current_dir(rootfs).map_err(|e| Error::path("chdir", rootfs, e))?;
-    sys::chroot(c".").map_err(|e| Error::path("chroot", rootfs, e))?;
-    std::env::set_current_dir("/").map_err(|e| Error::sys("chdir /", e))
+fn chroot_into(k: &dyn Kernel, rootfs: &Path) -> Result<()> {
+    k.chdir(rootfs).map_err(|e| Error::path("chdir", rootfs, e))?;
+    k.chroot(Path::new(".")).map_err(|e| Error::path("chroot", rootfs, e))?;
+    k.chdir(Path::new("/")).map_err(|e| Error::sys("chdir /", e))
 }
 
 /// Apply `flag` (MS_PRIVATE or MS_SLAVE) to the mount that holds `path`:
 /// EINVAL means `path` is not a mount point, so its parent is tried.
-fn unshare_mount_of(path: &Path, flag: u64) -> Result<()> {
+fn unshare_mount_of(k: &dyn Kernel, path: &Path, flag: u64) -> Result<()> {
     let mut at = path;
     loop {
-        match mount(None, at, None, flag, None) {
+        match k.mount(None, at, None, flag, None) {
             Ok(()) => return Ok(()),
             Err(e) if e.raw_os_error() == Some(libc::EINVAL) && at.parent().is_some() => {
                 at = at.parent().expect("checked");
@@ -156,26 +172,29 @@ fn unshare_mount_of(path: &Path, flag: u64) -> Result<()> {
 
 /// After the switch: read-only and masked paths, a read-only `/`, and the
 /// root's propagation where it waits for the end.
-pub fn finish(config: &Config) -> Result<()> {
+///
+/// `root` is the container's root as this process sees it: `/` after the
+/// switch (a test's directory in unit tests); the paths are the config's.
+pub fn finish(k: &dyn Kernel, config: &Config, root: &Path) -> Result<()> {
     for p in &config.readonly_paths {
-        readonly_path(p).map_err(|e| Error::path("make read-only", p, e))?;
+        readonly_path(k, &under(root, p)).map_err(|e| Error::path("make read-only", p, e))?;
     }
     if !config.masked_paths.is_empty() {
-        let null = null_device()?;
+        let null = null_device(k, root)?;
         for p in &config.masked_paths {
-            mask_path(p, &null).map_err(|e| Error::path("mask", p, e))?;
+            mask_path(k, &under(root, p), &null).map_err(|e| Error::path("mask", p, e))?;
         }
     }
     if config.readonly_root {
-        let flags = libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY | locked_flags(Path::new("/"));
-        mount(None, Path::new("/"), None, flags, None).map_err(|e| Error::sys("remount / read-only", e))?;
+        let flags = libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY | locked_flags(k, root);
+        k.mount(None, root, None, flags, None).map_err(|e| Error::sys("remount / read-only", e))?;
     }
     // Shared and unbindable apply to the container's own root only now:
     // before the switch they would have reached the host's mounts, and an
     // unbindable tree refuses the binds above. Private and slave hold
     // since setup.
     if config.rootfs_propagation & (libc::MS_SHARED | libc::MS_UNBINDABLE) != 0 {
-        mount(None, Path::new("/"), None, config.rootfs_propagation, None)
+        k.mount(None, root, None, config.rootfs_propagation, None)
             .map_err(|e| Error::sys("set linux.rootfsPropagation on the container's /", e))?;
     }
     Ok(())
@@ -185,17 +204,15 @@ fn binds_host_dev(config: &Config) -> bool {
     config.mounts.iter().any(|m| m.destination == Path::new("/dev") && m.is_bind())
 }
 
-fn mount(src: Option<&Path>, target: &Path, fstype: Option<&str>, flags: u64, data: Option<&str>) -> io::Result<()> {
-    let src = src.map(cpath).transpose()?;
-    let fstype = fstype.map(sys::cstring).transpose()?;
-    let data = data.filter(|d| !d.is_empty()).map(sys::cstring).transpose()?;
-    sys::mount(src.as_deref(), &cpath(target)?, fstype.as_deref(), flags, data.as_deref())
+/// A container path under `root`.
+fn under(root: &Path, p: &Path) -> PathBuf {
+    root.join(p.strip_prefix("/").unwrap_or(p))
 }
 
 /// Flags the kernel will not let a remount in a user namespace drop, read
 /// from the mount as it is now.
-fn locked_flags(path: &Path) -> u64 {
-    let Ok(f) = sys::statvfs_flags(path) else { return 0 };
+fn locked_flags(k: &dyn Kernel, path: &Path) -> u64 {
+    let Ok(f) = k.mount_flags(path) else { return 0 };
     let mut out = 0;
     for (st_flag, ms_flag) in [
         (libc::ST_NOSUID, libc::MS_NOSUID),
@@ -229,54 +246,60 @@ pub(crate) fn mount_point_kind(m: &Mount) -> io::Result<Kind> {
     })
 }
 
-fn mount_one(root: &Root, m: &Mount, cgroup: Option<&Cgroup>) -> io::Result<()> {
+fn mount_one(k: &dyn Kernel, root: &Root, m: &Mount, cgroup: Option<&Cgroup>) -> io::Result<()> {
     if m.typ == "cgroup" || m.typ == "cgroup2" {
-        return mount_cgroup(root, m, cgroup);
+        return mount_cgroup(k, root, m, cgroup);
     }
     let target_fd = root.ensure(&m.destination, mount_point_kind(m)?)?;
-    check_target(root, m, &target_fd)?;
+    check_target(k, root, m, &target_fd)?;
     let target = inroot::fd_path(&target_fd);
     let f = &m.flags;
     if m.is_bind() {
         let src = m.source.as_deref().expect("validated: binds have a source");
-        mount(Some(src), &target, None, libc::MS_BIND | (f.set & libc::MS_REC), None)?;
+        k.mount(Some(src), &target, None, libc::MS_BIND | (f.set & libc::MS_REC), None)?;
         // Bind mounts ignore most flags on the first call: apply them by remount.
         let extra = f.set & !(libc::MS_BIND | libc::MS_REC | libc::MS_REMOUNT);
         if extra != 0 {
             let target_fd = root.open_path(&m.destination)?;
             let target = inroot::fd_path(&target_fd);
-            let keep = locked_flags(&target) & !f.clear;
-            mount(None, &target, None, libc::MS_BIND | libc::MS_REMOUNT | extra | keep, None)?;
+            let keep = locked_flags(k, &target) & !f.clear;
+            k.mount(None, &target, None, libc::MS_BIND | libc::MS_REMOUNT | extra | keep, None)?;
         }
     } else {
         let src = m.source.clone().unwrap_or_else(|| PathBuf::from(&m.typ));
         let flags = f.set & !libc::MS_REC;
-        let r = mount(Some(&src), &target, Some(&m.typ), flags, Some(&f.data));
+        let r = k.mount(Some(&src), &target, Some(&m.typ), flags, Some(&f.data));
         match r {
             // devpts in a user namespace without gid 5 mapped: drop gid=.
             Err(e) if e.raw_os_error() == Some(libc::EINVAL) && m.typ == "devpts" && f.data.contains("gid=") => {
                 let data: Vec<&str> = f.data.split(',').filter(|o| !o.starts_with("gid=")).collect();
-                mount(Some(&src), &target, Some(&m.typ), flags, Some(&data.join(",")))?;
+                k.mount(Some(&src), &target, Some(&m.typ), flags, Some(&data.join(",")))?;
             }
             // sysfs needs a network namespace of our own; fall back to the host's, read-only.
             Err(e) if e.raw_os_error() == Some(libc::EPERM) && m.typ == "sysfs" => {
-                mount(Some(Path::new("/sys")), &target, None, libc::MS_BIND | libc::MS_REC, None)?;
+                k.mount(Some(Path::new("/sys")), &target, None, libc::MS_BIND | libc::MS_REC, None)?;
                 let target_fd = root.open_path(&m.destination)?;
                 let t = inroot::fd_path(&target_fd);
-                mount(None, &t, None, libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY | locked_flags(&t), None)?;
+                k.mount(
+                    None,
+                    &t,
+                    None,
+                    libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY | locked_flags(k, &t),
+                    None,
+                )?;
             }
             r => r?,
         }
     }
     if f.recursive_set | f.recursive_clear != 0 {
         let target_fd = root.open_path(&m.destination)?;
-        sys::mount_setattr(&target_fd, f.recursive_set, f.recursive_clear, true)?;
+        k.mount_setattr(&target_fd, f.recursive_set, f.recursive_clear, true)?;
     }
     if !f.propagation.is_empty() {
         let target_fd = root.open_path(&m.destination)?;
         let target = inroot::fd_path(&target_fd);
         for &p in &f.propagation {
-            mount(None, &target, None, p, None)?;
+            k.mount(None, &target, None, p, None)?;
         }
     }
     Ok(())
@@ -301,7 +324,7 @@ const PROC_TARGETS_ALLOWED: &[&str] = &[
 /// through a symlink the image put there); on `/proc` only a procfs; and
 /// nothing into procfs (reached by path or through the image's symlinks)
 /// but the allow-listed files, or /proc/sys writes could be redirected.
-fn check_target(root: &Root, m: &Mount, target: &OwnedFd) -> io::Result<()> {
+fn check_target(k: &dyn Kernel, root: &Root, m: &Mount, target: &OwnedFd) -> io::Result<()> {
     let refuse = |why: &str| Err(io::Error::other(why.to_string()));
     if m.typ == "proc" || m.typ == "sysfs" {
         let (dir, name) = root.parent_dir(&m.destination)?;
@@ -311,22 +334,25 @@ fn check_target(root: &Root, m: &Mount, target: &OwnedFd) -> io::Result<()> {
     }
     if m.destination == Path::new("/proc") {
         let source_is_proc = m.is_bind()
-            && m.source.as_deref().is_some_and(|s| sys::open(s, libc::O_PATH).is_ok_and(|fd| procfs::is_procfs(&fd)));
+            && m.source.as_deref().is_some_and(|s| sys::open(s, libc::O_PATH).is_ok_and(|fd| is_procfs(k, &fd)));
         if m.typ != "proc" && !source_is_proc {
             return refuse("only a procfs may be mounted on /proc");
         }
     }
     let allowed = PROC_TARGETS_ALLOWED.iter().any(|a| m.destination == Path::new(a));
-    if procfs::is_procfs(target) && !allowed {
+    if is_procfs(k, target) && !allowed {
         return refuse("the destination is inside /proc (only a few /proc files may be covered)");
     }
     Ok(())
 }
 
+fn is_procfs(k: &dyn Kernel, fd: &OwnedFd) -> bool {
+    k.fs_type(fd).is_ok_and(|t| t == procfs::PROC_SUPER_MAGIC)
+}
+
 /// The host's cgroup and cgroup2 mounts under /sys/fs/cgroup.
-fn host_cgroup_mounts() -> io::Result<Vec<procfs::Mount>> {
-    let mounts = procfs::mounts().map_err(|e| io::Error::other(e.to_string()))?;
-    Ok(mounts
+fn host_cgroup_mounts(k: &dyn Kernel) -> io::Result<Vec<procfs::Mount>> {
+    Ok(k.mounts()?
         .into_iter()
         .filter(|m| matches!(m.fstype.as_str(), "cgroup" | "cgroup2") && m.point.starts_with("/sys/fs/cgroup"))
         .collect())
@@ -339,9 +365,9 @@ fn host_cgroup_mounts() -> io::Result<Vec<procfs::Mount>> {
 /// namespace; and being binds of directories made before the clone, they
 /// need not wait for the init to be moved into its cgroup. A hierarchy the
 /// container did not join is bound whole.
-fn mount_cgroup(root: &Root, m: &Mount, cgroup: Option<&Cgroup>) -> io::Result<()> {
+fn mount_cgroup(k: &dyn Kernel, root: &Root, m: &Mount, cgroup: Option<&Cgroup>) -> io::Result<()> {
     let flags = m.flags.set & !(libc::MS_BIND | libc::MS_REC);
-    let host = host_cgroup_mounts()?;
+    let host = host_cgroup_mounts(k)?;
     let unified = host.iter().any(|h| h.fstype == "cgroup2" && h.point == Path::new("/sys/fs/cgroup"));
     // `at` is the mount point inside the rootfs.
     let hierarchy = |h: &procfs::Mount, at: &Path| -> io::Result<()> {
@@ -352,13 +378,13 @@ fn mount_cgroup(root: &Root, m: &Mount, cgroup: Option<&Cgroup>) -> io::Result<(
             Some(dir) if cgroup.is_some_and(|cg| cg.dirs.values().any(|d| *d == dir)) => dir,
             _ => h.point.clone(),
         };
-        mount(Some(&source), target, None, libc::MS_BIND | libc::MS_REC, None)?;
+        k.mount(Some(&source), target, None, libc::MS_BIND | libc::MS_REC, None)?;
         // The fd still names the directory under the new mount: open the
         // mount itself to remount it.
         let bound_fd = root.open_path(at)?;
         let bound = &inroot::fd_path(&bound_fd);
-        let keep = locked_flags(bound);
-        mount(None, bound, None, libc::MS_BIND | libc::MS_REMOUNT | flags | keep, None)
+        let keep = locked_flags(k, bound);
+        k.mount(None, bound, None, libc::MS_BIND | libc::MS_REMOUNT | flags | keep, None)
     };
     if unified || m.typ == "cgroup2" {
         let h = host
@@ -369,7 +395,7 @@ fn mount_cgroup(root: &Root, m: &Mount, cgroup: Option<&Cgroup>) -> io::Result<(
     }
     let dest_fd = root.ensure(&m.destination, Kind::Dir)?;
     let dest = inroot::fd_path(&dest_fd);
-    mount(
+    k.mount(
         Some(Path::new("tmpfs")),
         &dest,
         Some("tmpfs"),
@@ -386,7 +412,7 @@ fn mount_cgroup(root: &Root, m: &Mount, cgroup: Option<&Cgroup>) -> io::Result<(
         if name_str.contains(',') {
             for part in name_str.split(',') {
                 let (dir, link) = root.parent_dir(&m.destination.join(part))?;
-                match sys::symlinkat(name, &dir, link.as_os_str()) {
+                match k.symlinkat(name, &dir, link.as_os_str()) {
                     Err(e) if e.raw_os_error() != Some(libc::EEXIST) => return Err(e),
                     _ => {}
                 }
@@ -396,33 +422,34 @@ fn mount_cgroup(root: &Root, m: &Mount, cgroup: Option<&Cgroup>) -> io::Result<(
     if flags & libc::MS_RDONLY != 0 {
         let dest_fd = root.open_path(&m.destination)?;
         let d = inroot::fd_path(&dest_fd);
-        mount(None, &d, None, libc::MS_REMOUNT | libc::MS_BIND | libc::MS_RDONLY | locked_flags(&d), None)?;
+        k.mount(None, &d, None, libc::MS_REMOUNT | libc::MS_BIND | libc::MS_RDONLY | locked_flags(k, &d), None)?;
     }
     Ok(())
 }
 
 /// pivot_root into the rootfs, then detach the old root from underneath.
-fn pivot(rootfs: &Path) -> Result<()> {
+fn pivot(k: &dyn Kernel, rootfs: &Path) -> Result<()> {
     let old = sys::open(Path::new("/"), libc::O_DIRECTORY | libc::O_RDONLY).map_err(|e| Error::sys("open /", e))?;
     let new = sys::open(rootfs, libc::O_DIRECTORY | libc::O_RDONLY).map_err(|e| Error::path("open", rootfs, e))?;
-    sys::fchdir(&new).map_err(|e| Error::path("chdir", rootfs, e))?;
+    k.fchdir(&new).map_err(|e| Error::path("chdir", rootfs, e))?;
     // pivot_root(".", ".") stacks the old root on top of the new one.
-    sys::pivot_root(c".", c".").map_err(|e| Error::path("pivot_root", rootfs, e))?;
-    sys::fchdir(&old).map_err(|e| Error::sys("chdir to the old root", e))?;
+    k.pivot_root_here().map_err(|e| Error::path("pivot_root", rootfs, e))?;
+    k.fchdir(&old).map_err(|e| Error::sys("chdir to the old root", e))?;
     // Make sure the unmount does not propagate to the host.
-    sys::mount(None, c".", None, libc::MS_SLAVE | libc::MS_REC, None)
+    k.mount(None, Path::new("."), None, libc::MS_SLAVE | libc::MS_REC, None)
         .map_err(|e| Error::sys("make the old root a slave", e))?;
-    sys::umount2(c".", libc::MNT_DETACH).map_err(|e| Error::sys("detach the old root", e))?;
-    std::env::set_current_dir("/").map_err(|e| Error::sys("chdir /", e))
+    k.umount(Path::new("."), libc::MNT_DETACH).map_err(|e| Error::sys("detach the old root", e))?;
+    k.chdir(Path::new("/")).map_err(|e| Error::sys("chdir /", e))
 }
 
 /// --no-pivot: move the rootfs over / and chroot (for ramdisk hosts).
-fn move_root(rootfs: &Path) -> Result<()> {
-    hide_host_proc_and_sys(rootfs)?;
-    std::env::set_current_dir(rootfs).map_err(|e| Error::path("chdir", rootfs, e))?;
-    mount(Some(rootfs), Path::new("/"), None, libc::MS_MOVE, None).map_err(|e| Error::path("move mount", rootfs, e))?;
-    sys::chroot(c".").map_err(|e| Error::path("chroot", rootfs, e))?;
-    std::env::set_current_dir("/").map_err(|e| Error::sys("chdir /", e))
+fn move_root(k: &dyn Kernel, rootfs: &Path) -> Result<()> {
+    hide_host_proc_and_sys(k, rootfs)?;
+    k.chdir(rootfs).map_err(|e| Error::path("chdir", rootfs, e))?;
+    k.mount(Some(rootfs), Path::new("/"), None, libc::MS_MOVE, None)
+        .map_err(|e| Error::path("move mount", rootfs, e))?;
+    k.chroot(Path::new(".")).map_err(|e| Error::path("chroot", rootfs, e))?;
+    k.chdir(Path::new("/")).map_err(|e| Error::sys("chdir /", e))
 }
 
 /// Without pivot_root the host's mounts stay in the container's mount
@@ -431,9 +458,11 @@ fn move_root(rootfs: &Path) -> Result<()> {
 /// (the kernel allows that only while such a mount exists in the
 /// namespace): each one outside the rootfs is detached, or covered by an
 /// empty tmpfs where it cannot be.
-fn hide_host_proc_and_sys(rootfs: &Path) -> Result<()> {
+fn hide_host_proc_and_sys(k: &dyn Kernel, rootfs: &Path) -> Result<()> {
     let rootfs = fs::canonicalize(rootfs).map_err(|e| Error::path("resolve", rootfs, e))?;
-    let mut points: Vec<PathBuf> = procfs::mounts()?
+    let mut points: Vec<PathBuf> = k
+        .mounts()
+        .map_err(|e| Error::sys("read this process's mounts", e))?
         .into_iter()
         .filter(|m| m.root == Path::new("/") && matches!(m.fstype.as_str(), "proc" | "sysfs"))
         .filter(|m| !m.point.starts_with(&rootfs))
@@ -444,15 +473,15 @@ fn hide_host_proc_and_sys(rootfs: &Path) -> Result<()> {
     points.dedup();
     for p in points {
         let what = |e| Error::path("hide the host's mount", &p, e);
-        match mount(None, &p, None, libc::MS_SLAVE | libc::MS_REC, None) {
+        match k.mount(None, &p, None, libc::MS_SLAVE | libc::MS_REC, None) {
             Err(e) if e.raw_os_error() == Some(libc::ENOENT) => continue,
             r => r.map_err(what)?,
         }
-        match sys::umount2(&cpath(&p).map_err(what)?, libc::MNT_DETACH) {
+        match k.umount(&p, libc::MNT_DETACH) {
             Ok(()) => {}
             Err(e) if matches!(e.raw_os_error(), Some(libc::EINVAL) | Some(libc::ENOENT)) => {}
             Err(e) if e.raw_os_error() == Some(libc::EPERM) => {
-                mount(Some(Path::new("tmpfs")), &p, Some("tmpfs"), libc::MS_RDONLY, None).map_err(what)?
+                k.mount(Some(Path::new("tmpfs")), &p, Some("tmpfs"), libc::MS_RDONLY, None).map_err(what)?
             }
             Err(e) => return Err(what(e)),
         }
@@ -460,23 +489,23 @@ fn hide_host_proc_and_sys(rootfs: &Path) -> Result<()> {
     Ok(())
 }
 
-fn readonly_path(p: &Path) -> io::Result<()> {
+fn readonly_path(k: &dyn Kernel, p: &Path) -> io::Result<()> {
     if fs::symlink_metadata(p).is_err() {
         return Ok(());
     }
-    mount(Some(p), p, None, libc::MS_BIND | libc::MS_REC, None)?;
-    let flags = libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY | libc::MS_REC | locked_flags(p);
-    mount(None, p, None, flags, None)
+    k.mount(Some(p), p, None, libc::MS_BIND | libc::MS_REC, None)?;
+    let flags = libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY | libc::MS_REC | locked_flags(k, p);
+    k.mount(None, p, None, flags, None)
 }
 
 /// The container's /dev/null, checked to be the null device (char 1:3)
 /// and never reached through a symlink: masking binds it from this fd, so
 /// an image's /dev/null cannot put something else over a masked path
 /// (CVE-2025-31133).
-fn null_device() -> Result<OwnedFd> {
-    let path = Path::new("/dev/null");
+fn null_device(k: &dyn Kernel, root: &Path) -> Result<OwnedFd> {
+    let path = &under(root, Path::new("/dev/null"));
     let fd = sys::open(path, libc::O_PATH | libc::O_NOFOLLOW).map_err(|e| Error::path("open", path, e))?;
-    let st = sys::fstat(&fd).map_err(|e| Error::path("stat", path, e))?;
+    let st = k.stat(&fd).map_err(|e| Error::path("stat", path, e))?;
     if st.st_mode & libc::S_IFMT != libc::S_IFCHR || st.st_rdev != sys::makedev(1, 3) {
         return Err(Error::path("mask paths with", path, io::Error::other("it is not the null device (char 1:3)")));
     }
@@ -485,12 +514,12 @@ fn null_device() -> Result<OwnedFd> {
 
 /// A directory (or a symlink to one) gets an empty read-only tmpfs; any
 /// other file the null device, bound from its fd.
-fn mask_path(p: &Path, null: &OwnedFd) -> io::Result<()> {
+fn mask_path(k: &dyn Kernel, p: &Path, null: &OwnedFd) -> io::Result<()> {
     match fs::metadata(p) {
         Err(e) if e.kind() == io::ErrorKind::NotFound || e.raw_os_error() == Some(libc::ENOTDIR) => Ok(()),
         Err(e) => Err(e),
-        Ok(md) if md.is_dir() => mount(Some(Path::new("tmpfs")), p, Some("tmpfs"), libc::MS_RDONLY, None),
-        Ok(_) => mount(Some(&inroot::fd_path(null)), p, None, libc::MS_BIND, None),
+        Ok(md) if md.is_dir() => k.mount(Some(Path::new("tmpfs")), p, Some("tmpfs"), libc::MS_RDONLY, None),
+        Ok(_) => k.mount(Some(&inroot::fd_path(null)), p, None, libc::MS_BIND, None),
     }
 }
 

@@ -5,9 +5,10 @@ use std::ffi::OsStr;
 use std::io;
 use std::path::{Path, PathBuf};
 
+use super::inroot::{self, Kind, Root};
+use super::kernel::Kernel;
 use crate::config::{Config, Device, NsKind};
 use crate::error::{Error, Result};
-use crate::inroot::{self, Kind, Root};
 use crate::sys;
 
 /// null, zero, full, random, urandom, tty: what runc gives every container.
@@ -26,7 +27,7 @@ pub fn defaults() -> Vec<Device> {
         .collect()
 }
 
-pub fn populate(root: &Root, config: &Config) -> Result<()> {
+pub fn populate(k: &dyn Kernel, root: &Root, config: &Config) -> Result<()> {
     // mknod is not allowed in a user namespace: bind the host's node
     // instead. Where the runtime itself runs in one (rootless Podman) and
     // the config asks for none, mknod's EPERM says so (as runc falls back).
@@ -36,9 +37,9 @@ pub fn populate(root: &Root, config: &Config) -> Result<()> {
     all.extend(config.devices.iter().cloned());
     for d in &all {
         let r = match bind {
-            true => bind_device(root, d),
-            false => match make_device(root, config, d) {
-                Err(e) if e.raw_os_error() == Some(libc::EPERM) => bind_device(root, d),
+            true => bind_device(k, root, d),
+            false => match make_device(k, root, config, d) {
+                Err(e) if e.raw_os_error() == Some(libc::EPERM) => bind_device(k, root, d),
                 r => r,
             },
         };
@@ -47,10 +48,10 @@ pub fn populate(root: &Root, config: &Config) -> Result<()> {
     Ok(())
 }
 
-fn make_device(root: &Root, config: &Config, d: &Device) -> io::Result<()> {
+fn make_device(k: &dyn Kernel, root: &Root, config: &Config, d: &Device) -> io::Result<()> {
     let (dir, name) = root.parent_dir(&d.path)?;
     let name = name.as_os_str();
-    match sys::mknodat(&dir, name, d.kind | d.mode, sys::makedev(d.major, d.minor)) {
+    match k.mknodat(&dir, name, d.kind | d.mode, sys::makedev(d.major, d.minor)) {
         // Whatever the image (or a mount) has there stays, as runc leaves
         // it: tandem neither removes a file nor writes through a link.
         Err(e) if e.raw_os_error() == Some(libc::EEXIST) => return Ok(()),
@@ -61,19 +62,17 @@ fn make_device(root: &Root, config: &Config, d: &Device) -> io::Result<()> {
     std::fs::set_permissions(inroot::fd_path(&dir).join(name), std::os::unix::fs::PermissionsExt::from_mode(d.mode))?;
     let uid = config.host_uid(d.uid).unwrap_or(d.uid);
     let gid = config.host_gid(d.gid).unwrap_or(d.gid);
-    sys::fchownat_empty(&node, uid, gid)
+    k.chown(&node, uid, gid)
 }
 
-fn bind_device(root: &Root, d: &Device) -> io::Result<()> {
+fn bind_device(k: &dyn Kernel, root: &Root, d: &Device) -> io::Result<()> {
     let target = root.ensure(&d.path, Kind::File)?;
-    let src = sys::cpath(&d.path)?;
-    let dst = sys::cpath(&inroot::fd_path(&target))?;
-    sys::mount(Some(&src), &dst, None, libc::MS_BIND, None)
+    k.mount(Some(&d.path), &inroot::fd_path(&target), None, libc::MS_BIND, None)
 }
 
 /// /dev/fd, /dev/std{in,out,err}, /dev/ptmx (and /dev/core where the host
 /// has /proc/kcore), as runc creates them.
-pub fn symlinks(root: &Root) -> Result<()> {
+pub fn symlinks(k: &dyn Kernel, root: &Root) -> Result<()> {
     let mut links = vec![
         ("/proc/self/fd", "/dev/fd"),
         ("/proc/self/fd/0", "/dev/stdin"),
@@ -85,22 +84,22 @@ pub fn symlinks(root: &Root) -> Result<()> {
     }
     let has_pts = root.open_path(Path::new("/dev/pts/ptmx")).is_ok();
     for (target, link) in links {
-        make_link(root, target, link, false).map_err(|e| Error::path("create symlink", link, e))?;
+        make_link(k, root, target, link, false).map_err(|e| Error::path("create symlink", link, e))?;
     }
     if has_pts {
-        make_link(root, "pts/ptmx", "/dev/ptmx", true).map_err(|e| Error::path("create symlink", "/dev/ptmx", e))?;
+        make_link(k, root, "pts/ptmx", "/dev/ptmx", true).map_err(|e| Error::path("create symlink", "/dev/ptmx", e))?;
     }
     Ok(())
 }
 
-fn make_link(root: &Root, target: &str, link: &str, replace: bool) -> io::Result<()> {
+fn make_link(k: &dyn Kernel, root: &Root, target: &str, link: &str, replace: bool) -> io::Result<()> {
     let (dir, name) = root.parent_dir(Path::new(link))?;
     let name: &OsStr = name.as_os_str();
-    match sys::symlinkat(Path::new(target), &dir, name) {
+    match k.symlinkat(Path::new(target), &dir, name) {
         Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {
             if replace {
                 std::fs::remove_file(inroot::fd_path(&dir).join(name))?;
-                sys::symlinkat(Path::new(target), &dir, name)?;
+                k.symlinkat(Path::new(target), &dir, name)?;
             }
             Ok(())
         }

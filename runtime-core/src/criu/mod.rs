@@ -8,6 +8,8 @@
 //! (measured: a native `create` peaked 0.24 MiB higher with rust-criu's
 //! types linked in), for a command that checkpoints now and then.
 
+pub mod files;
+
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
