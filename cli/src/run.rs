@@ -5,7 +5,7 @@
 //! gets its pty proxied to our own stdin/stdout (raw mode when stdin is a
 //! terminal), as `runc run` does.
 
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::path::Path;
 
 use tandem_runtime_core::{CreateOptions, Error, Runtime, sys};
@@ -107,13 +107,11 @@ impl Drop for RawMode {
     }
 }
 
-fn copy(from: i32, to: i32) -> bool {
+fn copy(from: BorrowedFd, to: BorrowedFd) -> bool {
     let mut buf = [0u8; 8192];
-    let from = borrowed(from);
     match sys::read(&from, &mut buf) {
         Ok(0) | Err(_) => false,
         Ok(n) => {
-            let to = borrowed(to);
             let mut done = 0;
             while done < n {
                 match sys::write(&to, &buf[done..n]) {
@@ -126,21 +124,10 @@ fn copy(from: i32, to: i32) -> bool {
     }
 }
 
-/// A raw fd as something `sys::read`/`write` accept, without owning it.
-fn borrowed(fd: i32) -> impl AsRawFd {
-    struct Borrowed(i32);
-    impl AsRawFd for Borrowed {
-        fn as_raw_fd(&self) -> i32 {
-            self.0
-        }
-    }
-    Borrowed(fd)
-}
-
 /// Copy what the workload wrote last and is still in the pty.
 fn drain(master: &OwnedFd) {
     while sys::poll(&[(master.as_raw_fd(), libc::POLLIN)], 0).is_ok_and(|r| r[0] & libc::POLLIN != 0) {
-        if !copy(master.as_raw_fd(), 1) {
+        if !copy(master.as_fd(), std::io::stdout().as_fd()) {
             break;
         }
     }
@@ -191,9 +178,9 @@ pub fn wait_forwarding(pid: i32, signals: &OwnedFd, master: Option<&OwnedFd>) ->
                 }
             } else if fd == 0 {
                 let m = master.expect("stdin is polled only with a pty");
-                stdin_open = copy(0, m.as_raw_fd());
-            } else {
-                master_open = copy(fd, 1);
+                stdin_open = copy(std::io::stdin().as_fd(), m.as_fd());
+            } else if let Some(m) = master {
+                master_open = copy(m.as_fd(), std::io::stdout().as_fd());
             }
         }
     }

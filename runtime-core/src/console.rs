@@ -12,6 +12,7 @@ use std::path::Path;
 
 use crate::error::{Error, Result};
 use crate::rootfs::inroot::{self, Root};
+use crate::rootfs::kernel::{HOST, Kernel};
 use crate::sys;
 
 /// In the runtime: connect to the caller's socket before the clone, so the
@@ -69,7 +70,5 @@ fn bind_console(slave: &OwnedFd) -> io::Result<()> {
     if kind != libc::S_IFREG && kind != libc::S_IFCHR {
         return Err(io::Error::other("/dev/console in the rootfs is not a file or a device"));
     }
-    let src = sys::cpath(&inroot::fd_path(slave))?;
-    let dst = sys::cpath(&inroot::fd_path(&target))?;
-    sys::mount(Some(&src), &dst, None, libc::MS_BIND, None)
+    HOST.mount(Some(&inroot::fd_path(slave)), &inroot::fd_path(&target), None, libc::MS_BIND, None)
 }

@@ -102,13 +102,14 @@ pub fn one_line(s: &str) -> String {
 }
 
 impl Error {
-    /// A failed syscall or file operation, with what was being done.
-    pub fn sys(op: impl Into<String>, source: io::Error) -> Self {
-        Error::System { op: one_line(&op.into()), source }
+    /// A failed syscall or file operation, with what was being done
+    /// (`source` an `io::Error`, or nix's `Errno`).
+    pub fn sys(op: impl Into<String>, source: impl Into<io::Error>) -> Self {
+        Error::System { op: one_line(&op.into()), source: source.into() }
     }
 
     /// A failed operation on a path: "`op` `path`: `source`".
-    pub fn path(op: &str, path: impl Into<PathBuf>, source: io::Error) -> Self {
+    pub fn path(op: &str, path: impl Into<PathBuf>, source: impl Into<io::Error>) -> Self {
         Error::sys(format!("{op} {}", path.into().display()), source)
     }
 

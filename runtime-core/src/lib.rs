@@ -22,8 +22,9 @@
 //!   `console`, `hooks`;
 //! - `exe_seal` (the runtime's binary sealed), `criu` (CRIU's RPC and the
 //!   files it is told about), `rootless`, `procfs`;
-//! - `sys`: the few syscalls `nix` does not wrap, each `unsafe` block with
-//!   its `SAFETY:` line. `unsafe` elsewhere is rare and says why too.
+//! - `sys`: the engine's syscalls, on `nix` where it has them, and the
+//!   few it lacks by hand. Every `unsafe` block of the crate is there,
+//!   each with its `SAFETY:` line.
 //!
 //! Executors see one part of it: [`executor`] (the traits, the registry's
 //! rules and `executor::host`, the few host-side helpers a workload

@@ -186,8 +186,7 @@ pub(crate) fn map_text(maps: &[IdMap]) -> String {
 /// In the runtime: write the init's uid and gid maps (as an unprivileged
 /// user may, see [`crate::rootless`], when this process is one).
 pub fn write_id_maps(pid: i32, config: &Config) -> Result<()> {
-    // SAFETY: geteuid cannot fail and touches no memory.
-    if unsafe { libc::geteuid() } != 0 {
+    if sys::geteuid() != 0 {
         return crate::rootless::write_id_maps(pid, config);
     }
     let proc = Proc::open()?;

@@ -25,11 +25,11 @@ use crate::config::{Config, IdMap};
 use crate::error::{Error, Result};
 use crate::namespaces::map_text;
 use crate::procfs::Proc;
+use crate::sys;
 
 /// Is this process unprivileged (runc's `--rootless auto`)?
 pub fn detect() -> bool {
-    // SAFETY: geteuid cannot fail and touches no memory.
-    if unsafe { libc::geteuid() } != 0 {
+    if sys::geteuid() != 0 {
         return true;
     }
     in_user_namespace()
@@ -114,8 +114,7 @@ fn limits_set(config: &Config) -> Option<String> {
 /// Write the init's id maps as an unprivileged user may: its own ids
 /// directly, anything else through newuidmap/newgidmap.
 pub(crate) fn write_id_maps(pid: i32, config: &Config) -> Result<()> {
-    // SAFETY: getuid and getgid cannot fail and touch no memory.
-    let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
+    let (uid, gid) = (nix::unistd::getuid().as_raw(), nix::unistd::getgid().as_raw());
     let proc = Proc::open()?;
     if only_self(&config.uid_mappings, uid) {
         proc.write(&format!("{pid}/uid_map"), map_text(&config.uid_mappings).as_bytes())?;

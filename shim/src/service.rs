@@ -337,16 +337,16 @@ fn mount_rootfs(bundle: &Path, mounts: &[containerd_shim::protos::types::mount::
 }
 
 fn mount_one(m: &containerd_shim::protos::types::mount::Mount, target: &Path) -> std::io::Result<()> {
-    use tandem_runtime_core::{mount_options, sys};
+    use nix::mount::{MsFlags, mount};
+    use tandem_runtime_core::mount_options;
     let flags = mount_options::parse(&m.options).map_err(std::io::Error::other)?;
-    let c = |s: &str| std::ffi::CString::new(s).map_err(std::io::Error::other);
-    let (source, fstype, target) = (c(&m.source)?, c(&m.type_)?, sys::cpath(target)?);
-    let data = (!flags.data.is_empty()).then(|| c(&flags.data)).transpose()?;
-    sys::mount(Some(&source), &target, Some(&fstype), flags.set, data.as_deref())?;
+    let data = (!flags.data.is_empty()).then_some(flags.data.as_str());
+    let ms = |bits: u64| MsFlags::from_bits_retain(bits as libc::c_ulong);
+    mount(Some(m.source.as_str()), target, Some(m.type_.as_str()), ms(flags.set), data)?;
     // A bind mount takes read-only and the like on a remount only.
     let bind_attrs = flags.set & !(libc::MS_BIND | libc::MS_REC);
     if flags.set & libc::MS_BIND != 0 && bind_attrs != 0 {
-        sys::mount(None, &target, None, libc::MS_REMOUNT | libc::MS_BIND | bind_attrs, None)?;
+        mount(None::<&str>, target, None::<&str>, ms(libc::MS_REMOUNT | libc::MS_BIND | bind_attrs), None::<&str>)?;
     }
     Ok(())
 }

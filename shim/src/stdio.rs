@@ -11,7 +11,7 @@
 //! threads copy between it and the fifos. `file://` paths are appended
 //! to; `binary://` loggers are not supported.
 
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -155,7 +155,7 @@ fn spawn_feeder(fifo: PathBuf, to: OwnedFd, closed: Arc<AtomicBool>) {
 
 /// Copy until end-of-file or an error (a pty master reports EIO once its
 /// last slave is closed).
-fn copy(from: &impl AsRawFd, to: &impl AsRawFd) {
+fn copy(from: &impl AsFd, to: &impl AsFd) {
     let mut buf = [0u8; 8192];
     loop {
         let n = match sys::read(from, &mut buf) {

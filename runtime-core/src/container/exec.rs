@@ -17,6 +17,7 @@ use crate::container::Container;
 use crate::error::{Error, Result};
 use crate::executor::{self, PrepareContext};
 use crate::process::channel::{self, Msg};
+use crate::rootfs::kernel::{HOST, Kernel};
 use crate::state::{self, Status};
 use crate::sys::{self, Forked};
 use crate::{console, procfs, seccomp};
@@ -153,8 +154,7 @@ impl Container {
         let filter = config.seccomp.as_ref().map(|p| p.filter(&cache)).transpose()?;
         let (parent_sock, child_sock) = sys::socketpair().map_err(|e| Error::sys("socketpair", e))?;
         let what = "the exec'd process";
-        // SAFETY: geteuid cannot fail and touches no memory.
-        let unprivileged = unsafe { libc::geteuid() } != 0;
+        let unprivileged = sys::geteuid() != 0;
         // An unprivileged runtime has a say over the container's pid
         // namespace only from inside its user namespace; and a rootless one
         // (also root in someone's user namespace, as under Podman) could
@@ -165,7 +165,7 @@ impl Container {
         let (forked, move_later) = if in_launcher {
             let enter = || {
                 if let Some(user_ns) = user_first {
-                    sys::setns(user_ns, libc::CLONE_NEWUSER)
+                    HOST.setns(user_ns, libc::CLONE_NEWUSER)
                         .map_err(|e| Error::sys("join the container's user namespace", e))?;
                 }
                 let mut g = crate::namespaces::ForChildren::none();

@@ -15,6 +15,7 @@ use crate::container::Container;
 use crate::container::checkpoint::{CHECKPOINT_RECORD, CheckpointRecord, cgroup_mode, empty_ns_flags, open_dir};
 use crate::criu::{self, Criu, Opts, ReqType};
 use crate::error::{Error, Result};
+use crate::rootfs::kernel::{HOST, Kernel};
 use crate::runtime::Runtime;
 use crate::state::{self, State, StateDir, Status};
 use crate::{procfs, sys};
@@ -109,11 +110,7 @@ impl Runtime {
 
 fn bind_root(rootfs: &Path, at: &Path) -> Result<()> {
     std::fs::create_dir_all(at).map_err(|e| Error::path("create", at, e))?;
-    let (src, dst) = (
-        sys::cpath(rootfs).map_err(|e| Error::path("bind", rootfs, e))?,
-        sys::cpath(at).map_err(|e| Error::path("bind", at, e))?,
-    );
-    sys::mount(Some(&src), &dst, None, libc::MS_BIND | libc::MS_REC, None)
+    HOST.mount(Some(rootfs), at, None, libc::MS_BIND | libc::MS_REC, None)
         .map_err(|e| Error::path("bind the rootfs for criu at", at, e))
 }
 
@@ -138,27 +135,21 @@ fn make_mount_points(config: &Config, root: &Path) -> Result<()> {
         let what = |e| Error::path("make the restore's mount point", &m.destination, e);
         let target = in_root.ensure(&m.destination, crate::rootfs::mount_point_kind(m).map_err(what)?).map_err(what)?;
         if let (true, Some(src)) = (m.is_bind(), &m.source) {
-            let (src, dst) =
-                (sys::cpath(src).map_err(what)?, sys::cpath(&crate::rootfs::inroot::fd_path(&target)).map_err(what)?);
-            sys::mount(Some(&src), &dst, None, libc::MS_BIND, None).map_err(what)?;
+            HOST.mount(Some(src), &crate::rootfs::inroot::fd_path(&target), None, libc::MS_BIND, None).map_err(what)?;
             bound.push(m.destination.clone());
         }
         Ok(())
     });
     for dest in bound.iter().rev() {
-        if let Ok(fd) = in_root.open_path(dest)
-            && let Ok(c) = sys::cpath(&crate::rootfs::inroot::fd_path(&fd))
-        {
-            let _ = sys::umount2(&c, libc::MNT_DETACH);
+        if let Ok(fd) = in_root.open_path(dest) {
+            let _ = HOST.umount(&crate::rootfs::inroot::fd_path(&fd), libc::MNT_DETACH);
         }
     }
     made
 }
 
 fn unbind_root(at: &Path) -> Result<()> {
-    if let Ok(c) = sys::cpath(at) {
-        let _ = sys::umount2(&c, libc::MNT_DETACH);
-    }
+    let _ = HOST.umount(at, libc::MNT_DETACH);
     match std::fs::remove_dir(at) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::path("remove", at, e)),
         _ => Ok(()),

@@ -64,7 +64,8 @@ impl ProcessAttrs {
 /// for the init).
 pub fn apply(config: &Config, exec: bool) -> Result<()> {
     if let Some(p) = config.personality {
-        sys::personality(p).map_err(|e| Error::sys("linux.personality: personality()", e))?;
+        nix::sys::personality::set(nix::sys::personality::Persona::from_bits_retain(p as i32))
+            .map_err(|e| Error::sys("linux.personality: personality()", e))?;
     }
     if let Some(MemoryPolicy { mode, nodes }) = &config.memory_policy {
         sys::set_mempolicy(*mode, nodes).map_err(|e| Error::sys("linux.memoryPolicy: set_mempolicy()", e))?;

@@ -12,6 +12,7 @@ use crate::error::{Error, Result};
 use crate::executor::Workload;
 use crate::process::channel::{self, Msg};
 use crate::process::init;
+use crate::rootfs::kernel::{HOST, Kernel};
 use crate::seccomp;
 use crate::sys;
 
@@ -52,7 +53,7 @@ pub(crate) fn run(
     keep.extend(cgroup_joins.iter().map(|(_, fd)| fd.as_raw_fd()));
     keep.extend(root.as_ref().map(|f| f.as_raw_fd()));
     keep.extend(workload.keep_fds());
-    if let Err(e) = sys::close_fds_except(3 + preserve_fds as i32, &keep) {
+    if let Err(e) = sys::close_from_except(3 + preserve_fds as i32, &keep) {
         let _ = channel::send(&sync, &Msg::failure(Error::init(format!("close inherited fds: {e}"))));
         sys::exit_now(1);
     }
@@ -68,13 +69,13 @@ pub(crate) fn run(
             if *kind == NsKind::User && in_user_namespace(fd) {
                 continue;
             }
-            sys::setns(fd, kind.clone_flag())
+            HOST.setns(fd, kind.clone_flag())
                 .map_err(|e| Error::sys(format!("join the {} namespace", kind.proc_name()), e))?;
         }
         drop(to_join);
         if let Some(root) = root {
-            sys::fchdir(&root).map_err(|e| Error::sys("chdir to the container's root", e))?;
-            sys::chroot(c".").map_err(|e| Error::sys("chroot to the container's root", e))?;
+            HOST.fchdir(&root).map_err(|e| Error::sys("chdir to the container's root", e))?;
+            HOST.chroot(std::path::Path::new(".")).map_err(|e| Error::sys("chroot to the container's root", e))?;
         }
         sys::setsid().map_err(|e| Error::sys("setsid", e))?;
         if config.process.terminal {

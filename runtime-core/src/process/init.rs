@@ -80,7 +80,7 @@ pub fn run(args: LaunchArgs, sync: OwnedFd, cgroup_joins: Vec<(PathBuf, OwnedFd)
         .map(|f| f.as_raw_fd())
         .chain(workload.keep_fds())
         .collect();
-    if let Err(e) = sys::close_fds_except(3 + preserve_fds as i32, &keep) {
+    if let Err(e) = sys::close_from_except(3 + preserve_fds as i32, &keep) {
         let _ = channel::send(&sync, &Msg::failure(Error::init(format!("close inherited fds: {e}"))));
         sys::exit_now(1);
     }
@@ -137,7 +137,7 @@ pub fn run(args: LaunchArgs, sync: OwnedFd, cgroup_joins: Vec<(PathBuf, OwnedFd)
         }
         rootfs::apply_sysctl(config)?;
         if let Some(h) = &config.hostname {
-            sys::sethostname(h).map_err(|e| Error::sys(format!("set hostname '{h}'"), e))?;
+            nix::unistd::sethostname(h).map_err(|e| Error::sys(format!("set hostname '{h}'"), e))?;
         }
         if let Some(d) = &config.domainname {
             sys::setdomainname(d).map_err(|e| Error::sys(format!("set domainname '{d}'"), e))?;
@@ -326,7 +326,7 @@ fn switch_identity(config: &Config) -> Result<()> {
     sys::setresuid(p.uid).map_err(|e| Error::sys(format!("set uid {}", p.uid), e))?;
     sys::prctl(libc::PR_SET_KEEPCAPS, 0).map_err(|e| Error::sys("clear keepcaps", e))?;
     if let Some(mask) = p.umask {
-        sys::umask(mask);
+        nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_retain(mask));
     }
     capabilities::apply(caps).map_err(|e| Error::sys("set capabilities", e))
 }

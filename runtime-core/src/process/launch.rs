@@ -15,6 +15,7 @@ use crate::namespaces;
 use crate::process::channel::{self, Msg};
 use crate::process::init;
 use crate::procfs;
+use crate::rootfs::kernel::{HOST, Kernel};
 use crate::seccomp;
 use crate::sys::{self, Forked};
 
@@ -72,7 +73,7 @@ fn clone_init(config: &Config, flags: u64, into: Option<&OwnedFd>) -> Result<(Fo
     {
         let user_ns = sys::open(user, libc::O_RDONLY).map_err(|e| Error::path("open namespace", user, e))?;
         let enter = || {
-            sys::setns(&user_ns, libc::CLONE_NEWUSER).map_err(|e| Error::path("join user namespace", user, e))?;
+            HOST.setns(&user_ns, libc::CLONE_NEWUSER).map_err(|e| Error::path("join user namespace", user, e))?;
             namespaces::ForChildren::enter(config)?.forget();
             Ok(())
         };
@@ -191,8 +192,7 @@ pub fn launch(args: LaunchArgs) -> Result<Launched> {
     let cgroup_joins = made.map(Cgroup::self_join_files).transpose()?.unwrap_or_default();
     // Known here, not in the child: there geteuid() says 0 as soon as we
     // have written its uid map (a race the child would lose).
-    // SAFETY: geteuid cannot fail and touches no memory.
-    let maps_by_user = config.creates(NsKind::User) && unsafe { libc::geteuid() } != 0;
+    let maps_by_user = config.creates(NsKind::User) && sys::geteuid() != 0;
     let (forked, move_later) = clone_init(config, flags, into.as_ref())?;
     match forked {
         Forked::Child => {

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::sys;
+use crate::rootfs::kernel::{HOST, Kernel};
 
 /// What `create` records in the state directory (before the init mounts
 /// anything, so a create killed half-way is cleaned up too).
@@ -48,8 +48,7 @@ fn under_in(mounts: Vec<crate::procfs::Mount>, root: &Path) -> Vec<(u64, PathBuf
 /// last made first (lazily: a process still in one cannot hold it).
 pub fn remove_new(root: &Path, before: &[u64]) -> Result<()> {
     for (id, point) in under(root)?.into_iter().rev().filter(|(id, _)| !before.contains(id)) {
-        let c = sys::cpath(&point).map_err(|e| Error::path("unmount", &point, e))?;
-        match sys::umount2(&c, libc::MNT_DETACH) {
+        match HOST.umount(&point, libc::MNT_DETACH) {
             Ok(()) => {}
             // Gone with its parent already.
             Err(e) if matches!(e.raw_os_error(), Some(libc::EINVAL) | Some(libc::ENOENT)) => {}
