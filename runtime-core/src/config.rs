@@ -664,34 +664,12 @@ pub fn clean(p: &Path) -> PathBuf {
 mod tests {
     use super::*;
 
-    fn bundle_with(config: &str) -> (tempdir::Dir, Result<Config>) {
-        let dir = tempdir::Dir::new();
-        fs::create_dir(dir.0.join("rootfs")).unwrap();
-        fs::write(dir.0.join("config.json"), config).unwrap();
-        let r = Config::load(&dir.0);
+    fn bundle_with(config: &str) -> (tempfile::TempDir, Result<Config>) {
+        let dir = tempfile::tempdir().unwrap();
+        fs::create_dir(dir.path().join("rootfs")).unwrap();
+        fs::write(dir.path().join("config.json"), config).unwrap();
+        let r = Config::load(dir.path());
         (dir, r)
-    }
-
-    mod tempdir {
-        pub struct Dir(pub std::path::PathBuf);
-        impl Dir {
-            pub fn new() -> Dir {
-                use std::sync::atomic::{AtomicU32, Ordering};
-                static N: AtomicU32 = AtomicU32::new(0);
-                let p = std::env::temp_dir().join(format!(
-                    "tandem-config-test-{}-{}",
-                    std::process::id(),
-                    N.fetch_add(1, Ordering::Relaxed)
-                ));
-                std::fs::create_dir_all(&p).unwrap();
-                Dir(p)
-            }
-        }
-        impl Drop for Dir {
-            fn drop(&mut self) {
-                let _ = std::fs::remove_dir_all(&self.0);
-            }
-        }
     }
 
     const MINIMAL: &str = r#"{"ociVersion":"1.0.2","root":{"path":"rootfs"},

@@ -1,12 +1,22 @@
-//! A container's cgroup: made at create, the init placed in it by the
-//! runtime before the init goes on, `linux.resources` written to it (at
-//! create and on update), frozen and thawed, read for pids and stats, and
-//! removed at delete.
+//! A container's cgroup: made at create, `linux.resources` written to it
+//! (at create and on update), frozen and thawed, read for pids and stats,
+//! and removed at delete. The init gets into it before it goes on: cloned
+//! straight into the cgroup2 directory (clone3's CLONE_INTO_CGROUP), moving
+//! itself into each v1 hierarchy through files opened for it
+//! ([`Cgroup::self_join_files`]), moved by the runtime where the kernel
+//! cannot clone into a cgroup, or placed by systemd (the `systemd`
+//! driver, with the D-Bus client it alone uses).
 //!
 //! The same handle serves v1, v2 and hybrid hosts: it holds the
 //! container's directory in every hierarchy it joined, and the per-version
 //! modules turn resources into files. Every failed write names the file
 //! and the value.
+//!
+//! Not `cgroups-rs`, which the design once named: it cannot clone a
+//! process straight into a cgroup (it moves pids, the slow path above),
+//! and its systemd support (0.5) is zbus on the system bus, a threaded
+//! D-Bus stack and a bus daemon, where a few blocking calls on systemd's
+//! private socket are all the driver needs.
 
 mod device_filter;
 mod devices;
