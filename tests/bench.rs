@@ -29,6 +29,7 @@ fn bench_runs_and_writes_table_json_and_chart() {
         "containerd-shim-tandem-v1 serving one pod",
         "tandem shim: 20 tasks",
         "http hello (4 keep-alive clients, 3 s): tandem wasi-http",
+        "wasm cold: ",
     ] {
         assert!(stdout.lines().any(|l| l.starts_with("note:") && l.contains(note)), "no '{note}' note:\n{stdout}");
     }

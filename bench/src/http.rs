@@ -105,9 +105,7 @@ pub fn rows(tandem: &Runtime, work: &Path) -> Result<Vec<String>, String> {
 
 /// `wasmtime serve` of the component on a free port, once it listens.
 fn wasmtime_serve(component: &Path) -> Result<Option<(Child, u16)>, String> {
-    let Some(wasmtime) = std::env::var_os("PATH")
-        .and_then(|p| std::env::split_paths(&p).map(|d| d.join("wasmtime")).find(|p| p.is_file()))
-    else {
+    let Some(wasmtime) = crate::peers::which("wasmtime") else {
         return Ok(None);
     };
     let port = free_port()?;

@@ -96,6 +96,18 @@ fn run(args: &Args) -> Result<(), String> {
             let native = bundle::busybox(&work.join("native-hello"), &["echo", "hello"])?;
             measure::wasm(tandem_rt, &wasm_bundle, &native, args.iterations, &mut results)?;
             notes.push("wasm rows: tandem only (no peer here has a wasm handler); cold = compiled-code cache pruned before each run; wasm create/start/delete (warm cache) against the fastest peer's native ones".into());
+            notes.push(match peers::which("wasmtime") {
+                Some(wasmtime) => {
+                    let theirs = measure::wasmtime_run_cold(&wasmtime, &wasm_bundle.join("rootfs/app/demo.wasm"), args.iterations)?;
+                    let ours = results.ms["wasm cold"]["tandem"].clone();
+                    let ours = stats::summarize(&ours).expect("iterations >= 1").median;
+                    format!(
+                        "wasm cold: tandem {ours:.2} ms (a container, the module compiled, run) against `wasmtime run -C cache=n` of the same module {theirs:.2} ms (compiled and run, no container): {:.2}x",
+                        ours / theirs
+                    )
+                }
+                None => "wasm cold: no wasmtime CLI on PATH, so no `wasmtime run` comparison".into(),
+            });
             let spin = bundle::wasm_demo(&work.join("wasm-spin"), &["spin"])?.expect("clang built the demo above");
             let (rss_kib, threads) = measure::running_wasm_process(tandem_rt, &spin)?;
             notes.push(format!(

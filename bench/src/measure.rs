@@ -235,6 +235,21 @@ pub fn wasm(rt: &Runtime, wasm_bundle: &Path, native_bundle: &Path, n: usize, re
     Ok(())
 }
 
+/// `wasmtime run` of the same module with its compiled-code cache off,
+/// `n` times: what tandem's cold wasm row compares with (compile and run,
+/// without a container). The median, in ms.
+pub fn wasmtime_run_cold(wasmtime: &Path, module: &Path, n: usize) -> Result<f64, String> {
+    let mut ms = Vec::new();
+    for _ in 0..=n {
+        let mut c = Command::new(wasmtime);
+        c.args(["run", "-C", "cache=n"]).arg(module).stdin(Stdio::null()).stdout(Stdio::null());
+        sleep(SETTLE);
+        ms.push(time(c, "wasmtime run")?.ms);
+    }
+    ms.remove(0);
+    Ok(crate::stats::summarize(&ms).expect("n >= 1").median)
+}
+
 /// The resident memory (KiB) and threads of a running wasm container's
 /// process: `spin` runs a module that loops until killed.
 pub fn running_wasm_process(rt: &Runtime, spin: &Path) -> Result<(f64, usize), String> {

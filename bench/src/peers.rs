@@ -10,7 +10,8 @@ pub struct Runtime {
     pub version: String,
 }
 
-fn which(name: &str) -> Option<PathBuf> {
+/// `name` on PATH.
+pub fn which(name: &str) -> Option<PathBuf> {
     std::env::var_os("PATH")?.to_str()?.split(':').map(|d| Path::new(d).join(name)).find(|p| p.is_file())
 }
 
