@@ -548,3 +548,30 @@ fn a_pid_namespace_joined_for_the_clone_is_left_after_it() {
     assert_eq!(calls.len(), 2);
     assert!(calls[1].starts_with("setns host:pid:[") && calls[1].ends_with(" pid"), "{calls:?}");
 }
+
+#[test]
+fn a_relative_bind_source_is_the_bundle_s_and_type_bind_is_a_bind() {
+    let typed = tempfile::tempdir().unwrap();
+    let b = Bundle::new(
+        |s| {
+            set_mounts(
+                s,
+                json!([{ "destination": "/data", "type": "none", "source": "data", "options": ["rbind", "ro"] },
+                       { "destination": "/typed", "type": "bind", "source": typed.path() }]),
+            )
+        },
+        |_| {},
+    );
+    fs::create_dir(b.dir.path().join("data")).unwrap();
+    let k = b.recorder();
+    setup(&k, &b.config, None).unwrap();
+    let data = b.dir.path().canonicalize().unwrap().join("data");
+    assert_eq!(
+        k.calls_of("mount host:"),
+        [
+            format!("mount host:{} /data - bind,rec -", data.display()),
+            format!("mount host:{} /typed - bind -", typed.path().display()),
+        ]
+    );
+    assert!(k.calls().contains(&"mount - /data - ro,remount,bind -".to_string()), "{:?}", k.calls());
+}
