@@ -38,7 +38,7 @@ pub(crate) fn run(
 ) -> ! {
     let Channels { sync, console_socket, stdio, cgroup_joins, root } = channels;
     // The tandem binary until execve: keep it out of the container's reach.
-    if sys::prctl(libc::PR_SET_DUMPABLE, 0).is_err() {
+    if nix::sys::prctl::set_dumpable(false).is_err() {
         sys::exit_now(1);
     }
     if let Some(stdio) = stdio

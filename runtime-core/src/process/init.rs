@@ -62,7 +62,7 @@ pub fn run(args: LaunchArgs, sync: OwnedFd, cgroup_joins: Vec<(PathBuf, OwnedFd)
     // An unprivileged runtime can write the id maps of a dumpable process
     // only (a non-dumpable one's /proc files are root's): then not before
     // they are written, while nothing else is in the container (as runc).
-    if !maps_by_user && sys::prctl(libc::PR_SET_DUMPABLE, 0).is_err() {
+    if !maps_by_user && nix::sys::prctl::set_dumpable(false).is_err() {
         sys::exit_now(1);
     }
     if let Some(stdio) = stdio
@@ -96,7 +96,7 @@ pub fn run(args: LaunchArgs, sync: OwnedFd, cgroup_joins: Vec<(PathBuf, OwnedFd)
             _ => return Err(Error::init("runtime went away before writing the id maps")),
         }
         if maps_by_user {
-            sys::prctl(libc::PR_SET_DUMPABLE, 0).map_err(|e| Error::sys("make the init non-dumpable", e))?;
+            nix::sys::prctl::set_dumpable(false).map_err(|e| Error::sys("make the init non-dumpable", e))?;
         }
         let become_root = || -> Result<()> {
             sys::setresgid(0).map_err(|e| Error::sys("become root in the user namespace (gid)", e))?;
@@ -229,7 +229,7 @@ pub(crate) fn prepare_process(
     }
     switch_identity(config)?;
     if p.no_new_privileges {
-        sys::prctl(libc::PR_SET_NO_NEW_PRIVS, 1).map_err(|e| Error::sys("set no_new_privs", e))?;
+        nix::sys::prctl::set_no_new_privs().map_err(|e| Error::sys("set no_new_privs", e))?;
     }
     crate::preserved_fds::hand_on(preserve_fds)?;
     if let Some(f) = filter
@@ -317,14 +317,14 @@ fn switch_identity(config: &Config) -> Result<()> {
     let p = &config.process;
     let caps = &p.capabilities;
     capabilities::drop_bounding(caps.bounding).map_err(|e| Error::sys("drop bounding capabilities", e))?;
-    sys::prctl(libc::PR_SET_KEEPCAPS, 1).map_err(|e| Error::sys("set keepcaps", e))?;
+    nix::sys::prctl::set_keepcaps(true).map_err(|e| Error::sys("set keepcaps", e))?;
     let groups_allowed = std::fs::read_to_string("/proc/self/setgroups").map_or(true, |s| s.trim() != "deny");
     if groups_allowed {
         sys::setgroups(&p.additional_gids).map_err(|e| Error::sys(format!("setgroups {:?}", p.additional_gids), e))?;
     }
     sys::setresgid(p.gid).map_err(|e| Error::sys(format!("set gid {}", p.gid), e))?;
     sys::setresuid(p.uid).map_err(|e| Error::sys(format!("set uid {}", p.uid), e))?;
-    sys::prctl(libc::PR_SET_KEEPCAPS, 0).map_err(|e| Error::sys("clear keepcaps", e))?;
+    nix::sys::prctl::set_keepcaps(false).map_err(|e| Error::sys("clear keepcaps", e))?;
     if let Some(mask) = p.umask {
         nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_retain(mask));
     }

@@ -133,11 +133,11 @@ impl Kernel for Host {
     }
 
     fn fs_type(&self, fd: &OwnedFd) -> io::Result<i64> {
-        Ok(nix::sys::statfs::fstatfs(fd)?.filesystem_type().0 as i64)
+        sys::fstatfs_type(fd)
     }
 
     fn stat(&self, fd: &OwnedFd) -> io::Result<libc::stat> {
-        Ok(nix::sys::stat::fstat(fd)?)
+        sys::fstat(fd)
     }
 
     fn mounts(&self) -> io::Result<Vec<procfs::Mount>> {

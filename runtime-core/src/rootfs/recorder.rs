@@ -12,10 +12,11 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::io;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
+use super::inroot::fd_path;
 use super::kernel::Kernel;
 use crate::procfs::{self, Mount};
 
@@ -123,10 +124,6 @@ impl Recorder {
         }
     }
 
-    fn fd_path(&self, fd: &OwnedFd) -> PathBuf {
-        PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()))
-    }
-
     fn record(&self, line: String) -> io::Result<()> {
         let mut failures = self.failures.borrow_mut();
         let failed = failures.iter().position(|(p, _)| line.starts_with(p.as_str()));
@@ -139,7 +136,7 @@ impl Recorder {
 
     /// A container path of `fd`, if it is inside the rootfs.
     fn inside(&self, fd: &OwnedFd) -> Option<PathBuf> {
-        let shown = self.show(&self.fd_path(fd));
+        let shown = self.show(&fd_path(fd));
         shown.starts_with('/').then(|| PathBuf::from(shown))
     }
 }
@@ -176,11 +173,11 @@ impl Kernel for Recorder {
 
     fn mount_setattr(&self, at: &OwnedFd, set: u64, clear: u64, recursive: bool) -> io::Result<()> {
         let rec = if recursive { " recursive" } else { "" };
-        self.record(format!("mount_setattr {} set={set:#x} clear={clear:#x}{rec}", self.show(&self.fd_path(at))))
+        self.record(format!("mount_setattr {} set={set:#x} clear={clear:#x}{rec}", self.show(&fd_path(at))))
     }
 
     fn mknodat(&self, dir: &OwnedFd, name: &OsStr, mode: u32, dev: u64) -> io::Result<()> {
-        let path = self.fd_path(dir).join(name);
+        let path = fd_path(dir).join(name);
         let kind = match mode & libc::S_IFMT {
             libc::S_IFCHR => "c",
             libc::S_IFBLK => "b",
@@ -196,11 +193,11 @@ impl Kernel for Recorder {
     }
 
     fn chown(&self, fd: &OwnedFd, uid: u32, gid: u32) -> io::Result<()> {
-        self.record(format!("chown {} {uid}:{gid}", self.show(&self.fd_path(fd))))
+        self.record(format!("chown {} {uid}:{gid}", self.show(&fd_path(fd))))
     }
 
     fn symlinkat(&self, target: &Path, dir: &OwnedFd, name: &OsStr) -> io::Result<()> {
-        let link = self.fd_path(dir).join(name);
+        let link = fd_path(dir).join(name);
         std::os::unix::fs::symlink(target, &link)?;
         self.record(format!("symlink {} -> {}", self.show(&link), target.display()))
     }
@@ -214,7 +211,7 @@ impl Kernel for Recorder {
     }
 
     fn fchdir(&self, dir: &OwnedFd) -> io::Result<()> {
-        self.record(format!("chdir {}", self.show(&self.fd_path(dir))))
+        self.record(format!("chdir {}", self.show(&fd_path(dir))))
     }
 
     fn chdir(&self, path: &Path) -> io::Result<()> {
@@ -222,7 +219,7 @@ impl Kernel for Recorder {
     }
 
     fn setns(&self, ns: &OwnedFd, nstype: i32) -> io::Result<()> {
-        self.record(format!("setns {} {}", self.show(&self.fd_path(ns)), ns_names(nstype)))
+        self.record(format!("setns {} {}", self.show(&fd_path(ns)), ns_names(nstype)))
     }
 
     fn unshare(&self, flags: i32) -> io::Result<()> {
@@ -244,12 +241,12 @@ impl Kernel for Recorder {
                 return Ok(if fstype == "proc" { procfs::PROC_SUPER_MAGIC } else { 0x0102_1994 });
             }
         }
-        Ok(nix::sys::statfs::fstatfs(fd)?.filesystem_type().0 as i64)
+        crate::sys::fstatfs_type(fd)
     }
 
     /// The real stat, with a recorded device node's type and number.
     fn stat(&self, fd: &OwnedFd) -> io::Result<libc::stat> {
-        let mut st = nix::sys::stat::fstat(fd)?;
+        let mut st = crate::sys::fstat(fd)?;
         if let Some(&(mode, rdev)) = self.nodes.borrow().get(&(st.st_dev, st.st_ino)) {
             st.st_mode = mode;
             st.st_rdev = rdev;

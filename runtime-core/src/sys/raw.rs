@@ -169,8 +169,7 @@ pub fn setgroups(gids: &[u32]) -> io::Result<()> {
 }
 
 /// prctl(2) with integer arguments, for the options nix has no function
-/// for (the bounding and ambient capability sets, dumpable, keepcaps and
-/// no_new_privs by the same path).
+/// for (PR_CAPBSET_DROP: the bounding set).
 pub fn prctl(option: i32, arg: u64) -> io::Result<()> {
     // SAFETY: the options used here take integer arguments only.
     cvt(unsafe { libc::prctl(option, arg, 0u64, 0u64, 0u64) })?;
