@@ -108,6 +108,73 @@ fn files_in_the_rootfs_and_in_a_volume() {
     assert!(env.run_ok(&env.id("proc"), &b).starts_with("1 "), "the module runs as pid 1 of its pid namespace");
 }
 
+/// An image's links, as images lay them out: a file by an absolute link
+/// (`/etc/localtime`), a directory by one (`/data`), and a cwd below the
+/// root.
+fn linked_layout(b: &mut Bundle) {
+    let root = b.rootfs();
+    fs::create_dir_all(root.join("usr/share/zoneinfo")).unwrap();
+    fs::write(root.join("usr/share/zoneinfo/UTC"), "TZif utc\n").unwrap();
+    std::os::unix::fs::symlink("/usr/share/zoneinfo/UTC", root.join("etc/localtime")).unwrap();
+    fs::create_dir_all(root.join("srv/data")).unwrap();
+    std::os::unix::fs::symlink("/srv/data", root.join("data")).unwrap();
+    fs::create_dir_all(root.join("work")).unwrap();
+}
+
+#[test]
+fn absolute_symlinks_in_the_rootfs_resolve_as_for_a_native_process() {
+    let env = Env::new("wasm-links");
+    // Each lookup from each cwd, made by the module and by busybox in the
+    // same rootfs: the same answer.
+    let cases: [(&str, &[&str], &[&str]); 7] = [
+        ("/", &["cat", "/etc/localtime"], &["cat", "/etc/localtime"]),
+        ("/work", &["cat", "../etc/localtime"], &["cat", "../etc/localtime"]),
+        ("/work", &["cat", "/data/../etc/localtime"], &["cat", "/data/../etc/localtime"]),
+        ("/srv", &["cat", "../data/../../etc/localtime"], &["cat", "../data/../../etc/localtime"]),
+        ("/", &["stat", "/etc/localtime"], &["stat", "-L", "-c", "%s", "/etc/localtime"]),
+        ("/work", &["stat", "../data/"], &["stat", "-L", "-c", "%s", "../data/"]),
+        ("/", &["readlink", "/data/../../etc/localtime"], &["readlink", "/data/../../etc/localtime"]),
+    ];
+    // The module as a core module and as a component (through the p1
+    // adapter, wasi:filesystem's calls).
+    let kinds = [fs::read(common::demo_wasm()).unwrap(), demo_component()];
+    for (i, (cwd, wasm_args, native_args)) in cases.into_iter().enumerate() {
+        let mut native = env.bundle(&format!("n{i}"), native_args);
+        linked_layout(&mut native);
+        native.process("cwd", json!(cwd));
+        let (ncode, nout, nerr) = env.run(&env.id(&format!("n{i}")), &native);
+        for (k, code) in kinds.iter().enumerate() {
+            let name = format!("w{i}-{k}");
+            let mut wasm = wasm_bundle(&env, &name, code, wasm_args);
+            linked_layout(&mut wasm);
+            wasm.process("cwd", json!(cwd));
+            let (wcode, wout, werr) = env.run(&env.id(&name), &wasm);
+            assert_eq!(
+                (wcode == 0, &wout),
+                (ncode == 0, &nout),
+                "{wasm_args:?} from {cwd} ({}): wasm {werr}, native {nerr}",
+                ["module", "component"][k]
+            );
+        }
+    }
+    // A write through a directory's absolute link lands where it points,
+    // and a remove takes the file, not a link on the way.
+    for (k, code) in kinds.iter().enumerate() {
+        let mut b = wasm_bundle(&env, &format!("write-{k}"), code, &["write", "/data/out.txt", "through the link"]);
+        linked_layout(&mut b);
+        b.set("/root/readonly", json!(false));
+        env.run_ok(&env.id(&format!("write-{k}")), &b);
+        assert_eq!(fs::read_to_string(b.rootfs().join("srv/data/out.txt")).unwrap(), "through the link");
+        let mut b = wasm_bundle(&env, &format!("rm-{k}"), code, &["rm", "/data/old.txt"]);
+        linked_layout(&mut b);
+        fs::write(b.rootfs().join("srv/data/old.txt"), "").unwrap();
+        b.set("/root/readonly", json!(false));
+        env.run_ok(&env.id(&format!("rm-{k}")), &b);
+        assert!(!b.rootfs().join("srv/data/old.txt").exists());
+        assert!(b.rootfs().join("data").is_symlink());
+    }
+}
+
 #[test]
 fn a_module_cannot_reach_the_host() {
     let env = Env::new("wasm-confine");
@@ -119,6 +186,14 @@ fn a_module_cannot_reach_the_host() {
     let (code, out, err) = env.run(&env.id("link"), &b);
     assert_eq!(code, 2, "{out}{err}");
     assert!(!out.contains("host only"));
+    // The link's target is looked up in the rootfs, as the kernel looks it
+    // up for a native process there: the rootfs's file of that name.
+    let b = demo(&env, "inside", &["cat", "/leak"]);
+    std::os::unix::fs::symlink(&secret, b.rootfs().join("leak")).unwrap();
+    let inside = b.rootfs().join(secret.strip_prefix("/").unwrap());
+    fs::create_dir_all(inside.parent().unwrap()).unwrap();
+    fs::write(&inside, "the rootfs's\n").unwrap();
+    assert_eq!(env.run_ok(&env.id("inside"), &b), "the rootfs's\n");
     let climb = format!("/../../../../../..{}", secret.display());
     let b = demo(&env, "climb", &["cat", &climb]);
     let (code, out, _) = env.run(&env.id("climb"), &b);

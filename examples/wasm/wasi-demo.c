@@ -8,11 +8,16 @@
 //   wasi-demo spin            loop forever
 //   wasi-demo alloc MIB       allocate and touch MIB MiB
 //   wasi-demo count PATH      write 0, 1, 2, ... to PATH, one every 50 ms
+//   wasi-demo stat PATH       print the size of the file PATH names
+//   wasi-demo readlink PATH   print the target of the link PATH
+//   wasi-demo rm PATH         remove PATH
 // Build: clang --target=wasm32-wasi --sysroot=/usr -O2 -o wasi-demo.wasm wasi-demo.c
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 int main(int argc, char **argv) {
     if (argc < 2) {
@@ -67,6 +72,18 @@ int main(int argc, char **argv) {
             fclose(f);
             nanosleep(&pause, NULL);
         }
+    } else if (!strcmp(cmd, "stat") && argc > 2) {
+        struct stat st;
+        if (stat(argv[2], &st)) { perror(argv[2]); return 2; }
+        printf("%lld\n", (long long)st.st_size);
+    } else if (!strcmp(cmd, "readlink") && argc > 2) {
+        char target[4096];
+        ssize_t n = readlink(argv[2], target, sizeof target - 1);
+        if (n < 0) { perror(argv[2]); return 2; }
+        target[n] = 0;
+        printf("%s\n", target);
+    } else if (!strcmp(cmd, "rm") && argc > 2) {
+        if (unlink(argv[2])) { perror(argv[2]); return 2; }
     } else {
         fprintf(stderr, "unknown command %s\n", cmd);
         return 64;

@@ -13,11 +13,13 @@
 //!   It loads the code compiled at create from an fd, and runs it with its
 //!   own argv, environment and cwd: the container's process is a real
 //!   process, whose environ, cmdline and exe are its own, labelled by its
-//!   execve like a native workload.
+//!   execve like a native workload. Its paths, absolute symlinks included,
+//!   resolve as a native process's would ([`lookup`]).
 
 #[cfg(feature = "compiler")]
 pub mod compile;
 mod linking;
+mod lookup;
 pub mod os;
 pub mod run;
 

@@ -8,15 +8,19 @@ use wasmtime::{Engine, Linker, StoreLimits};
 use wasmtime_wasi::p1::WasiP1Ctx;
 use wasmtime_wasi::{I32Exit, WasiCtx, WasiCtxView, WasiView};
 
+use crate::lookup;
+
 pub struct P1State {
     pub wasi: WasiP1Ctx,
     pub limits: StoreLimits,
+    pub lookups: lookup::p1::Lookups,
 }
 
 pub struct P2State {
     pub ctx: WasiCtx,
     pub table: ResourceTable,
     pub limits: StoreLimits,
+    pub lookups: lookup::p2::Lookups,
 }
 
 impl WasiView for P2State {
@@ -25,10 +29,12 @@ impl WasiView for P2State {
     }
 }
 
-/// WASI preview 1, with an exact `proc_exit`.
+/// WASI preview 1, with an exact `proc_exit` and paths looked up as the
+/// kernel would ([`lookup`]).
 pub fn module_linker(engine: &Engine) -> wasmtime::Result<Linker<P1State>> {
     let mut linker: Linker<P1State> = Linker::new(engine);
     wasmtime_wasi::p1::add_to_linker_async(&mut linker, |s| &mut s.wasi)?;
+    lookup::p1::add_to_linker(&mut linker)?;
     // wasmtime-wasi turns proc_exit(n >= 126) into a trap; a container's
     // exit status is exact, as a native one's is (255 included).
     linker.allow_shadowing(true);
@@ -38,9 +44,11 @@ pub fn module_linker(engine: &Engine) -> wasmtime::Result<Linker<P1State>> {
     Ok(linker)
 }
 
-/// WASI 0.2, as `wasi:cli/command` imports it.
+/// WASI 0.2, as `wasi:cli/command` imports it, with paths looked up as
+/// the kernel would ([`lookup`]).
 pub fn component_linker(engine: &Engine) -> wasmtime::Result<wasmtime::component::Linker<P2State>> {
     let mut linker = wasmtime::component::Linker::<P2State>::new(engine);
     wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+    lookup::p2::add_to_linker(&mut linker)?;
     Ok(linker)
 }

@@ -2,12 +2,13 @@
 //! `start` (see `tandem-wasm-handoff` for what it is handed). It runs the
 //! module as the container's process: WASI gets its argv, its environment
 //! (`process.env`), the container's `/` preopened as `/` and its cwd as
-//! `.`, its stdio and network namespace; the module's exit code becomes
-//! its own.
+//! `.` (paths in them looked up as the kernel would: [`crate::lookup`]),
+//! its stdio and network namespace; the module's exit code becomes its
+//! own.
 
 use std::fs::File;
 use std::io::{Read, Seek};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use tandem_wasm_handoff::{CODE_FD_OFFSET, Kind, PARAMS_FD_OFFSET, Params};
 use wasmtime::component::{Component, ResourceTable};
@@ -16,6 +17,7 @@ use wasmtime_wasi::p2::bindings::Command;
 use wasmtime_wasi::{FsPerms, I32Exit, WasiCtxBuilder};
 
 use crate::linking::{self, P1State, P2State};
+use crate::lookup;
 use crate::os;
 
 /// Exit status of a container whose module trapped (as the wasmtime CLI
@@ -138,7 +140,7 @@ fn limits(memory_limit: Option<usize>) -> StoreLimits {
 /// WASI as the container sees it: this process's argv and environment,
 /// its `/` (after pivot_root, so the spec's mounts are there), its cwd,
 /// its stdio and its network namespace.
-fn wasi() -> Result<WasiCtxBuilder, String> {
+fn wasi() -> Result<(WasiCtxBuilder, Vec<(PathBuf, String)>), String> {
     let mut b = WasiCtxBuilder::new();
     let args: Vec<String> = std::env::args_os().map(|a| a.to_string_lossy().into_owned()).collect();
     b.args(&args).inherit_stdio().inherit_network().allow_blocking_current_thread(true);
@@ -147,10 +149,11 @@ fn wasi() -> Result<WasiCtxBuilder, String> {
     }
     let cwd = std::env::current_dir().map_err(|e| format!("the working directory: {e}"))?;
     b.initial_cwd(cwd.to_string_lossy());
-    for (dir, name) in preopens(&cwd) {
-        b.preopened_dir(&dir, &name, FsPerms::ReadWrite).map_err(|e| format!("preopen {}: {e:#}", dir.display()))?;
+    let preopens = preopens(&cwd);
+    for (dir, name) in &preopens {
+        b.preopened_dir(dir, name, FsPerms::ReadWrite).map_err(|e| format!("preopen {}: {e:#}", dir.display()))?;
     }
-    Ok(b)
+    Ok((b, preopens))
 }
 
 /// The directories WASI preopens, in order, as (directory, name).
@@ -166,13 +169,15 @@ fn wasi() -> Result<WasiCtxBuilder, String> {
 /// the two cannot be told apart: a relative path whose first component
 /// names a top-level directory (`etc/x` from `/srv` is the root's
 /// `/etc/x`), a file at the top of the root (`/x` is the cwd's `x`), and
-/// a directory made at the top of the root after start.
-fn preopens(cwd: &Path) -> Vec<(std::path::PathBuf, String)> {
+/// a directory made at the top of the root after start. A `..` above the
+/// cwd (`../etc/x` from `/srv`), which cap-std refuses, is looked up from
+/// the cwd by [`crate::lookup`], as the kernel would.
+fn preopens(cwd: &Path) -> Vec<(PathBuf, String)> {
     let root = (Path::new("/").to_path_buf(), "/".to_string());
     if cwd == Path::new("/") {
         return vec![root];
     }
-    let mut top: Vec<(std::path::PathBuf, String)> = std::fs::read_dir("/")
+    let mut top: Vec<(PathBuf, String)> = std::fs::read_dir("/")
         .into_iter()
         .flatten()
         .flatten()
@@ -214,7 +219,10 @@ fn status(result: wasmtime::Result<()>, memory_limit: Option<usize>) -> i32 {
 
 async fn run_module(engine: &Engine, module: &Module, memory_limit: Option<usize>) -> Result<i32, String> {
     let linker = linking::module_linker(engine).map_err(|e| format!("{e:#}"))?;
-    let mut store = Store::new(engine, P1State { wasi: wasi()?.build_p1(), limits: limits(memory_limit) });
+    let (mut wasi, preopens) = wasi()?;
+    let dirs: Vec<PathBuf> = preopens.into_iter().map(|(dir, _)| dir).collect();
+    let lookups = lookup::p1::Lookups::new(Path::new("/"), &dirs);
+    let mut store = Store::new(engine, P1State { wasi: wasi.build_p1(), limits: limits(memory_limit), lookups });
     store.limiter(|s| &mut s.limits);
     let result = async {
         let instance = linker.instantiate_async(&mut store, module).await?;
@@ -229,7 +237,9 @@ async fn run_component(engine: &Engine, component: &Component, memory_limit: Opt
     let linker = linking::component_linker(engine).map_err(|e| format!("{e:#}"))?;
     // wasi:cli/exit's exit-with-code(n) (WASI 0.2.12) gives an exact
     // status; plain exit(result) can only say 0 or 1.
-    let state = P2State { ctx: wasi()?.build(), table: ResourceTable::new(), limits: limits(memory_limit) };
+    let (mut wasi, preopens) = wasi()?;
+    let lookups = lookup::p2::Lookups::new(Path::new("/"), &preopens);
+    let state = P2State { ctx: wasi.build(), table: ResourceTable::new(), limits: limits(memory_limit), lookups };
     let mut store = Store::new(engine, state);
     store.limiter(|s| &mut s.limits);
     let result = async {
