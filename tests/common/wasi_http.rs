@@ -24,11 +24,14 @@ pub fn component(name: &str) -> Vec<u8> {
 }
 
 /// The WIT directory of the wasmtime-wasi-http this workspace pins.
+/// Offline and for this platform only: the build downloaded this
+/// platform's crates, not the ones other targets need (hermit-abi, ...).
 fn wasi_http_wit() -> PathBuf {
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml");
     let out = Command::new(env!("CARGO"))
         .args(["metadata", "--format-version", "1", "--offline", "--manifest-path"])
         .arg(&manifest)
+        .args(["--filter-platform", &format!("{}-unknown-linux-gnu", std::env::consts::ARCH)])
         .output()
         .expect("cargo metadata");
     assert!(out.status.success(), "cargo metadata: {}", String::from_utf8_lossy(&out.stderr));
