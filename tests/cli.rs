@@ -41,6 +41,26 @@ fn features_lists_what_this_build_supports() {
     }
 }
 
+/// `tandem features | head -1`: a reader that has gone ends the output,
+/// not with a panic (runc, in Go, ends quietly too).
+#[test]
+fn output_to_a_closed_pipe_ends_quietly() {
+    let env = Env::new("epipe");
+    for args in [&["features"][..], &["list"][..]] {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let out = std::process::Command::new(&env.bin)
+            .args(["--root", env.root.to_str().unwrap()])
+            .args(args)
+            .stdout(writer)
+            .stderr(std::process::Stdio::piped())
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success() && err.is_empty(), "tandem {args:?}: {}: {err}", out.status);
+    }
+}
+
 #[test]
 fn json_log_lines_carry_errors_for_containerd() {
     let env = Env::new("log");

@@ -66,7 +66,7 @@ pub fn resume(rt: &Runtime, id: &str) -> Result<(), Error> {
 pub fn ps(rt: &Runtime, id: &str, format: &str, ps_args: &[String]) -> Result<(), Error> {
     let pids = rt.load(id)?.pids()?;
     if format == "json" {
-        println!("{}", serde_json::to_string(&pids).expect("numbers serialise"));
+        crate::out_line(serde_json::to_string(&pids).expect("numbers serialise"));
         return Ok(());
     }
     let args: Vec<String> = if ps_args.is_empty() { vec!["-ef".into()] } else { ps_args.to_vec() };

@@ -117,7 +117,7 @@ impl Flags {
 fn wants_help(args: &[String], help: &str) -> bool {
     let asked = args.iter().any(|a| a == "--help" || a == "-h");
     if asked {
-        print!("{help}");
+        let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), help.as_bytes());
     }
     asked
 }

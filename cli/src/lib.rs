@@ -258,6 +258,12 @@ pub fn main() {
     }
 }
 
+/// One line on stdout. A reader that has gone (`tandem features | head`)
+/// ends the output, not the command: as the list and events do.
+pub(crate) fn out_line(line: impl std::fmt::Display) {
+    let _ = writeln!(std::io::stdout().lock(), "{line}");
+}
+
 fn dispatch(cli: Cli, log: &logging::Log) -> Result<i32, Error> {
     match cli.command {
         Command::Spec { bundle } => {
@@ -265,7 +271,7 @@ fn dispatch(cli: Cli, log: &logging::Log) -> Result<i32, Error> {
             return spec::write_default(&bundle, rootless).map(|()| 0);
         }
         Command::Features => {
-            println!("{}", spec::features());
+            out_line(spec::features());
             return Ok(0);
         }
         _ => {}
@@ -295,7 +301,7 @@ fn dispatch(cli: Cli, log: &logging::Log) -> Result<i32, Error> {
         Command::Start { id } => rt.load(&id)?.start()?,
         Command::State { id } => {
             let c = rt.load(&id)?;
-            println!("{}", serde_json::to_string_pretty(&c.oci_state()).expect("state serialises"));
+            out_line(serde_json::to_string_pretty(&c.oci_state()).expect("state serialises"));
         }
         Command::Kill { all, id, signal } => {
             let sig = signal::parse(&signal)?;
@@ -346,12 +352,19 @@ fn wasm_cache(rt: &Runtime, action: CacheAction) -> Result<(), Error> {
         CacheAction::List => {
             for e in c.list() {
                 let age = e.modified.elapsed().map(|d| d.as_secs()).unwrap_or(0);
-                println!("{} {} {:>10} bytes {:>8}s old {}", e.module_sha256, e.engine, e.bytes, age, e.path.display());
+                out_line(format_args!(
+                    "{} {} {:>10} bytes {:>8}s old {}",
+                    e.module_sha256,
+                    e.engine,
+                    e.bytes,
+                    age,
+                    e.path.display()
+                ));
             }
         }
         CacheAction::Prune { all } => {
             let n = c.prune(all).map_err(|e| Error::path("prune", c.dir(), e))?;
-            println!("removed {n} file(s) from {}", c.dir().display());
+            out_line(format_args!("removed {n} file(s) from {}", c.dir().display()));
         }
     }
     Ok(())
