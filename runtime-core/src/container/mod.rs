@@ -141,7 +141,13 @@ impl Container {
     pub fn config(&self) -> Result<crate::config::Config> {
         let saved = self.dir().join(crate::state::CONFIG_FILE);
         let file = saved.exists().then_some(saved.as_path());
-        crate::config::Config::load_with_source(&self.state.bundle, file).map(|(c, _)| c)
+        let (mut config, _) = crate::config::Config::load_with_source(&self.state.bundle, file)?;
+        // As create saw it: with the mounts and devices its executor added
+        // (an `update` of the device rules keeps those allowed).
+        if let Some(executor) = crate::executor::by_name(&self.state.executor) {
+            config.add(executor.name(), executor.additions(&config)?)?;
+        }
+        Ok(config)
     }
 
     pub(crate) fn fifo(&self) -> PathBuf {
@@ -164,5 +170,51 @@ impl Container {
         self.state.cgroup.as_ref().ok_or_else(|| {
             Error::sys(format!("{what} container '{}'", self.id()), std::io::Error::other("it has no cgroup"))
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::executor::{Additions, Claim, Executor, PrepareContext, Registration, Workload};
+
+    /// An executor that claims nothing and adds a device to its containers.
+    struct AddsADevice;
+
+    impl Executor for AddsADevice {
+        fn name(&self) -> &'static str {
+            "test-adds-a-device"
+        }
+        fn can_handle(&self, _: &crate::config::Config) -> Claim {
+            Claim::No
+        }
+        fn prepare(&self, _: &PrepareContext) -> Result<Box<dyn Workload>> {
+            Err(Error::init("a test executor prepares nothing"))
+        }
+        fn additions(&self, _: &crate::config::Config) -> Result<Additions> {
+            let fuse = r#"{"path":"/dev/fuse","type":"c","major":10,"minor":229}"#;
+            Ok(Additions { mounts: vec![], devices: vec![serde_json::from_str(fuse).unwrap()] })
+        }
+    }
+
+    inventory::submit!(Registration(&AddsADevice));
+
+    /// `update` of the device rules allows the container's own devices
+    /// again: its executor's among them, as at create.
+    #[test]
+    fn the_config_of_a_container_keeps_its_executors_additions() {
+        let dir = tempfile::tempdir().unwrap();
+        let bundle = dir.path().join("bundle");
+        std::fs::create_dir_all(bundle.join("rootfs")).unwrap();
+        let spec = r#"{"ociVersion":"1.0.2","root":{"path":"rootfs"},
+            "process":{"user":{"uid":0,"gid":0},"args":["sh"],"cwd":"/"},
+            "linux":{"namespaces":[{"type":"mount"}]}}"#;
+        std::fs::write(bundle.join("config.json"), spec).unwrap();
+        let created = crate::config::Config::load(&bundle).unwrap();
+        let state = State::creating(&created, "c", AddsADevice.name());
+        let c = Container::new(dir.path().join("root"), dir.path().join("cache"), state, None);
+        let config = c.config().unwrap();
+        let fuse = config.devices.iter().find(|d| d.path == Path::new("/dev/fuse"));
+        assert_eq!(fuse.map(|d| (d.major, d.minor)), Some((10, 229)), "{:?}", config.devices);
     }
 }
